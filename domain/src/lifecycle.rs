@@ -1,0 +1,450 @@
+//! The case lifecycle: a closed loop from registration to closing, as a pure state machine.
+//!
+//! `CaseState::apply` is the only way a case changes status. It takes the moment as a parameter and
+//! returns the next state or a typed refusal; it never half-applies a command.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::case::{MediationMethod, Outcome, Satisfaction, Tier};
+use crate::vocabulary;
+
+/// How long after closing a dissatisfied resident may have a case reopened.
+pub const REOPEN_WINDOW: Duration = Duration::days(30);
+
+/// The longest free-text reason or note accepted, in characters.
+pub const MAX_TEXT: usize = 2000;
+
+vocabulary! {
+    /// Where a case stands in the closed loop.
+    CaseStatus {
+        Registered = "registered",
+        Accepted = "accepted",
+        Rejected = "rejected",
+        Dispatched = "dispatched",
+        Returned = "returned",
+        InProgress = "in_progress",
+        Resolved = "resolved",
+        Unresolved = "unresolved",
+        FollowedUp = "followed_up",
+        Closed = "closed",
+    }
+}
+
+impl CaseStatus {
+    /// Statuses in which the center still owes the resident work against a deadline.
+    pub const OPEN: &'static [CaseStatus] = &[
+        CaseStatus::Registered,
+        CaseStatus::Accepted,
+        CaseStatus::Dispatched,
+        CaseStatus::Returned,
+        CaseStatus::InProgress,
+    ];
+
+    pub fn is_open(self) -> bool {
+        CaseStatus::OPEN.contains(&self)
+    }
+}
+
+/// Where an escalation goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscalationTarget {
+    /// The next rung of the ladder, in the same center.
+    NextTier,
+    /// The parent tenant's center (逐级上报); the case keeps its code.
+    ParentTenant,
+}
+
+/// The dispatcher's answer to a returned case (异议审核).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReturnDecision {
+    /// 改派: hand the case to a unit again.
+    Redispatch { lead_unit: i64, co_units: Vec<i64>, deadline: DateTime<Utc> },
+    /// Take it back to the center, as accepted.
+    TakeBack { note: String },
+}
+
+/// Every command that moves a registered case. Registration itself creates the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Accept,
+    /// 不予受理 with 一次性告知: the reason, and where the resident should go instead.
+    Reject { reason: String, referral: String },
+    Dispatch { lead_unit: i64, co_units: Vec<i64>, deadline: DateTime<Utc> },
+    Claim,
+    Return { reason: String },
+    ReviewReturn(ReturnDecision),
+    Resolve { outcome: Outcome, method: MediationMethod, note: String },
+    Unresolve { reason: String },
+    Escalate { target: EscalationTarget, note: String },
+    FollowUp { satisfaction: Satisfaction, note: String },
+    Close,
+    Reopen { reason: String, deadline: DateTime<Utc> },
+}
+
+impl Command {
+    /// The stable name recorded on the timeline.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Command::Accept => "accept",
+            Command::Reject { .. } => "reject",
+            Command::Dispatch { .. } => "dispatch",
+            Command::Claim => "claim",
+            Command::Return { .. } => "return",
+            Command::ReviewReturn(ReturnDecision::Redispatch { .. }) => "redispatch",
+            Command::ReviewReturn(ReturnDecision::TakeBack { .. }) => "take_back",
+            Command::Resolve { .. } => "resolve",
+            Command::Unresolve { .. } => "unresolve",
+            Command::Escalate { target: EscalationTarget::NextTier, .. } => "escalate_tier",
+            Command::Escalate { target: EscalationTarget::ParentTenant, .. } => "escalate_parent",
+            Command::FollowUp { .. } => "follow_up",
+            Command::Close => "close",
+            Command::Reopen { .. } => "reopen",
+        }
+    }
+
+    /// The statuses from which this command is allowed.
+    pub const fn allowed_from(&self) -> &'static [CaseStatus] {
+        use CaseStatus::*;
+        match self {
+            Command::Accept | Command::Reject { .. } => &[Registered],
+            Command::Dispatch { .. } => &[Accepted],
+            Command::Claim | Command::Return { .. } => &[Dispatched],
+            Command::ReviewReturn(_) => &[Returned],
+            Command::Resolve { .. } | Command::Unresolve { .. } => &[InProgress],
+            Command::Escalate { .. } => &[Accepted, InProgress, Unresolved],
+            Command::FollowUp { .. } => &[Resolved, Unresolved],
+            Command::Close => &[FollowedUp],
+            Command::Reopen { .. } => &[Closed],
+        }
+    }
+}
+
+/// Why a command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("a case that is {from} cannot be {command}")]
+    InvalidTransition { from: CaseStatus, command: &'static str },
+    #[error("{field}: {reason}")]
+    InvalidInput { field: &'static str, reason: &'static str },
+    #[error("the case is already at the top of the escalation ladder")]
+    TopOfLadder,
+    #[error("the case is at the county center, which has no parent center")]
+    NoParentTenant,
+    #[error("the case was closed more than {days} days ago and can no longer be reopened", days = REOPEN_WINDOW.num_days())]
+    ReopenWindowClosed,
+}
+
+/// What the lifecycle needs to know about the world outside the case.
+#[derive(Debug, Clone, Copy)]
+pub struct Context {
+    pub now: DateTime<Utc>,
+    /// Whether the case's current center has a parent center to escalate to.
+    pub has_parent_tenant: bool,
+}
+
+/// The part of a case the lifecycle rules read and write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseState {
+    pub status: CaseStatus,
+    pub tier: Tier,
+    pub lead_unit: Option<i64>,
+    pub co_units: Vec<i64>,
+    pub deadline: Option<DateTime<Utc>>,
+    pub outcome: Option<Outcome>,
+    pub method: Option<MediationMethod>,
+    pub satisfaction: Option<Satisfaction>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl CaseState {
+    /// A case just registered.
+    pub fn registered() -> Self {
+        CaseState {
+            status: CaseStatus::Registered,
+            tier: Tier::InitialMediation,
+            lead_unit: None,
+            co_units: Vec::new(),
+            deadline: None,
+            outcome: None,
+            method: None,
+            satisfaction: None,
+            closed_at: None,
+        }
+    }
+
+    /// Applies a command, returning the next state or why it was refused.
+    pub fn apply(&self, command: &Command, ctx: Context) -> Result<CaseState, LifecycleError> {
+        if !command.allowed_from().contains(&self.status) {
+            return Err(LifecycleError::InvalidTransition { from: self.status, command: command.name() });
+        }
+        let mut next = self.clone();
+        match command {
+            Command::Accept => next.status = CaseStatus::Accepted,
+            Command::Reject { reason, referral } => {
+                required_text("reason", reason)?;
+                required_text("referral", referral)?;
+                next.status = CaseStatus::Rejected;
+            }
+            Command::Dispatch { lead_unit, co_units, deadline } => {
+                next.assign(*lead_unit, co_units, *deadline, ctx.now)?;
+            }
+            Command::Claim => next.status = CaseStatus::InProgress,
+            Command::Return { reason } => {
+                required_text("reason", reason)?;
+                next.status = CaseStatus::Returned;
+            }
+            Command::ReviewReturn(ReturnDecision::Redispatch { lead_unit, co_units, deadline }) => {
+                next.assign(*lead_unit, co_units, *deadline, ctx.now)?;
+            }
+            Command::ReviewReturn(ReturnDecision::TakeBack { note }) => {
+                optional_text("note", note)?;
+                next.unassign();
+                next.status = CaseStatus::Accepted;
+            }
+            Command::Resolve { outcome, method, note } => {
+                optional_text("note", note)?;
+                next.outcome = Some(*outcome);
+                next.method = Some(*method);
+                next.status = CaseStatus::Resolved;
+            }
+            Command::Unresolve { reason } => {
+                required_text("reason", reason)?;
+                next.outcome = None;
+                next.method = None;
+                next.status = CaseStatus::Unresolved;
+            }
+            Command::Escalate { target, note } => {
+                optional_text("note", note)?;
+                match target {
+                    EscalationTarget::NextTier => {
+                        next.tier = self.tier.next().ok_or(LifecycleError::TopOfLadder)?;
+                    }
+                    EscalationTarget::ParentTenant if !ctx.has_parent_tenant => {
+                        return Err(LifecycleError::NoParentTenant);
+                    }
+                    EscalationTarget::ParentTenant => {}
+                }
+                next.unassign();
+                next.status = CaseStatus::Accepted;
+            }
+            Command::FollowUp { satisfaction, note } => {
+                optional_text("note", note)?;
+                next.satisfaction = Some(*satisfaction);
+                next.status = CaseStatus::FollowedUp;
+            }
+            Command::Close => {
+                next.closed_at = Some(ctx.now);
+                next.status = CaseStatus::Closed;
+            }
+            Command::Reopen { reason, deadline } => {
+                required_text("reason", reason)?;
+                let closed_at = self.closed_at.unwrap_or(ctx.now);
+                if ctx.now - closed_at > REOPEN_WINDOW {
+                    return Err(LifecycleError::ReopenWindowClosed);
+                }
+                let lead = self
+                    .lead_unit
+                    .ok_or(LifecycleError::InvalidInput { field: "leadUnit", reason: "the case has no unit to reopen to" })?;
+                let co_units = self.co_units.clone();
+                next.assign(lead, &co_units, *deadline, ctx.now)?;
+                next.outcome = None;
+                next.method = None;
+                next.satisfaction = None;
+                next.closed_at = None;
+            }
+        }
+        Ok(next)
+    }
+
+    fn assign(
+        &mut self,
+        lead_unit: i64,
+        co_units: &[i64],
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LifecycleError> {
+        if co_units.contains(&lead_unit) {
+            return Err(LifecycleError::InvalidInput { field: "coUnits", reason: "the lead unit cannot also be a co-unit" });
+        }
+        let mut seen = co_units.to_vec();
+        seen.sort_unstable();
+        seen.dedup();
+        if seen.len() != co_units.len() {
+            return Err(LifecycleError::InvalidInput { field: "coUnits", reason: "a co-unit is named twice" });
+        }
+        if deadline <= now {
+            return Err(LifecycleError::InvalidInput { field: "deadline", reason: "the deadline must be in the future" });
+        }
+        self.lead_unit = Some(lead_unit);
+        self.co_units = co_units.to_vec();
+        self.deadline = Some(deadline);
+        self.status = CaseStatus::Dispatched;
+        Ok(())
+    }
+
+    fn unassign(&mut self) {
+        self.lead_unit = None;
+        self.co_units.clear();
+        self.deadline = None;
+    }
+}
+
+fn required_text(field: &'static str, text: &str) -> Result<(), LifecycleError> {
+    if text.trim().is_empty() {
+        return Err(LifecycleError::InvalidInput { field, reason: "must not be empty" });
+    }
+    optional_text(field, text)
+}
+
+fn optional_text(field: &'static str, text: &str) -> Result<(), LifecycleError> {
+    if text.chars().count() > MAX_TEXT {
+        return Err(LifecycleError::InvalidInput { field, reason: "is too long" });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(hours: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(1_790_000_000 + hours * 3600, 0).unwrap_or_default()
+    }
+
+    fn ctx(hours: i64) -> Context {
+        Context { now: at(hours), has_parent_tenant: true }
+    }
+
+    /// The lifecycle table of DOMAIN.md, written out independently of `Command::allowed_from`.
+    fn oracle(from: CaseStatus, command: &Command) -> Option<CaseStatus> {
+        use CaseStatus::*;
+        match (from, command) {
+            (Registered, Command::Accept) => Some(Accepted),
+            (Registered, Command::Reject { .. }) => Some(Rejected),
+            (Accepted, Command::Dispatch { .. }) => Some(Dispatched),
+            (Dispatched, Command::Claim) => Some(InProgress),
+            (Dispatched, Command::Return { .. }) => Some(Returned),
+            (Returned, Command::ReviewReturn(ReturnDecision::Redispatch { .. })) => Some(Dispatched),
+            (Returned, Command::ReviewReturn(ReturnDecision::TakeBack { .. })) => Some(Accepted),
+            (InProgress, Command::Resolve { .. }) => Some(Resolved),
+            (InProgress, Command::Unresolve { .. }) => Some(Unresolved),
+            (Accepted | InProgress | Unresolved, Command::Escalate { .. }) => Some(Accepted),
+            (Resolved | Unresolved, Command::FollowUp { .. }) => Some(FollowedUp),
+            (FollowedUp, Command::Close) => Some(Closed),
+            (Closed, Command::Reopen { .. }) => Some(Dispatched),
+            _ => None,
+        }
+    }
+
+    fn command() -> impl Strategy<Value = Command> {
+        let deadline = (1i64..400).prop_map(at);
+        let units = (1i64..5, proptest::collection::vec(5i64..9, 0..3));
+        prop_oneof![
+            Just(Command::Accept),
+            Just(Command::Reject { reason: "不属于受理范围".into(), referral: "县人民法院".into() }),
+            (units.clone(), deadline.clone()).prop_map(|((lead_unit, mut co_units), deadline)| {
+                co_units.dedup();
+                Command::Dispatch { lead_unit, co_units, deadline }
+            }),
+            Just(Command::Claim),
+            Just(Command::Return { reason: "不属本单位职责".into() }),
+            (units, deadline.clone()).prop_map(|((lead_unit, mut co_units), deadline)| {
+                co_units.dedup();
+                Command::ReviewReturn(ReturnDecision::Redispatch { lead_unit, co_units, deadline })
+            }),
+            Just(Command::ReviewReturn(ReturnDecision::TakeBack { note: String::new() })),
+            Just(Command::Resolve {
+                outcome: Outcome::Resolved,
+                method: MediationMethod::PeoplesMediation,
+                note: String::new()
+            }),
+            Just(Command::Unresolve { reason: "双方分歧较大".into() }),
+            Just(Command::Escalate { target: EscalationTarget::NextTier, note: String::new() }),
+            Just(Command::Escalate { target: EscalationTarget::ParentTenant, note: String::new() }),
+            Just(Command::FollowUp { satisfaction: Satisfaction::Satisfied, note: String::new() }),
+            Just(Command::Close),
+            deadline.prop_map(|deadline| Command::Reopen { reason: "当事人不满意".into(), deadline }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_command_follows_the_lifecycle_table(commands in proptest::collection::vec(command(), 1..60)) {
+            let mut state = CaseState::registered();
+            for command in &commands {
+                let before = state.clone();
+                match state.apply(command, ctx(0)) {
+                    Ok(next) => {
+                        prop_assert_eq!(Some(next.status), oracle(before.status, command));
+                        if matches!(next.status, CaseStatus::Dispatched | CaseStatus::InProgress | CaseStatus::Returned) {
+                            prop_assert!(next.lead_unit.is_some() && next.deadline.is_some());
+                            prop_assert!(!next.co_units.contains(&next.lead_unit.unwrap_or_default()));
+                        }
+                        if next.status == CaseStatus::Resolved {
+                            prop_assert!(next.outcome.is_some() && next.method.is_some());
+                        }
+                        prop_assert_eq!(next.status == CaseStatus::Closed, next.closed_at.is_some());
+                        state = next;
+                    }
+                    Err(LifecycleError::InvalidTransition { from, .. }) => {
+                        prop_assert_eq!(from, before.status);
+                        prop_assert_eq!(oracle(before.status, command), None);
+                    }
+                    Err(_) => prop_assert!(oracle(before.status, command).is_some()),
+                }
+            }
+        }
+
+        #[test]
+        fn terminal_and_final_statuses_only_leave_by_reopen(commands in proptest::collection::vec(command(), 1..40)) {
+            let rejected = CaseState { status: CaseStatus::Rejected, ..CaseState::registered() };
+            for command in &commands {
+                prop_assert!(rejected.apply(command, ctx(0)).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn escalation_climbs_the_ladder_once_per_rung() {
+        let mut state = CaseState { status: CaseStatus::Accepted, ..CaseState::registered() };
+        let up = Command::Escalate { target: EscalationTarget::NextTier, note: String::new() };
+        for _ in 0..3 {
+            state = state.apply(&up, ctx(0)).unwrap();
+        }
+        assert_eq!(state.tier, Tier::LeaderCase);
+        assert_eq!(state.apply(&up, ctx(0)), Err(LifecycleError::TopOfLadder));
+        let parent = Command::Escalate { target: EscalationTarget::ParentTenant, note: String::new() };
+        let county = Context { now: at(0), has_parent_tenant: false };
+        assert_eq!(state.apply(&parent, county), Err(LifecycleError::NoParentTenant));
+    }
+
+    #[test]
+    fn refused_inputs_name_their_field() {
+        let accepted = CaseState { status: CaseStatus::Accepted, ..CaseState::registered() };
+        let past = Command::Dispatch { lead_unit: 1, co_units: vec![], deadline: at(-1) };
+        assert_eq!(
+            accepted.apply(&past, ctx(0)),
+            Err(LifecycleError::InvalidInput { field: "deadline", reason: "the deadline must be in the future" })
+        );
+        let twice = Command::Dispatch { lead_unit: 1, co_units: vec![1], deadline: at(5) };
+        assert!(matches!(accepted.apply(&twice, ctx(0)), Err(LifecycleError::InvalidInput { field: "coUnits", .. })));
+        let registered = CaseState::registered();
+        let blank = Command::Reject { reason: "  ".into(), referral: "县司法局".into() };
+        assert!(matches!(registered.apply(&blank, ctx(0)), Err(LifecycleError::InvalidInput { field: "reason", .. })));
+    }
+
+    #[test]
+    fn reopening_is_only_possible_within_the_window() {
+        let mut state = CaseState {
+            status: CaseStatus::FollowedUp,
+            lead_unit: Some(3),
+            ..CaseState::registered()
+        };
+        state = state.apply(&Command::Close, ctx(0)).unwrap();
+        let reopen = |deadline| Command::Reopen { reason: "当事人不满意".into(), deadline };
+        assert_eq!(state.apply(&reopen(at(24 * 40)), ctx(24 * 31)), Err(LifecycleError::ReopenWindowClosed));
+        let reopened = state.apply(&reopen(at(24 * 12)), ctx(24 * 10)).unwrap();
+        assert_eq!((reopened.status, reopened.lead_unit, reopened.closed_at), (CaseStatus::Dispatched, Some(3), None));
+    }
+}

@@ -1,0 +1,16 @@
+//! Fengqiao's schema history. Each migration is frozen once released: it declares its own `Iden` enums and
+//! never imports the api's entities, so later model changes cannot rewrite history. Every migration goes
+//! up, down and up again on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,452 @@
+//! Authorization: casbin decides, from role permissions and grants, whether a principal may take an
+//! action on a target; the answer is a `Permit` or a `Denied`.
+//!
+//! Grants are `(user, role, tenant)` groupings. A request is checked once for each tenant of the target's
+//! ancestor chain (at most four), so a grant at a tenant reaches its whole subtree with plain equality on the
+//! domain, and siblings never match each other.
+
+use std::collections::HashMap;
+
+use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi, StringAdapter};
+use fengqiao_domain::{Ancestry, TenantLevel, vocabulary};
+use tokio::sync::RwLock;
+
+const MODEL: &str = include_str!("../casbin/model.conf");
+const ROLE_PERMISSIONS: &str = include_str!("../casbin/roles.csv");
+
+vocabulary! {
+    /// Roles of DOMAIN.md, granted per tenant and inherited by its subtree.
+    Role {
+        CountyAdmin = "county_admin",
+        CenterDirector = "center_director",
+        IntakeClerk = "intake_clerk",
+        Dispatcher = "dispatcher",
+        UnitHandler = "unit_handler",
+        Mediator = "mediator",
+        GridMember = "grid_member",
+        Supervisor = "supervisor",
+        Auditor = "auditor",
+    }
+}
+
+vocabulary! {
+    /// Everything that is authorized, named `object.verb`.
+    Action {
+        TenantRead = "tenant.read",
+        TenantCreate = "tenant.create",
+        UserRead = "user.read",
+        UserCreate = "user.create",
+        RoleGrant = "role.grant",
+        UnitRead = "unit.read",
+        UnitCreate = "unit.create",
+        UnitManageMembers = "unit.manage_members",
+        CaseRead = "case.read",
+        CaseRegister = "case.register",
+        CaseAccept = "case.accept",
+        CaseReject = "case.reject",
+        CaseDispatch = "case.dispatch",
+        CaseClaim = "case.claim",
+        CaseReturn = "case.return",
+        CaseReviewReturn = "case.review_return",
+        CaseResolve = "case.resolve",
+        CaseUnresolve = "case.unresolve",
+        CaseEscalate = "case.escalate",
+        CaseFollowUp = "case.follow_up",
+        CaseClose = "case.close",
+        CaseReopen = "case.reopen",
+        CaseRevealPersonalData = "case.reveal_personal_data",
+        AuditRead = "audit.read",
+    }
+}
+
+impl Action {
+    fn split(self) -> (&'static str, &'static str) {
+        self.as_str().split_once('.').unwrap_or((self.as_str(), ""))
+    }
+
+    /// The read action of the same object: whoever lacks it must not learn the object exists.
+    pub fn read_of_object(self) -> Action {
+        match self.split().0 {
+            "tenant" => Action::TenantRead,
+            "user" => Action::UserRead,
+            "unit" => Action::UnitRead,
+            "audit" => Action::AuditRead,
+            _ => Action::CaseRead,
+        }
+    }
+
+    pub fn is_read(self) -> bool {
+        self.read_of_object() == self
+    }
+}
+
+vocabulary! {
+    /// How the principal stands to the target resource.
+    Relation {
+        /// A member of the case's lead unit.
+        Lead = "lead",
+        /// A member of one of the case's co-units.
+        Co = "co",
+        None = "none",
+    }
+}
+
+/// The signed-in actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: i64,
+    /// The tenant the user belongs to and acts in.
+    pub tenant_id: i64,
+}
+
+/// A role granted to a user at a tenant, reaching the tenant's subtree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Grant {
+    pub user_id: i64,
+    pub role: Role,
+    pub tenant_id: i64,
+    pub level: TenantLevel,
+}
+
+/// What an action is taken on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub resource_id: Option<i64>,
+    /// Where the resource may be seen from: for a case, the tenant where it was registered. Every ancestor
+    /// of it sees it, which includes any center it was escalated to.
+    pub visible_in: Ancestry,
+    /// Where the resource is worked: for a case, the center currently handling it.
+    pub owned_by: Ancestry,
+    pub lead_unit: Option<i64>,
+    pub co_units: Vec<i64>,
+}
+
+impl Target {
+    /// A resource that lives in one tenant, such as the tenant itself, a unit or a user.
+    pub fn in_tenant(resource_id: Option<i64>, tenant: Ancestry) -> Self {
+        Target { resource_id, visible_in: tenant, owned_by: tenant, lead_unit: None, co_units: Vec::new() }
+    }
+}
+
+/// Proof that an authorization check passed. Only the `Authorizer` makes one, so a store method that takes
+/// a `&Permit` cannot be called without a check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Permit {
+    user_id: i64,
+    action: Action,
+    tenant_id: i64,
+    resource_id: Option<i64>,
+}
+
+impl Permit {
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// The tenant whose grant allowed the action.
+    pub fn granted_at(&self) -> i64 {
+        self.tenant_id
+    }
+
+    pub fn resource_id(&self) -> Option<i64> {
+        self.resource_id
+    }
+
+    /// Whether this permit is for `action` on `resource_id`.
+    pub fn covers(&self, action: Action, resource_id: Option<i64>) -> bool {
+        self.action == action && self.resource_id == resource_id
+    }
+}
+
+/// Why an action was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    /// The principal may not even see the target; callers answer as if it did not exist.
+    #[error("not found")]
+    NotVisible,
+    /// The principal sees the target but may not do this to it.
+    #[error("{0}")]
+    Forbidden(String),
+}
+
+/// The authorizer itself failed (a broken model or policy), which is never the caller's fault.
+#[derive(Debug, thiserror::Error)]
+#[error("authorization engine: {0}")]
+pub struct AuthzError(String);
+
+impl From<casbin::Error> for AuthzError {
+    fn from(error: casbin::Error) -> Self {
+        AuthzError(error.to_string())
+    }
+}
+
+/// Where a principal may read cases from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseScope {
+    /// Subtrees, as (level, tenant id), in which every case is readable.
+    pub subtrees: Vec<(TenantLevel, i64)>,
+    /// Subtrees in which only the cases of the principal's units are readable.
+    pub unit_subtrees: Vec<(TenantLevel, i64)>,
+    /// The principal's units.
+    pub units: Vec<i64>,
+}
+
+struct State {
+    enforcer: Enforcer,
+    grants: HashMap<i64, Vec<Grant>>,
+    members: HashMap<i64, Vec<i64>>,
+}
+
+pub struct Authorizer {
+    state: RwLock<State>,
+}
+
+fn subject(user_id: i64) -> String {
+    format!("u{user_id}")
+}
+
+fn domain(tenant_id: i64) -> String {
+    format!("t{tenant_id}")
+}
+
+impl Authorizer {
+    /// Builds the enforcer from the model and role permissions shipped in this crate, with no grants.
+    pub async fn new() -> Result<Self, AuthzError> {
+        let model = DefaultModel::from_str(MODEL).await?;
+        let policies: String = ROLE_PERMISSIONS
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let mut enforcer = Enforcer::new(model, StringAdapter::new(policies)).await?;
+        // Grants live in the store and are loaded from it; the enforcer never writes back to its adapter.
+        enforcer.enable_auto_save(false);
+        Ok(Authorizer {
+            state: RwLock::new(State { enforcer, grants: HashMap::new(), members: HashMap::new() }),
+        })
+    }
+
+    /// Replaces every grant and unit membership, as loaded from the store.
+    pub async fn load(&self, grants: &[Grant], members: &[(i64, i64)]) -> Result<(), AuthzError> {
+        let mut state = self.state.write().await;
+        let old: Vec<Vec<String>> = state.enforcer.get_grouping_policy();
+        if !old.is_empty() {
+            state.enforcer.remove_grouping_policies(old).await?;
+        }
+        state.grants.clear();
+        state.members.clear();
+        let rules: Vec<Vec<String>> = grants
+            .iter()
+            .map(|g| vec![subject(g.user_id), g.role.as_str().to_owned(), domain(g.tenant_id)])
+            .collect();
+        if !rules.is_empty() {
+            state.enforcer.add_grouping_policies(rules).await?;
+        }
+        for grant in grants {
+            state.grants.entry(grant.user_id).or_default().push(*grant);
+        }
+        for (unit, user) in members {
+            state.members.entry(*user).or_default().push(*unit);
+        }
+        Ok(())
+    }
+
+    pub async fn add_grant(&self, grant: Grant) -> Result<(), AuthzError> {
+        let mut state = self.state.write().await;
+        let rule = vec![subject(grant.user_id), grant.role.as_str().to_owned(), domain(grant.tenant_id)];
+        state.enforcer.add_grouping_policy(rule).await?;
+        let list = state.grants.entry(grant.user_id).or_default();
+        if !list.contains(&grant) {
+            list.push(grant);
+        }
+        Ok(())
+    }
+
+    pub async fn add_member(&self, unit_id: i64, user_id: i64) {
+        let mut state = self.state.write().await;
+        let units = state.members.entry(user_id).or_default();
+        if !units.contains(&unit_id) {
+            units.push(unit_id);
+        }
+    }
+
+    /// The user's grants.
+    pub async fn grants_of(&self, user_id: i64) -> Vec<Grant> {
+        self.state.read().await.grants.get(&user_id).cloned().unwrap_or_default()
+    }
+
+    /// The units the user is a member of.
+    pub async fn units_of(&self, user_id: i64) -> Vec<i64> {
+        self.state.read().await.members.get(&user_id).cloned().unwrap_or_default()
+    }
+
+    /// Checks `action` on `target` for `principal`.
+    ///
+    /// A principal who may not read the target gets `Denied::NotVisible` whatever the action, so that a
+    /// refusal never tells a sibling tenant that the resource exists.
+    pub async fn permit(&self, principal: &Principal, action: Action, target: &Target) -> Result<Permit, Denied> {
+        let state = self.state.read().await;
+        let relation = relation(&state, principal.user_id, target);
+        let chain = if action.is_read() { &target.visible_in } else { &target.owned_by };
+        if let Some(tenant_id) = allowed_at(&state, principal.user_id, action, chain, relation) {
+            return Ok(Permit { user_id: principal.user_id, action, tenant_id, resource_id: target.resource_id });
+        }
+        let read = action.read_of_object();
+        if action.is_read() || allowed_at(&state, principal.user_id, read, &target.visible_in, relation).is_none() {
+            return Err(Denied::NotVisible);
+        }
+        let why = match relation {
+            Relation::None if matches!(action, Action::CaseClaim | Action::CaseReturn | Action::CaseResolve | Action::CaseUnresolve) => {
+                "only the case's lead unit or a mediator can do this"
+            }
+            Relation::Co => "a co-unit may read the case and add notes, but only the lead unit can do this",
+            _ if !action.is_read() && chain != &target.visible_in => {
+                "the case is handled by another center now; it can be read here but not changed"
+            }
+            _ => "your roles here do not include this action",
+        };
+        Err(Denied::Forbidden(format!("{}: {why}", action.as_str())))
+    }
+
+    /// Where the principal may read cases from.
+    pub async fn case_scope(&self, principal: &Principal) -> CaseScope {
+        let state = self.state.read().await;
+        let mut scope = CaseScope { units: state.members.get(&principal.user_id).cloned().unwrap_or_default(), ..CaseScope::default() };
+        let sub = subject(principal.user_id);
+        let mut seen = Vec::new();
+        for grant in state.grants.get(&principal.user_id).into_iter().flatten() {
+            if seen.contains(&grant.tenant_id) {
+                continue;
+            }
+            seen.push(grant.tenant_id);
+            let dom = domain(grant.tenant_id);
+            let any = state.enforcer.enforce((&sub, &dom, "case", "read", "none")).unwrap_or(false);
+            if any {
+                scope.subtrees.push((grant.level, grant.tenant_id));
+            } else if state.enforcer.enforce((&sub, &dom, "case", "read", "lead")).unwrap_or(false) {
+                scope.unit_subtrees.push((grant.level, grant.tenant_id));
+            }
+        }
+        scope
+    }
+}
+
+fn relation(state: &State, user_id: i64, target: &Target) -> Relation {
+    let units = state.members.get(&user_id).map(Vec::as_slice).unwrap_or_default();
+    if target.lead_unit.is_some_and(|lead| units.contains(&lead)) {
+        Relation::Lead
+    } else if target.co_units.iter().any(|co| units.contains(co)) {
+        Relation::Co
+    } else {
+        Relation::None
+    }
+}
+
+/// The first tenant of `chain`, from the county down, at which casbin allows the request.
+fn allowed_at(state: &State, user_id: i64, action: Action, chain: &Ancestry, relation: Relation) -> Option<i64> {
+    let grants = state.grants.get(&user_id)?;
+    let (object, verb) = action.split();
+    let sub = subject(user_id);
+    chain.chain().into_iter().find(|tenant| {
+        grants.iter().any(|g| g.tenant_id == *tenant)
+            && state
+                .enforcer
+                .enforce((&sub, &domain(*tenant), object, verb, relation.as_str()))
+                .unwrap_or(false)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree() -> (Ancestry, Ancestry, Ancestry) {
+        let county = Ancestry::county(1);
+        (county, county.child(TenantLevel::Township, 1_1), county.child(TenantLevel::Township, 1_10))
+    }
+
+    fn case_in(at: Ancestry, lead: Option<i64>, co: Vec<i64>) -> Target {
+        Target { resource_id: Some(7), visible_in: at, owned_by: at, lead_unit: lead, co_units: co }
+    }
+
+    async fn authorizer(grants: &[(i64, Role, i64, TenantLevel)], members: &[(i64, i64)]) -> Authorizer {
+        let authz = Authorizer::new().await.unwrap();
+        let grants: Vec<Grant> = grants
+            .iter()
+            .map(|(user_id, role, tenant_id, level)| Grant { user_id: *user_id, role: *role, tenant_id: *tenant_id, level: *level })
+            .collect();
+        authz.load(&grants, members).await.unwrap();
+        authz
+    }
+
+    #[tokio::test]
+    async fn a_grant_reaches_the_subtree_but_never_a_sibling() {
+        let (county, a, b) = tree();
+        let authz = authorizer(
+            &[(100, Role::Dispatcher, 11, TenantLevel::Township), (200, Role::Supervisor, 1, TenantLevel::County)],
+            &[],
+        )
+        .await;
+        let township_a = Principal { user_id: 100, tenant_id: 11 };
+        let county_sup = Principal { user_id: 200, tenant_id: 1 };
+        let village = a.child(TenantLevel::Village, 111);
+        assert!(authz.permit(&township_a, Action::CaseDispatch, &case_in(village, None, vec![])).await.is_ok());
+        assert_eq!(authz.permit(&township_a, Action::CaseRead, &case_in(b, None, vec![])).await, Err(Denied::NotVisible));
+        assert_eq!(authz.permit(&township_a, Action::CaseDispatch, &case_in(b, None, vec![])).await, Err(Denied::NotVisible));
+        assert_eq!(authz.permit(&township_a, Action::CaseRead, &case_in(county, None, vec![])).await, Err(Denied::NotVisible));
+        assert!(authz.permit(&county_sup, Action::CaseRead, &case_in(b, None, vec![])).await.is_ok());
+        assert!(matches!(
+            authz.permit(&county_sup, Action::CaseDispatch, &case_in(b, None, vec![])).await,
+            Err(Denied::Forbidden(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn unit_handlers_act_only_on_their_lead_cases() {
+        let (_, a, _) = tree();
+        let authz = authorizer(&[(300, Role::UnitHandler, 11, TenantLevel::Township)], &[(50, 300)]).await;
+        let handler = Principal { user_id: 300, tenant_id: 11 };
+        let lead = case_in(a, Some(50), vec![]);
+        let co = case_in(a, Some(51), vec![50]);
+        let other = case_in(a, Some(51), vec![]);
+        assert!(authz.permit(&handler, Action::CaseClaim, &lead).await.is_ok());
+        assert!(authz.permit(&handler, Action::CaseRead, &co).await.is_ok());
+        assert!(matches!(authz.permit(&handler, Action::CaseResolve, &co).await, Err(Denied::Forbidden(_))));
+        assert_eq!(authz.permit(&handler, Action::CaseRead, &other).await, Err(Denied::NotVisible));
+        let scope = authz.case_scope(&handler).await;
+        assert_eq!((scope.subtrees.len(), scope.unit_subtrees, scope.units), (0, vec![(TenantLevel::Township, 11)], vec![50]));
+    }
+
+    #[tokio::test]
+    async fn an_escalated_case_stays_readable_where_it_came_from_but_not_writable() {
+        let (county, a, _) = tree();
+        let authz = authorizer(&[(100, Role::Dispatcher, 11, TenantLevel::Township)], &[]).await;
+        let dispatcher = Principal { user_id: 100, tenant_id: 11 };
+        let escalated = Target { resource_id: Some(9), visible_in: a, owned_by: county, lead_unit: None, co_units: vec![] };
+        assert!(authz.permit(&dispatcher, Action::CaseRead, &escalated).await.is_ok());
+        assert!(matches!(authz.permit(&dispatcher, Action::CaseDispatch, &escalated).await, Err(Denied::Forbidden(_))));
+    }
+
+    #[tokio::test]
+    async fn the_administrator_does_no_case_work_and_the_auditor_changes_nothing() {
+        let (county, _, _) = tree();
+        let authz = authorizer(
+            &[(1, Role::CountyAdmin, 1, TenantLevel::County), (2, Role::Auditor, 1, TenantLevel::County)],
+            &[],
+        )
+        .await;
+        let admin = Principal { user_id: 1, tenant_id: 1 };
+        let auditor = Principal { user_id: 2, tenant_id: 1 };
+        let case = case_in(county, None, vec![]);
+        assert_eq!(authz.permit(&admin, Action::CaseRead, &case).await, Err(Denied::NotVisible));
+        assert_eq!(authz.permit(&admin, Action::AuditRead, &Target::in_tenant(None, county)).await, Err(Denied::NotVisible));
+        assert!(authz.permit(&auditor, Action::AuditRead, &Target::in_tenant(None, county)).await.is_ok());
+        for action in Action::ALL.iter().filter(|a| !a.is_read()) {
+            assert!(authz.permit(&auditor, *action, &case).await.is_err(), "{action}");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Who may do what, where: the tenant tree as ancestry chains, principals, roles, the casbin-backed
+//! `Authorizer` that hands out `Permit`s, password hashing, and identity tokens (JWT access tokens and
+//! rotating refresh tokens).
+//!
+//! Depends on the domain only; it knows nothing of storage, GraphQL or HTTP.
+
+pub mod authz;
+pub mod password;
+pub mod token;
+
+pub use authz::{Action, Authorizer, AuthzError, CaseScope, Denied, Grant, Permit, Principal, Relation, Role, Target};
+pub use password::{PasswordError, hash_password, verify_password};
+pub use token::{AccessClaims, RefreshToken, TokenError, TokenIssuer, TokenSettings};
