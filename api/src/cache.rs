@@ -1,0 +1,123 @@
+//! The cache and coordination port, with a Redis adapter (used when `redis_url` is set, shared by every
+//! replica) and an in-process adapter (the default, for a single process).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cache: {0}")]
+pub struct CacheError(String);
+
+#[async_trait]
+pub trait Cache: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<String>, CacheError>;
+    /// Stores `value` under `key` for `ttl`.
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError>;
+    async fn delete(&self, key: &str) -> Result<(), CacheError>;
+    /// Checks that the backend answers.
+    async fn ping(&self) -> Result<(), CacheError>;
+    fn backend(&self) -> &'static str;
+}
+
+/// In-process cache: a map with expiry, swept as it is written.
+#[derive(Default)]
+pub struct MemoryCache {
+    entries: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+impl MemoryCache {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>>, CacheError> {
+        self.entries.lock().map_err(|_| CacheError("in-process cache lock poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryCache {
+    async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
+        let entries = self.lock()?;
+        Ok(entries.get(key).filter(|(_, until)| *until > Instant::now()).map(|(v, _)| v.clone()))
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
+        let mut entries = self.lock()?;
+        let now = Instant::now();
+        if entries.len() > 10_000 {
+            entries.retain(|_, (_, until)| *until > now);
+        }
+        entries.insert(key.to_owned(), (value.to_owned(), now + ttl));
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        self.lock()?.remove(key);
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        self.lock().map(|_| ())
+    }
+
+    fn backend(&self) -> &'static str {
+        "in-process"
+    }
+}
+
+/// Redis through a reconnecting connection manager.
+pub struct RedisCache {
+    conn: redis::aio::ConnectionManager,
+    prefix: String,
+}
+
+impl RedisCache {
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, CacheError> {
+        let client = redis::Client::open(url).map_err(|e| CacheError(e.to_string()))?;
+        let conn = client.get_connection_manager().await.map_err(|e| CacheError(e.to_string()))?;
+        Ok(RedisCache { conn, prefix: prefix.to_owned() })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+fn redis_error(error: redis::RedisError) -> CacheError {
+    CacheError(error.to_string())
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("GET").arg(self.key(key)).query_async(&mut conn).await.map_err(redis_error)
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
+        let mut conn = self.conn.clone();
+        let millis = ttl.as_millis().max(1) as u64;
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(millis)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), CacheError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("DEL").arg(self.key(key)).query_async::<()>(&mut conn).await.map_err(redis_error)
+    }
+
+    async fn ping(&self) -> Result<(), CacheError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(redis_error)
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}

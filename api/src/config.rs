@@ -1,0 +1,239 @@
+//! Configuration, layered: built-in defaults < a TOML file < `FENGQIAO_` environment variables (`__` for
+//! nesting). Secrets may come from a file named by the matching `*_file` setting. Unknown keys are refused.
+//! Secrets are never printed: `Debug` shows them redacted.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// A secret value; `Debug` and `Display` never show it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "<unset>" } else { "<redacted>" })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the server listens.
+    pub listen: String,
+    /// Folder for the embedded database and generated keys.
+    pub data_dir: PathBuf,
+    /// A `sqlite://` or `postgres://` URL; empty means a SQLite file in `data_dir`.
+    pub database_url: Secret,
+    /// Largest number of pooled database connections.
+    pub database_max_connections: u32,
+    /// A `redis://` URL; empty means the in-process cache.
+    pub redis_url: Secret,
+    /// Migrate the database on start.
+    pub auto_migrate: bool,
+    /// Seed the demo county on start when the database has no tenant.
+    pub seed_demo_if_empty: bool,
+    pub auth: AuthConfig,
+    pub personal_data: PersonalDataConfig,
+    pub graphql: GraphqlConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HS256 signing secret, at least 32 bytes; empty means a random one kept in `data_dir`.
+    pub jwt_secret: Secret,
+    pub jwt_secret_file: Option<PathBuf>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_minutes: i64,
+    pub refresh_token_days: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersonalDataConfig {
+    /// Key for encrypting ID numbers and phones and for their keyed hashes (64 hex characters); empty means
+    /// a random one kept in `data_dir`.
+    pub key: Secret,
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphqlConfig {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// Serve GraphiQL at `/graphiql`.
+    pub graphiql: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: Secret::default(),
+            database_max_connections: 32,
+            redis_url: Secret::default(),
+            auto_migrate: true,
+            seed_demo_if_empty: true,
+            auth: AuthConfig::default(),
+            personal_data: PersonalDataConfig::default(),
+            graphql: GraphqlConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: Secret::default(),
+            jwt_secret_file: None,
+            issuer: "fengqiao".into(),
+            audience: "fengqiao-api".into(),
+            access_token_minutes: 15,
+            refresh_token_days: 14,
+        }
+    }
+}
+
+impl Default for PersonalDataConfig {
+    fn default() -> Self {
+        PersonalDataConfig { key: Secret::default(), key_file: None }
+    }
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        GraphqlConfig { max_depth: 12, max_complexity: 2000, graphiql: true }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration: cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+}
+
+impl Config {
+    /// Loads defaults, then the TOML file if given, then `FENGQIAO_` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut config = Self::from_figment(Self::figment(file))?;
+        config.read_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(Env::prefixed("FENGQIAO_").split("__"))
+    }
+
+    /// Extracts and checks a configuration; secret files are not read yet.
+    pub fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
+        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Replaces secrets with the content of their `*_file` settings.
+    pub fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.auth.jwt_secret_file {
+            self.auth.jwt_secret = Secret::new(read_secret(path)?);
+        }
+        if let Some(path) = &self.personal_data.key_file {
+            self.personal_data.key = Secret::new(read_secret(path)?);
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.expose().len() < 32 {
+            return Err(ConfigError::Invalid("auth.jwt_secret must be at least 32 bytes".into()));
+        }
+        if !(1..=120).contains(&self.auth.access_token_minutes) {
+            return Err(ConfigError::Invalid("auth.access_token_minutes must be between 1 and 120".into()));
+        }
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::Invalid("database_max_connections must be at least 1".into()));
+        }
+        let url = self.database_url.expose();
+        if !(url.is_empty() || url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(ConfigError::Invalid("database_url must be a sqlite: or postgres:// URL".into()));
+        }
+        Ok(())
+    }
+
+    /// The database URL in force: the configured one, or a SQLite file in the data folder.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("fengqiao.db").display())
+        } else {
+            self.database_url.expose().to_owned()
+        }
+    }
+}
+
+fn read_secret(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_parses_and_env_overrides_it() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/example.toml");
+        let config = Config::from_figment(Config::figment(Some(&example))).unwrap();
+        assert_eq!(config.listen, "0.0.0.0:8080");
+        let overridden = Config::from_figment(
+            Config::figment(Some(&example)).merge(Serialized::default("graphql.max_depth", 7)),
+        )
+        .unwrap();
+        assert_eq!(overridden.graphql.max_depth, 7);
+    }
+
+    #[test]
+    fn unknown_keys_and_weak_secrets_are_refused() {
+        let unknown = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string("lisen = \"x\""));
+        assert!(Config::from_figment(unknown).is_err());
+        let weak = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string("[auth]\njwt_secret = \"short\""));
+        assert!(Config::from_figment(weak).is_err());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let mut config = Config::default();
+        config.auth.jwt_secret = Secret::new("a-very-secret-signing-key-of-32-bytes");
+        config.database_url = Secret::new("postgres://app:hunter2@db/fengqiao");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("a-very-secret") && !printed.contains("hunter2"));
+    }
+}

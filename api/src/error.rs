@@ -1,0 +1,120 @@
+//! The API's error catalogue. Every error the API returns maps to one stable `extensions.code`; internal
+//! causes are logged and never returned.
+
+use async_graphql::ErrorExtensions;
+use fengqiao_domain::{LifecycleError, PersonalDataError, TenantError};
+use fengqiao_tenancy::Denied;
+
+/// Deliberately not `Display`: async-graphql turns any `Display` error into a message without a code, so
+/// every conversion must go through `extend`, which sets `extensions.code`.
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthenticated(&'static str),
+    Forbidden(String),
+    NotFound,
+    BadUserInput { field: String, message: String },
+    InvalidTransition(String),
+    IdempotencyConflict,
+    Conflict(String),
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound => "NOT_FOUND",
+            ApiError::BadUserInput { .. } => "BAD_USER_INPUT",
+            ApiError::InvalidTransition(_) => "INVALID_TRANSITION",
+            ApiError::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
+            ApiError::Conflict(_) => "CONFLICT",
+            ApiError::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// The message returned to the client; internal causes are never part of it.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated(why) => (*why).to_owned(),
+            ApiError::Forbidden(why) | ApiError::InvalidTransition(why) | ApiError::Conflict(why) => why.clone(),
+            ApiError::NotFound => "not found".to_owned(),
+            ApiError::BadUserInput { field, message } => format!("{field}: {message}"),
+            ApiError::IdempotencyConflict => "this idempotency key was already used with different input".to_owned(),
+            ApiError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    /// The message with any internal cause, for logs and the command line only.
+    pub fn detail(&self) -> String {
+        match self {
+            ApiError::Internal(cause) => format!("internal error: {cause:#}"),
+            other => format!("{} ({})", other.message(), other.code()),
+        }
+    }
+
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::BadUserInput { field: field.into(), message: message.into() }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::NotVisible => ApiError::NotFound,
+            Denied::Forbidden(why) => ApiError::Forbidden(why),
+        }
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(error: LifecycleError) -> Self {
+        match error {
+            LifecycleError::InvalidInput { field, reason } => ApiError::bad_input(field, reason),
+            other => ApiError::InvalidTransition(other.to_string()),
+        }
+    }
+}
+
+impl From<TenantError> for ApiError {
+    fn from(error: TenantError) -> Self {
+        ApiError::bad_input("code", error.to_string())
+    }
+}
+
+/// Personal-data errors name the input field they came from.
+pub fn personal_data_error(field: &str, error: PersonalDataError) -> ApiError {
+    ApiError::bad_input(field, error.to_string())
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(error = %format!("{cause:#}"), "internal error");
+        }
+        async_graphql::Error::new(self.message()).extend_with(|_, ext| {
+            ext.set("code", self.code());
+            if let ApiError::BadUserInput { field, .. } = self {
+                ext.set("field", field.as_str());
+            }
+        })
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        error.extend()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

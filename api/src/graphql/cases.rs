@@ -1,0 +1,588 @@
+//! Cases: registration, the lifecycle commands, reads, the Relay connection and the timeline.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use fengqiao_domain as d;
+use fengqiao_domain::{Command, EscalationTarget as DomainTarget, ReturnDecision};
+use serde::Serialize;
+
+use super::enums::*;
+use super::ids::{GlobalId, decode_cursor, decode_id, encode_cursor, encode_id};
+use super::tenants::{TenantNode, UnitNode, UserNode};
+use super::{caller, state};
+use crate::app::{Registration, party_from_input};
+use crate::error::ApiError;
+use crate::store::cases::{CaseFilter, CaseRecord, EventRecord, Idempotency, NewCase, PartyRecord};
+
+/// The largest page of a connection.
+const MAX_PAGE: i32 = 100;
+const DEFAULT_PAGE: i32 = 20;
+
+/// A case (一件一码): everything a resident brought, and where it stands in the closed loop.
+pub struct CaseNode(pub CaseRecord);
+
+#[Object(name = "Case")]
+impl CaseNode {
+    pub async fn id(&self) -> ID {
+        encode_id(GlobalId::Case, self.0.id)
+    }
+
+    /// The case code, kept for life: county code, registration date, sequence.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    async fn kind(&self) -> CaseKind {
+        self.0.kind.into()
+    }
+
+    async fn channel(&self) -> Channel {
+        self.0.channel.into()
+    }
+
+    async fn category(&self) -> Category {
+        self.0.category.into()
+    }
+
+    async fn status(&self) -> CaseStatus {
+        self.0.state.status.into()
+    }
+
+    async fn tier(&self) -> Tier {
+        self.0.state.tier.into()
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn place(&self) -> &str {
+        &self.0.place
+    }
+
+    async fn registered_at(&self) -> DateTime<Utc> {
+        self.0.registered_at
+    }
+
+    async fn accepted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.accepted_at
+    }
+
+    /// When the lead unit must be done.
+    async fn deadline(&self) -> Option<DateTime<Utc>> {
+        self.0.state.deadline
+    }
+
+    /// Open and past its deadline now.
+    async fn overdue(&self, ctx: &Context<'_>) -> bool {
+        self.0.is_overdue(state(ctx).now())
+    }
+
+    async fn outcome(&self) -> Option<Outcome> {
+        self.0.state.outcome.map(Into::into)
+    }
+
+    async fn mediation_method(&self) -> Option<MediationMethod> {
+        self.0.state.method.map(Into::into)
+    }
+
+    async fn satisfaction(&self) -> Option<Satisfaction> {
+        self.0.state.satisfaction.map(Into::into)
+    }
+
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.0.resolved_at
+    }
+
+    async fn closed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.state.closed_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// Increases with every change.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+
+    /// The center where the case was registered.
+    async fn registered_in(&self, ctx: &Context<'_>) -> Result<TenantNode> {
+        let app = state(ctx);
+        Ok(TenantNode(app.directory.must(&app.store, self.0.origin_tenant_id).await?))
+    }
+
+    /// The center handling the case now; differs from `registeredIn` after an escalation upward.
+    async fn handled_by(&self, ctx: &Context<'_>) -> Result<TenantNode> {
+        let app = state(ctx);
+        Ok(TenantNode(app.directory.must(&app.store, self.0.tenant_id).await?))
+    }
+
+    /// The first-contact clerk (首问负责制), who registered the case.
+    async fn registered_by(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        Ok(state(ctx).store.user(self.0.registered_by).await?.map(UserNode))
+    }
+
+    async fn lead_unit(&self, ctx: &Context<'_>) -> Result<Option<UnitNode>> {
+        let Some(id) = self.0.state.lead_unit else { return Ok(None) };
+        Ok(state(ctx).store.unit(id).await?.map(UnitNode))
+    }
+
+    async fn co_units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
+        let app = state(ctx);
+        let mut out = Vec::with_capacity(self.0.state.co_units.len());
+        for id in &self.0.state.co_units {
+            if let Some(unit) = app.store.unit(*id).await? {
+                out.push(UnitNode(unit));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The parties, with ID numbers and phones masked; names are masked too unless the caller may reveal
+    /// personal data on this case.
+    async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<PartyNode>> {
+        let app = state(ctx);
+        let principal = &caller(ctx)?.principal;
+        let reveal_names = app.may_reveal(principal, &self.0).await?;
+        Ok(app.parties(&self.0).await?.into_iter().map(|p| PartyNode { party: p, reveal_names }).collect())
+    }
+
+    /// Every event of the case, oldest first: who did what, from which status to which, and when.
+    async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
+        Ok(state(ctx).store.events(self.0.id).await?.into_iter().map(EventNode).collect())
+    }
+}
+
+pub struct PartyNode {
+    party: PartyRecord,
+    reveal_names: bool,
+}
+
+/// `张*明`: the first and last characters of a name.
+fn mask_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    match chars.len() {
+        0 | 1 => "*".into(),
+        2 => format!("{}*", chars[0]),
+        n => format!("{}{}{}", chars[0], "*".repeat(n - 2), chars[n - 1]),
+    }
+}
+
+/// A party to a case.
+#[Object(name = "Party")]
+impl PartyNode {
+    pub async fn id(&self) -> ID {
+        encode_id(GlobalId::Party, self.party.id)
+    }
+
+    async fn role(&self) -> PartyRole {
+        self.party.role.into()
+    }
+
+    async fn name(&self) -> String {
+        if self.reveal_names { self.party.name.clone() } else { mask_name(&self.party.name) }
+    }
+
+    /// Masked, e.g. `110101********1234`.
+    async fn id_card(&self) -> Option<&str> {
+        self.party.id_card_masked.as_deref()
+    }
+
+    /// Masked, e.g. `138****5678`.
+    async fn phone(&self) -> Option<&str> {
+        self.party.phone_masked.as_deref()
+    }
+
+    async fn address(&self) -> &str {
+        &self.party.address
+    }
+}
+
+/// One step of a case's timeline.
+pub struct EventNode(EventRecord);
+
+#[Object(name = "CaseEvent")]
+impl EventNode {
+    /// The command: register, accept, reject, dispatch, claim, return, redispatch, take_back, resolve,
+    /// unresolve, escalate_tier, escalate_parent, follow_up, close, reopen, reveal_personal_data.
+    async fn command(&self) -> &str {
+        &self.0.command
+    }
+
+    async fn from_status(&self) -> Option<CaseStatus> {
+        self.0.from_status.map(Into::into)
+    }
+
+    async fn to_status(&self) -> CaseStatus {
+        self.0.to_status.into()
+    }
+
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+        Ok(state(ctx).store.user(self.0.actor_id).await?.map(UserNode))
+    }
+
+    /// The unit the actor acted for, if any.
+    async fn unit(&self, ctx: &Context<'_>) -> Result<Option<UnitNode>> {
+        let Some(id) = self.0.unit_id else { return Ok(None) };
+        Ok(state(ctx).store.unit(id).await?.map(UnitNode))
+    }
+
+    /// The center that held the case when this happened.
+    async fn tenant(&self, ctx: &Context<'_>) -> Result<TenantNode> {
+        let app = state(ctx);
+        Ok(TenantNode(app.directory.must(&app.store, self.0.tenant_id).await?))
+    }
+
+    async fn note(&self) -> &str {
+        &self.0.note
+    }
+
+    /// The command's details (units, deadline, outcome, …).
+    async fn data(&self) -> Json<serde_json::Value> {
+        Json(self.0.data.clone())
+    }
+
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+}
+
+#[derive(InputObject)]
+pub struct CaseFilterInput {
+    pub statuses: Option<Vec<CaseStatus>>,
+    pub kinds: Option<Vec<CaseKind>>,
+    pub categories: Option<Vec<Category>>,
+    /// Only cases registered in this tenant's subtree.
+    pub tenant_id: Option<ID>,
+    pub registered_from: Option<DateTime<Utc>>,
+    pub registered_before: Option<DateTime<Utc>>,
+    /// Only open cases past their deadline.
+    pub overdue: Option<bool>,
+}
+
+#[derive(InputObject, Serialize)]
+pub struct PartyInput {
+    pub role: PartyRole,
+    pub name: String,
+    /// An 18-character resident ID number; stored encrypted and shown masked.
+    pub id_card: Option<String>,
+    /// Stored encrypted and shown masked.
+    pub phone: Option<String>,
+    #[graphql(default)]
+    pub address: String,
+}
+
+#[derive(InputObject, Serialize)]
+pub struct RegisterCaseInput {
+    /// Where to register; the caller's own tenant when absent.
+    pub tenant_id: Option<ID>,
+    pub kind: CaseKind,
+    pub channel: Channel,
+    pub category: Category,
+    pub title: String,
+    pub description: String,
+    #[graphql(default)]
+    pub place: String,
+    pub parties: Vec<PartyInput>,
+    /// A key of the client's choosing: sending the same input with the same key again returns the case
+    /// registered the first time instead of a duplicate.
+    #[serde(skip)]
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct RegisterCasePayload {
+    pub case: CaseNode,
+    /// True when this answers a repeat of an earlier request with the same idempotency key.
+    pub replayed: bool,
+}
+
+#[derive(SimpleObject)]
+pub struct CasePayload {
+    pub case: CaseNode,
+}
+
+/// A party's full contact data, shown after an audited reveal.
+#[derive(SimpleObject)]
+pub struct RevealedPartyPayload {
+    pub id_card: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Default)]
+pub struct CaseQuery;
+
+#[Object]
+impl CaseQuery {
+    /// A case the caller may see; `NOT_FOUND` otherwise, whether or not it exists.
+    async fn case(&self, ctx: &Context<'_>, id: ID) -> Result<CaseNode> {
+        let principal = &caller(ctx)?.principal;
+        let id = decode_id("id", GlobalId::Case, &id)?;
+        Ok(CaseNode(state(ctx).case(principal, id).await?))
+    }
+
+    /// A case by its code.
+    async fn case_by_code(&self, ctx: &Context<'_>, code: String) -> Result<CaseNode> {
+        let principal = &caller(ctx)?.principal;
+        d::CaseCode::parse(&code).map_err(|e| ApiError::bad_input("code", e.to_string()))?;
+        let app = state(ctx);
+        let id = app.store.case_id_by_code(&code).await?.ok_or(ApiError::NotFound)?;
+        Ok(CaseNode(app.case(principal, id).await?))
+    }
+
+    /// The cases the caller may see, newest first.
+    #[graphql(complexity = "first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize * child_complexity + 1")]
+    async fn cases(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<CaseFilterInput>,
+        #[graphql(desc = "At most 100.")] first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<String, CaseNode>> {
+        let principal = &caller(ctx)?.principal;
+        let first = first.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&first) {
+            return Err(ApiError::bad_input("first", format!("must be between 1 and {MAX_PAGE}")).into());
+        }
+        let after = after.as_deref().map(decode_cursor).transpose()?;
+        let app = state(ctx);
+        let filter = match filter {
+            Some(f) => case_filter(app, f).await?,
+            None => CaseFilter::default(),
+        };
+        let (cases, more) = app.cases(principal, &filter, first as u64, after).await?;
+        let mut connection = Connection::new(after.is_some(), more);
+        connection.edges.extend(cases.into_iter().map(|case| Edge::new(encode_cursor(case.id), CaseNode(case))));
+        Ok(connection)
+    }
+}
+
+async fn case_filter(app: &crate::app::AppState, f: CaseFilterInput) -> Result<CaseFilter, ApiError> {
+    let subtree = match f.tenant_id {
+        Some(id) => {
+            let id = decode_id("filter.tenantId", GlobalId::Tenant, &id)?;
+            let tenant = app.directory.get(&app.store, id).await?.ok_or_else(|| ApiError::bad_input("filter.tenantId", "no such tenant"))?;
+            Some((tenant.level, tenant.id))
+        }
+        None => None,
+    };
+    if let (Some(from), Some(before)) = (f.registered_from, f.registered_before)
+        && from >= before
+    {
+        return Err(ApiError::bad_input("filter.registeredBefore", "must be after registeredFrom"));
+    }
+    Ok(CaseFilter {
+        statuses: f.statuses.unwrap_or_default().into_iter().map(Into::into).collect(),
+        kinds: f.kinds.unwrap_or_default().into_iter().map(Into::into).collect(),
+        categories: f.categories.unwrap_or_default().into_iter().map(Into::into).collect(),
+        subtree,
+        registered_from: f.registered_from,
+        registered_before: f.registered_before,
+        overdue_at: f.overdue.unwrap_or(false).then(|| app.now()),
+    })
+}
+
+fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+    let n = value.trim().chars().count();
+    if n < min || n > max {
+        return Err(ApiError::bad_input(field, format!("must have {min} to {max} characters")));
+    }
+    Ok(())
+}
+
+fn unit_ids(field: &str, ids: &[ID]) -> Result<Vec<i64>, ApiError> {
+    ids.iter().map(|id| decode_id(field, GlobalId::Unit, id)).collect()
+}
+
+#[derive(Default)]
+pub struct CaseMutation;
+
+impl CaseMutation {
+    async fn run(&self, ctx: &Context<'_>, id: &ID, command: Command) -> Result<CasePayload> {
+        let principal = &caller(ctx)?.principal;
+        let id = decode_id("id", GlobalId::Case, id)?;
+        Ok(CasePayload { case: CaseNode(state(ctx).transition(principal, id, command).await?) })
+    }
+}
+
+#[Object]
+impl CaseMutation {
+    /// Registers what a resident brought (受理登记). Send an idempotency key to make retries safe.
+    async fn register_case(&self, ctx: &Context<'_>, input: RegisterCaseInput) -> Result<RegisterCasePayload> {
+        let principal = &caller(ctx)?.principal;
+        let app = state(ctx);
+        text("title", &input.title, 1, 200)?;
+        text("description", &input.description, 1, 5000)?;
+        text("place", &input.place, 0, 200)?;
+        if input.parties.is_empty() || input.parties.len() > 20 {
+            return Err(ApiError::bad_input("parties", "name 1 to 20 parties").into());
+        }
+        let idempotency = match &input.idempotency_key {
+            Some(key) => {
+                text("idempotencyKey", key, 1, 128)?;
+                let canonical = serde_json::to_string(&input).map_err(ApiError::internal)?;
+                Some(Idempotency { key: key.clone(), request_hash: app.vault.lookup_hash(&canonical) })
+            }
+            None => None,
+        };
+        let tenant_id = input.tenant_id.as_ref().map(|id| decode_id("tenantId", GlobalId::Tenant, id)).transpose()?;
+        let mut parties = Vec::with_capacity(input.parties.len());
+        for (i, p) in input.parties.iter().enumerate() {
+            parties.push(party_from_input(i, p.role.into(), &p.name, p.id_card.as_deref(), p.phone.as_deref(), &p.address)?);
+        }
+        let case = NewCase {
+            kind: input.kind.into(),
+            channel: input.channel.into(),
+            category: input.category.into(),
+            title: input.title.trim().to_owned(),
+            description: input.description.trim().to_owned(),
+            place: input.place.trim().to_owned(),
+            parties,
+            idempotency,
+        };
+        let (case, replayed) = app.register_case(principal, Registration { tenant_id, case }).await?;
+        Ok(RegisterCasePayload { case: CaseNode(case), replayed })
+    }
+
+    /// Accepts a registered case (审核受理).
+    async fn accept_case(&self, ctx: &Context<'_>, id: ID) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Accept).await
+    }
+
+    /// Declines a registered case with the reason and where the resident should go instead (一次性告知).
+    async fn reject_case(&self, ctx: &Context<'_>, id: ID, reason: String, referral: String) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Reject { reason, referral }).await
+    }
+
+    /// Hands an accepted case to a lead unit, with co-units and a deadline (分流交办).
+    async fn dispatch_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        lead_unit_id: ID,
+        #[graphql(default)] co_unit_ids: Vec<ID>,
+        deadline: DateTime<Utc>,
+    ) -> Result<CasePayload> {
+        let lead_unit = decode_id("leadUnitId", GlobalId::Unit, &lead_unit_id)?;
+        let co_units = unit_ids("coUnitIds", &co_unit_ids)?;
+        self.run(ctx, &id, Command::Dispatch { lead_unit, co_units, deadline }).await
+    }
+
+    /// The lead unit takes the case on (签收).
+    async fn claim_case(&self, ctx: &Context<'_>, id: ID) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Claim).await
+    }
+
+    /// The lead unit sends the case back, saying why (退单).
+    async fn return_case(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Return { reason }).await
+    }
+
+    /// Decides on a returned case: redispatch it (with units and a deadline) or take it back (异议审核).
+    async fn review_return(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        decision: ReturnReview,
+        lead_unit_id: Option<ID>,
+        #[graphql(default)] co_unit_ids: Vec<ID>,
+        deadline: Option<DateTime<Utc>>,
+        #[graphql(default)] note: String,
+    ) -> Result<CasePayload> {
+        let decision = match decision {
+            ReturnReview::TakeBack => ReturnDecision::TakeBack { note },
+            ReturnReview::Redispatch => {
+                let lead = lead_unit_id.ok_or_else(|| ApiError::bad_input("leadUnitId", "a redispatch names the lead unit"))?;
+                let deadline = deadline.ok_or_else(|| ApiError::bad_input("deadline", "a redispatch sets a deadline"))?;
+                ReturnDecision::Redispatch {
+                    lead_unit: decode_id("leadUnitId", GlobalId::Unit, &lead)?,
+                    co_units: unit_ids("coUnitIds", &co_unit_ids)?,
+                    deadline,
+                }
+            }
+        };
+        self.run(ctx, &id, Command::ReviewReturn(decision)).await
+    }
+
+    /// Records that the case was resolved, and how (化解).
+    async fn resolve_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        outcome: Outcome,
+        method: MediationMethod,
+        #[graphql(default)] note: String,
+    ) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Resolve { outcome: outcome.into(), method: method.into(), note }).await
+    }
+
+    /// Records that handling failed to resolve the case (未化解).
+    async fn unresolve_case(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Unresolve { reason }).await
+    }
+
+    /// Moves the case up the ladder, or hands it to the parent tenant's center with the same code (逐级上报).
+    async fn escalate_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        target: EscalationTarget,
+        #[graphql(default)] note: String,
+    ) -> Result<CasePayload> {
+        let target = match target {
+            EscalationTarget::NextTier => DomainTarget::NextTier,
+            EscalationTarget::ParentTenant => DomainTarget::ParentTenant,
+        };
+        self.run(ctx, &id, Command::Escalate { target, note }).await
+    }
+
+    /// Records the call-back to the resident and their satisfaction (回访).
+    async fn follow_up_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        satisfaction: Satisfaction,
+        #[graphql(default)] note: String,
+    ) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::FollowUp { satisfaction: satisfaction.into(), note }).await
+    }
+
+    /// Closes a followed-up case (办结).
+    async fn close_case(&self, ctx: &Context<'_>, id: ID) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Close).await
+    }
+
+    /// Reopens a closed case to its lead unit, within 30 days of closing.
+    async fn reopen_case(&self, ctx: &Context<'_>, id: ID, reason: String, deadline: DateTime<Utc>) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Reopen { reason, deadline }).await
+    }
+
+    /// Shows a party's full ID number and phone. Needs the permission, a reason, and leaves an entry on
+    /// the case's timeline.
+    async fn reveal_party(&self, ctx: &Context<'_>, case_id: ID, party_id: ID, reason: String) -> Result<RevealedPartyPayload> {
+        let principal = &caller(ctx)?.principal;
+        let case_id = decode_id("caseId", GlobalId::Case, &case_id)?;
+        let party_id = decode_id("partyId", GlobalId::Party, &party_id)?;
+        let revealed = state(ctx).reveal_party(principal, case_id, party_id, &reason).await?;
+        Ok(RevealedPartyPayload { id_card: revealed.id_card, phone: revealed.phone })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_name;
+
+    #[test]
+    fn names_keep_only_their_first_and_last_characters() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳明月"), "欧**月");
+        assert_eq!(mask_name("李"), "*");
+    }
+}

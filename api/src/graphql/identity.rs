@@ -1,0 +1,125 @@
+//! Signing in and out, refreshing a session, and `me`.
+
+use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::enums::Role;
+use super::ids::{GlobalId, encode_id};
+use super::tenants::{TenantNode, UserNode};
+use super::{caller, state};
+use crate::app::Session;
+
+#[derive(InputObject)]
+pub struct SignInInput {
+    pub username: String,
+    pub password: String,
+}
+
+/// The tokens of a session. Send the access token as `Authorization: Bearer …`; trade the refresh token,
+/// once, for a new pair before the access token expires.
+#[derive(SimpleObject)]
+pub struct SessionPayload {
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub user: UserNode,
+}
+
+impl From<Session> for SessionPayload {
+    fn from(s: Session) -> Self {
+        SessionPayload {
+            access_token: s.access_token,
+            access_token_expires_at: s.access_expires_at,
+            refresh_token: s.refresh_token,
+            user: UserNode(s.user),
+        }
+    }
+}
+
+/// A role the signed-in user holds, and where.
+#[derive(SimpleObject)]
+pub struct RoleGrantNode {
+    pub role: Role,
+    pub tenant: TenantNode,
+}
+
+#[derive(Default)]
+pub struct IdentityQuery;
+
+#[Object]
+impl IdentityQuery {
+    /// The signed-in user, the tenant they act in, and their roles.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
+        let caller = caller(ctx)?;
+        let app = state(ctx);
+        let user = app.user(&caller.principal, caller.principal.user_id).await?;
+        Ok(Me { user })
+    }
+}
+
+pub struct Me {
+    user: crate::store::users::UserRecord,
+}
+
+#[Object]
+impl Me {
+    async fn user(&self) -> UserNode {
+        UserNode(self.user.clone())
+    }
+
+    async fn tenant(&self, ctx: &Context<'_>) -> Result<TenantNode> {
+        let app = state(ctx);
+        Ok(TenantNode(app.directory.must(&app.store, self.user.tenant_id).await?))
+    }
+
+    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<RoleGrantNode>> {
+        let app = state(ctx);
+        let mut out = Vec::new();
+        for grant in app.authz.grants_of(self.user.id).await {
+            let tenant = app.directory.must(&app.store, grant.tenant_id).await?;
+            out.push(RoleGrantNode { role: grant.role.into(), tenant: TenantNode(tenant) });
+        }
+        Ok(out)
+    }
+
+    /// The units the user works in.
+    async fn units(&self, ctx: &Context<'_>) -> Result<Vec<super::tenants::UnitNode>> {
+        let app = state(ctx);
+        let mut out = Vec::new();
+        for id in app.authz.units_of(self.user.id).await {
+            if let Some(unit) = app.store.unit(id).await? {
+                out.push(super::tenants::UnitNode(unit));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The global id of the user.
+    async fn id(&self) -> async_graphql::ID {
+        encode_id(GlobalId::User, self.user.id)
+    }
+}
+
+#[derive(Default)]
+pub struct IdentityMutation;
+
+#[Object]
+impl IdentityMutation {
+    /// Signs in with a username and password.
+    async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> Result<SessionPayload> {
+        Ok(state(ctx).sign_in(&input.username, &input.password).await?.into())
+    }
+
+    /// Trades a refresh token for a new session pair. Each refresh token works once; presenting a spent
+    /// one revokes the whole session.
+    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> Result<SessionPayload> {
+        Ok(state(ctx).refresh(&refresh_token).await?.into())
+    }
+
+    /// Ends the current session: its refresh tokens stop working and its access tokens are refused.
+    async fn sign_out(&self, ctx: &Context<'_>) -> Result<bool> {
+        let caller = caller(ctx)?;
+        state(ctx).sign_out(caller).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,85 @@
+//! The GraphQL API: one file per aggregate, merged into the schema here. Resolvers are thin: they decode
+//! ids and inputs, call `AppState`, and map records to objects.
+
+mod cases;
+mod enums;
+mod identity;
+mod ids;
+mod node;
+mod tenants;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, MergedObject, Schema, ServerError};
+
+use crate::app::{AppState, Caller};
+use crate::config::GraphqlConfig;
+use crate::error::{ApiError, ApiResult};
+
+pub use ids::{GlobalId, decode_id, encode_id};
+
+#[derive(MergedObject, Default)]
+pub struct Query(identity::IdentityQuery, tenants::TenantQuery, cases::CaseQuery, node::NodeQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(identity::IdentityMutation, tenants::TenantMutation, cases::CaseMutation);
+
+pub type FengqiaoSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Who is asking, as the HTTP layer found it.
+#[derive(Debug, Clone)]
+pub enum RequestAuth {
+    Anonymous,
+    Caller(Caller),
+    /// A bearer token was sent but refused, with the reason.
+    Refused(&'static str),
+}
+
+pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(state)
+        .limit_depth(config.max_depth)
+        .limit_complexity(config.max_complexity)
+        .finish()
+}
+
+/// The schema as SDL, for `print-schema` and the drift check.
+pub fn sdl() -> String {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+}
+
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
+    ctx.data_unchecked::<Arc<AppState>>()
+}
+
+/// The signed-in caller, or `UNAUTHENTICATED`.
+pub(crate) fn caller<'a>(ctx: &Context<'a>) -> ApiResult<&'a Caller> {
+    match ctx.data_opt::<RequestAuth>() {
+        Some(RequestAuth::Caller(caller)) => Ok(caller),
+        Some(RequestAuth::Refused(why)) => Err(ApiError::Unauthenticated(why)),
+        _ => Err(ApiError::Unauthenticated("sign in first: send an access token as 'Authorization: Bearer …'")),
+    }
+}
+
+/// Gives every error a stable `extensions.code`: errors raised by resolvers carry one already; errors
+/// raised by the GraphQL engine before any resolver ran (syntax, unknown fields, wrong argument types,
+/// depth and complexity limits) get one here.
+pub fn assign_error_codes(errors: &mut [ServerError]) {
+    for error in errors {
+        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        if has_code {
+            continue;
+        }
+        let message = error.message.as_str();
+        let code = if message.contains("Invalid value for argument") || message.contains("Failed to parse") {
+            "BAD_USER_INPUT"
+        } else if message.contains("too complex") || message.contains("nested too deep") {
+            "QUERY_TOO_COMPLEX"
+        } else if message.contains("Parse error") || message.starts_with(" -->") || message.contains("expected") {
+            "GRAPHQL_PARSE_FAILED"
+        } else {
+            "GRAPHQL_VALIDATION_FAILED"
+        };
+        error.extensions.get_or_insert_with(Default::default).set("code", code);
+    }
+}

@@ -1,0 +1,206 @@
+//! Tenants, users and units.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::enums::{Residency, Role, TenantLevel};
+use super::ids::{GlobalId, decode_id, encode_id};
+use super::{caller, state};
+use crate::store::tenants::TenantRecord;
+use crate::store::users::{UnitRecord, UserRecord};
+
+/// A center in the county → township → village tree.
+pub struct TenantNode(pub TenantRecord);
+
+#[Object(name = "Tenant")]
+impl TenantNode {
+    pub async fn id(&self) -> ID {
+        encode_id(GlobalId::Tenant, self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The 12-digit administrative division code.
+    async fn code(&self) -> &str {
+        self.0.code.as_str()
+    }
+
+    async fn level(&self) -> TenantLevel {
+        self.0.level.into()
+    }
+
+    /// The parent center, when the caller may see it.
+    async fn parent(&self, ctx: &Context<'_>) -> Result<Option<TenantNode>> {
+        let Some(parent) = self.0.parent_id else { return Ok(None) };
+        let principal = &caller(ctx)?.principal;
+        Ok(state(ctx).can_see_tenant(principal, parent).await?.map(TenantNode))
+    }
+
+    async fn children(&self, ctx: &Context<'_>) -> Result<Vec<TenantNode>> {
+        let principal = &caller(ctx)?.principal;
+        Ok(state(ctx).children(principal, self.0.id).await?.into_iter().map(TenantNode).collect())
+    }
+
+    /// Units stationed in this center.
+    async fn units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
+        let principal = &caller(ctx)?.principal;
+        Ok(state(ctx).units(principal, self.0.id).await?.into_iter().map(UnitNode).collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A staff account.
+pub struct UserNode(pub UserRecord);
+
+#[Object(name = "User")]
+impl UserNode {
+    pub async fn id(&self) -> ID {
+        encode_id(GlobalId::User, self.0.id)
+    }
+
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+
+    async fn tenant_id(&self) -> ID {
+        encode_id(GlobalId::Tenant, self.0.tenant_id)
+    }
+
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+}
+
+/// A department stationed in a center (入驻单位).
+pub struct UnitNode(pub UnitRecord);
+
+#[Object(name = "Unit")]
+impl UnitNode {
+    pub async fn id(&self) -> ID {
+        encode_id(GlobalId::Unit, self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn department(&self) -> &str {
+        &self.0.department
+    }
+
+    async fn residency(&self) -> Residency {
+        self.0.residency.into()
+    }
+
+    async fn tenant_id(&self) -> ID {
+        encode_id(GlobalId::Tenant, self.0.tenant_id)
+    }
+}
+
+#[derive(Default)]
+pub struct TenantQuery;
+
+#[Object]
+impl TenantQuery {
+    /// A tenant the caller may see.
+    async fn tenant(&self, ctx: &Context<'_>, id: ID) -> Result<TenantNode> {
+        let principal = &caller(ctx)?.principal;
+        let id = decode_id("id", GlobalId::Tenant, &id)?;
+        Ok(TenantNode(state(ctx).tenant(principal, id).await?))
+    }
+
+    /// A unit the caller may see.
+    async fn unit(&self, ctx: &Context<'_>, id: ID) -> Result<UnitNode> {
+        let principal = &caller(ctx)?.principal;
+        let id = decode_id("id", GlobalId::Unit, &id)?;
+        Ok(UnitNode(state(ctx).unit(principal, id).await?))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateTenantInput {
+    pub parent_id: ID,
+    /// The 12-digit division code; it must extend the parent's code.
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(InputObject)]
+pub struct CreateUserInput {
+    pub tenant_id: ID,
+    pub username: String,
+    pub display_name: String,
+    pub password: String,
+}
+
+#[derive(InputObject)]
+pub struct GrantRoleInput {
+    pub user_id: ID,
+    pub tenant_id: ID,
+    pub role: Role,
+}
+
+#[derive(InputObject)]
+pub struct CreateUnitInput {
+    pub tenant_id: ID,
+    pub name: String,
+    pub department: String,
+    pub residency: Residency,
+}
+
+#[derive(Default)]
+pub struct TenantMutation;
+
+#[Object]
+impl TenantMutation {
+    /// Creates a township under a county or a village under a township.
+    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> Result<TenantNode> {
+        let principal = &caller(ctx)?.principal;
+        let parent = decode_id("parentId", GlobalId::Tenant, &input.parent_id)?;
+        Ok(TenantNode(state(ctx).create_tenant(principal, parent, &input.code, &input.name).await?))
+    }
+
+    /// Creates a staff account in a tenant.
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserNode> {
+        let principal = &caller(ctx)?.principal;
+        let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
+        let user = state(ctx).create_user(principal, tenant, &input.username, &input.display_name, &input.password).await?;
+        Ok(UserNode(user))
+    }
+
+    /// Grants a role at a tenant; it reaches the tenant's subtree. Nobody can grant themselves a role.
+    async fn grant_role(&self, ctx: &Context<'_>, input: GrantRoleInput) -> Result<super::identity::RoleGrantNode> {
+        let principal = &caller(ctx)?.principal;
+        let user = decode_id("userId", GlobalId::User, &input.user_id)?;
+        let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
+        let app = state(ctx);
+        let grant = app.grant_role(principal, user, tenant, input.role.into()).await?;
+        let tenant = app.directory.must(&app.store, grant.tenant_id).await?;
+        Ok(super::identity::RoleGrantNode { role: grant.role.into(), tenant: TenantNode(tenant) })
+    }
+
+    /// Stations a unit in a center.
+    async fn create_unit(&self, ctx: &Context<'_>, input: CreateUnitInput) -> Result<UnitNode> {
+        let principal = &caller(ctx)?.principal;
+        let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
+        let unit = state(ctx).create_unit(principal, tenant, &input.name, &input.department, input.residency.into()).await?;
+        Ok(UnitNode(unit))
+    }
+
+    /// Adds a staff member to a unit.
+    async fn add_unit_member(&self, ctx: &Context<'_>, unit_id: ID, user_id: ID) -> Result<UnitNode> {
+        let principal = &caller(ctx)?.principal;
+        let unit = decode_id("unitId", GlobalId::Unit, &unit_id)?;
+        let user = decode_id("userId", GlobalId::User, &user_id)?;
+        Ok(UnitNode(state(ctx).add_unit_member(principal, unit, user).await?))
+    }
+}

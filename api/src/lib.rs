@@ -1,0 +1,86 @@
+//! The Fengqiao server: configuration, the GraphQL API over actix-web, the sea-orm store, the cache port
+//! and the command line. It owns every side effect; the domain and tenancy crates stay pure of them.
+
+pub mod app;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod directory;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod pii;
+pub mod seed;
+pub mod store;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use chrono::Duration;
+use fengqiao_tenancy::{Authorizer, TokenIssuer, TokenSettings};
+
+use crate::app::AppState;
+use crate::cache::{Cache, MemoryCache, RedisCache};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::directory::Directory;
+use crate::pii::Vault;
+use crate::store::Store;
+
+/// Reads a secret kept in the data folder, creating it (readable by the owner only) on first use.
+fn data_secret(data_dir: &Path, name: &str, make: impl FnOnce() -> String) -> anyhow::Result<String> {
+    let path = data_dir.join(name);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_owned());
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let value = make();
+    std::fs::write(&path, &value).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    tracing::info!(file = %path.display(), "generated a new {name}; set it in the configuration for several replicas");
+    Ok(value)
+}
+
+/// Connects everything the configuration names and loads the authorization policy.
+pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
+    let url = config.effective_database_url();
+    if url.starts_with("sqlite:") && config.database_url.is_empty() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    }
+    let store = Store::connect(&url, config.database_max_connections).await.context("connecting to the database")?;
+    if config.auto_migrate {
+        store.migrate().await.context("migrating the database")?;
+    }
+    let jwt_secret = if config.auth.jwt_secret.is_empty() {
+        data_secret(&config.data_dir, "jwt.key", || pii::Vault::generate_key_hex())?
+    } else {
+        config.auth.jwt_secret.expose().to_owned()
+    };
+    let pii_key = if config.personal_data.key.is_empty() {
+        data_secret(&config.data_dir, "personal-data.key", pii::Vault::generate_key_hex)?
+    } else {
+        config.personal_data.key.expose().to_owned()
+    };
+    let settings = TokenSettings {
+        issuer: config.auth.issuer.clone(),
+        audience: config.auth.audience.clone(),
+        access_ttl: Duration::minutes(config.auth.access_token_minutes),
+        refresh_ttl: Duration::days(config.auth.refresh_token_days),
+    };
+    let tokens = TokenIssuer::new(jwt_secret.as_bytes(), settings).context("the JWT secret")?;
+    let vault = Vault::from_hex(&pii_key).context("the personal-data key")?;
+    let cache: Arc<dyn Cache> = if config.redis_url.is_empty() {
+        Arc::new(MemoryCache::default())
+    } else {
+        Arc::new(RedisCache::connect(config.redis_url.expose(), "fengqiao:").await.context("connecting to Redis")?)
+    };
+    let authz = Authorizer::new().await.context("loading the authorization model")?;
+    let state = Arc::new(AppState { store, authz, tokens, cache, clock, vault, directory: Directory::default() });
+    state.load_policies().await.map_err(|e| anyhow::anyhow!("loading grants: {}", e.detail()))?;
+    Ok(state)
+}

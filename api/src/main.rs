@@ -1,0 +1,90 @@
+//! `fengqiao`: serve the API (default), migrate, seed the demo county, or print the GraphQL schema.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use fengqiao::clock::SystemClock;
+use fengqiao::config::Config;
+use fengqiao::{build_state, graphql, http, seed};
+
+#[derive(Parser)]
+#[command(name = "fengqiao", version, about = "Fengqiao: social-governance comprehensive centers, county to village")]
+struct Cli {
+    /// A TOML configuration file; FENGQIAO_* environment variables override it.
+    #[arg(long, short, env = "FENGQIAO_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve the GraphQL API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create the demo county (清水县: 18 townships, 267 villages, staff in every role, cases in every state).
+    SeedDemo,
+    /// Print the GraphQL schema (SDL).
+    PrintSchema,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Cmd::PrintSchema) = cli.command {
+        print!("{}", graphql::sdl());
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FENGQIAO_LOG").unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
+        )
+        .init();
+    let config = Config::load(cli.config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command.unwrap_or(Cmd::Serve) {
+            Cmd::Migrate => {
+                let mut config = config;
+                config.auto_migrate = true;
+                let store = fengqiao::store::Store::connect(&config.effective_database_url(), 2).await?;
+                store.migrate().await?;
+                println!("migrations applied");
+                Ok(())
+            }
+            Cmd::SeedDemo => {
+                let summary = seed::seed_demo(&config).await?;
+                println!("{summary}");
+                Ok(())
+            }
+            Cmd::PrintSchema => Ok(()),
+            Cmd::Serve => serve(config).await,
+        }
+    })
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.seed_demo_if_empty {
+        let summary = seed::seed_demo_if_empty(&config).await?;
+        if let Some(summary) = summary {
+            println!("{summary}");
+        }
+    }
+    let state = build_state(&config, Arc::new(SystemClock)).await?;
+    let listen = config.listen.clone();
+    let listener = std::net::TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
+    let server = http::server(state, &config.graphql, listener)?;
+    let graphiql = config.graphql.graphiql;
+    let shown = listen.replace("0.0.0.0", "127.0.0.1");
+    println!("Fengqiao is serving GraphQL at http://{shown}/graphql");
+    if graphiql {
+        println!("GraphiQL: http://{shown}/graphiql");
+    }
+    if config.seed_demo_if_empty {
+        println!("{}", seed::SIGN_IN_HINT);
+    }
+    server.await?;
+    Ok(())
+}

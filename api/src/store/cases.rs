@@ -1,0 +1,572 @@
+//! Cases, their parties, co-units and append-only event timeline, and idempotent registration.
+
+use chrono::{DateTime, Utc};
+use fengqiao_domain::{
+    Ancestry, CaseCode, CaseKind, CaseState, CaseStatus, Category, Channel, Command, IdCard, MediationMethod, Outcome,
+    PartyRole, Phone, Satisfaction, TenantLevel, Tier,
+};
+use fengqiao_tenancy::{Action, CaseScope, Permit};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+
+use super::entities::{case, case_co_unit, case_event, case_party, idempotency_key};
+use super::tenants::TenantRecord;
+use super::{Store, is_unique_violation};
+use crate::error::{ApiError, ApiResult};
+use crate::pii::Vault;
+
+/// A party as entered at registration.
+#[derive(Debug, Clone)]
+pub struct NewParty {
+    pub role: PartyRole,
+    pub name: String,
+    pub id_card: Option<IdCard>,
+    pub phone: Option<Phone>,
+    pub address: String,
+}
+
+/// A client's idempotency key and the hash of the input it came with.
+#[derive(Debug, Clone)]
+pub struct Idempotency {
+    pub key: String,
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub kind: CaseKind,
+    pub channel: Channel,
+    pub category: Category,
+    pub title: String,
+    pub description: String,
+    pub place: String,
+    pub parties: Vec<NewParty>,
+    pub idempotency: Option<Idempotency>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseRecord {
+    pub id: i64,
+    pub code: String,
+    /// The ancestry of the tenant where the case was registered.
+    pub origin: Ancestry,
+    pub origin_tenant_id: i64,
+    /// The center handling the case now.
+    pub tenant_id: i64,
+    pub kind: CaseKind,
+    pub channel: Channel,
+    pub category: Category,
+    pub state: CaseState,
+    pub title: String,
+    pub description: String,
+    pub place: String,
+    pub registered_by: i64,
+    pub registered_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i32,
+}
+
+impl CaseRecord {
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        self.state.status.is_open() && self.state.deadline.is_some_and(|due| due < now)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyRecord {
+    pub id: i64,
+    pub case_id: i64,
+    pub role: PartyRole,
+    pub name: String,
+    pub id_card_masked: Option<String>,
+    pub phone_masked: Option<String>,
+    pub id_card_cipher: Option<String>,
+    pub phone_cipher: Option<String>,
+    pub address: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub case_id: i64,
+    pub tenant_id: i64,
+    pub actor_id: i64,
+    pub unit_id: Option<i64>,
+    pub command: String,
+    pub from_status: Option<CaseStatus>,
+    pub to_status: CaseStatus,
+    pub note: String,
+    pub data: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+/// Filters of the case list. Visibility is not a filter: it comes from the principal's scope.
+#[derive(Debug, Clone, Default)]
+pub struct CaseFilter {
+    pub statuses: Vec<CaseStatus>,
+    pub kinds: Vec<CaseKind>,
+    pub categories: Vec<Category>,
+    /// Only cases registered in this subtree.
+    pub subtree: Option<(TenantLevel, i64)>,
+    pub registered_from: Option<DateTime<Utc>>,
+    pub registered_before: Option<DateTime<Utc>>,
+    /// Only open cases past their deadline at this moment.
+    pub overdue_at: Option<DateTime<Utc>>,
+}
+
+/// One transition to persist.
+pub struct Transition<'a> {
+    pub command: &'a Command,
+    pub next: &'a CaseState,
+    /// The center handling the case afterwards (differs only after an escalation to the parent).
+    pub tenant_after: i64,
+    pub unit_id: Option<i64>,
+    pub note: &'a str,
+    pub data: serde_json::Value,
+}
+
+fn corrupt(what: &str, id: i64) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("case {id}: stored {what} is not valid"))
+}
+
+fn parse<T>(id: i64, what: &str, text: &str, f: fn(&str) -> Option<T>) -> ApiResult<T> {
+    f(text).ok_or_else(|| corrupt(what, id))
+}
+
+fn parse_opt<T>(id: i64, what: &str, text: Option<&str>, f: fn(&str) -> Option<T>) -> ApiResult<Option<T>> {
+    text.map(|t| parse(id, what, t, f)).transpose()
+}
+
+fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
+    let id = m.id;
+    let state = CaseState {
+        status: parse(id, "status", &m.status, CaseStatus::parse)?,
+        tier: parse(id, "tier", &m.tier, Tier::parse)?,
+        lead_unit: m.lead_unit_id,
+        co_units,
+        deadline: m.due_at,
+        outcome: parse_opt(id, "outcome", m.outcome.as_deref(), Outcome::parse)?,
+        method: parse_opt(id, "method", m.mediation_method.as_deref(), MediationMethod::parse)?,
+        satisfaction: parse_opt(id, "satisfaction", m.satisfaction.as_deref(), Satisfaction::parse)?,
+        closed_at: m.closed_at,
+    };
+    Ok(CaseRecord {
+        id,
+        code: m.code,
+        origin: Ancestry { county: m.county_id, township: m.township_id, village: m.village_id, grid: m.grid_id },
+        origin_tenant_id: m.origin_tenant_id,
+        tenant_id: m.tenant_id,
+        kind: parse(id, "kind", &m.kind, CaseKind::parse)?,
+        channel: parse(id, "channel", &m.channel, Channel::parse)?,
+        category: parse(id, "category", &m.category, Category::parse)?,
+        state,
+        title: m.title,
+        description: m.description,
+        place: m.place,
+        registered_by: m.registered_by,
+        registered_at: m.registered_at,
+        accepted_at: m.accepted_at,
+        resolved_at: m.resolved_at,
+        updated_at: m.updated_at,
+        version: m.version,
+    })
+}
+
+fn level_column(level: TenantLevel) -> case::Column {
+    match level {
+        TenantLevel::County => case::Column::CountyId,
+        TenantLevel::Township => case::Column::TownshipId,
+        TenantLevel::Village => case::Column::VillageId,
+        TenantLevel::Grid => case::Column::GridId,
+    }
+}
+
+/// The SQL form of a principal's case scope, or `None` when it can see no case at all.
+fn scope_condition(scope: &CaseScope) -> Option<Condition> {
+    let mut any = Condition::any();
+    let mut empty = true;
+    for (level, tenant) in &scope.subtrees {
+        any = any.add(level_column(*level).eq(*tenant));
+        empty = false;
+    }
+    if !scope.units.is_empty() {
+        for (level, tenant) in &scope.unit_subtrees {
+            let of_units = Condition::any().add(case::Column::LeadUnitId.is_in(scope.units.clone())).add(
+                case::Column::Id.in_subquery(
+                    Query::select()
+                        .column(case_co_unit::Column::CaseId)
+                        .from(case_co_unit::Entity)
+                        .and_where(case_co_unit::Column::UnitId.is_in(scope.units.clone()))
+                        .to_owned(),
+                ),
+            );
+            any = any.add(Condition::all().add(level_column(*level).eq(*tenant)).add(of_units));
+            empty = false;
+        }
+    }
+    (!empty).then_some(any)
+}
+
+impl Store {
+    /// Registers a case with its parties and first event. With an idempotency key, a repeat of the same
+    /// input returns the case first registered (`true` in the pair) and other input under the same key is
+    /// refused.
+    pub async fn register_case(
+        &self,
+        permit: &Permit,
+        origin: &TenantRecord,
+        new: NewCase,
+        vault: &Vault,
+        now: DateTime<Utc>,
+    ) -> ApiResult<(CaseRecord, bool)> {
+        if !permit.covers(Action::CaseRegister, Some(origin.id)) {
+            return Err(ApiError::internal(anyhow::anyhow!("permit does not cover registering at {}", origin.id)));
+        }
+        let county = origin.ancestry.county;
+        let sequence = self.codes.next(&self.db, county).await?;
+        let code = CaseCode::new(origin.code.county_part(), now.date_naive(), sequence as u64)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("case code: {e}")))?
+            .to_string();
+        let mut parties = Vec::with_capacity(new.parties.len());
+        for party in &new.parties {
+            let encrypt = |value: &str| vault.encrypt(value).map_err(ApiError::internal);
+            parties.push((
+                party,
+                party.id_card.as_ref().map(|v| encrypt(v.expose())).transpose()?,
+                party.phone.as_ref().map(|v| encrypt(v.expose())).transpose()?,
+            ));
+        }
+
+        let txn = self.db.begin().await?;
+        let row = case::ActiveModel {
+            code: Set(code),
+            county_id: Set(county),
+            township_id: Set(origin.ancestry.township),
+            village_id: Set(origin.ancestry.village),
+            grid_id: Set(origin.ancestry.grid),
+            origin_tenant_id: Set(origin.id),
+            tenant_id: Set(origin.id),
+            kind: Set(new.kind.as_str().into()),
+            channel: Set(new.channel.as_str().into()),
+            category: Set(new.category.as_str().into()),
+            status: Set(CaseStatus::Registered.as_str().into()),
+            tier: Set(Tier::InitialMediation.as_str().into()),
+            title: Set(new.title),
+            description: Set(new.description),
+            place: Set(new.place),
+            registered_by: Set(permit.user_id()),
+            registered_at: Set(now),
+            accepted_at: Set(None),
+            due_at: Set(None),
+            lead_unit_id: Set(None),
+            outcome: Set(None),
+            mediation_method: Set(None),
+            satisfaction: Set(None),
+            resolved_at: Set(None),
+            closed_at: Set(None),
+            updated_at: Set(now),
+            version: Set(1),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        if !parties.is_empty() {
+            let models = parties.into_iter().map(|(party, id_card_cipher, phone_cipher)| case_party::ActiveModel {
+                case_id: Set(row.id),
+                county_id: Set(county),
+                role: Set(party.role.as_str().into()),
+                name: Set(party.name.clone()),
+                id_card_hash: Set(party.id_card.as_ref().map(|v| vault.lookup_hash(v.expose()))),
+                id_card_masked: Set(party.id_card.as_ref().map(IdCard::masked)),
+                id_card_cipher: Set(id_card_cipher),
+                phone_hash: Set(party.phone.as_ref().map(|v| vault.lookup_hash(v.expose()))),
+                phone_masked: Set(party.phone.as_ref().map(Phone::masked)),
+                phone_cipher: Set(phone_cipher),
+                address: Set(party.address.clone()),
+                ..Default::default()
+            });
+            case_party::Entity::insert_many(models).exec(&txn).await?;
+        }
+        case_event::ActiveModel {
+            case_id: Set(row.id),
+            county_id: Set(county),
+            tenant_id: Set(origin.id),
+            actor_id: Set(permit.user_id()),
+            unit_id: Set(None),
+            command: Set("register".into()),
+            from_status: Set(None),
+            to_status: Set(CaseStatus::Registered.as_str().into()),
+            note: Set(String::new()),
+            data: Set(serde_json::json!({ "channel": new.channel.as_str() }).to_string()),
+            at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        if let Some(idem) = &new.idempotency {
+            let inserted = idempotency_key::ActiveModel {
+                user_id: Set(permit.user_id()),
+                key: Set(idem.key.clone()),
+                request_hash: Set(idem.request_hash.clone()),
+                case_id: Set(row.id),
+                county_id: Set(county),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await;
+            if let Err(e) = inserted {
+                txn.rollback().await?;
+                if !is_unique_violation(&e) {
+                    return Err(e.into());
+                }
+                return self.replay(permit.user_id(), idem).await.map(|case| (case, true));
+            }
+        }
+        txn.commit().await?;
+        Ok((record(row, Vec::new())?, false))
+    }
+
+    async fn replay(&self, user_id: i64, idem: &Idempotency) -> ApiResult<CaseRecord> {
+        let first = idempotency_key::Entity::find()
+            .filter(idempotency_key::Column::UserId.eq(user_id))
+            .filter(idempotency_key::Column::Key.eq(idem.key.as_str()))
+            .one(&self.db)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")))?;
+        if first.request_hash != idem.request_hash {
+            return Err(ApiError::IdempotencyConflict);
+        }
+        self.case(first.case_id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotent case vanished")))
+    }
+
+    pub async fn case(&self, id: i64) -> ApiResult<Option<CaseRecord>> {
+        let Some(model) = case::Entity::find_by_id(id).one(&self.db).await? else {
+            return Ok(None);
+        };
+        let co_units = self.co_units(&[id]).await?.into_iter().map(|(_, unit)| unit).collect();
+        record(model, co_units).map(Some)
+    }
+
+    pub async fn case_id_by_code(&self, code: &str) -> ApiResult<Option<i64>> {
+        Ok(case::Entity::find().filter(case::Column::Code.eq(code)).one(&self.db).await?.map(|m| m.id))
+    }
+
+    async fn co_units(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, i64)>> {
+        Ok(case_co_unit::Entity::find()
+            .filter(case_co_unit::Column::CaseId.is_in(case_ids.to_vec()))
+            .order_by_asc(case_co_unit::Column::UnitId)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.case_id, m.unit_id))
+            .collect())
+    }
+
+    /// Persists one transition and its event, if the case is still at the version it was read at.
+    pub async fn apply_transition(&self, permit: &Permit, case: &CaseRecord, t: Transition<'_>, now: DateTime<Utc>) -> ApiResult<CaseRecord> {
+        if permit.resource_id() != Some(case.id) || permit.action().as_str().split('.').next() != Some("case") {
+            return Err(ApiError::internal(anyhow::anyhow!("permit {permit:?} does not cover case {}", case.id)));
+        }
+        let next = t.next;
+        let to = next.status;
+        let accepted_at = case.accepted_at.or((to == CaseStatus::Accepted).then_some(now));
+        let resolved_at = match to {
+            CaseStatus::Resolved | CaseStatus::Unresolved => Some(now),
+            CaseStatus::Dispatched | CaseStatus::Accepted => None,
+            _ => case.resolved_at,
+        };
+        let txn = self.db.begin().await?;
+        let updated = case::Entity::update_many()
+            .col_expr(case::Column::Status, Expr::value(to.as_str()))
+            .col_expr(case::Column::Tier, Expr::value(next.tier.as_str()))
+            .col_expr(case::Column::TenantId, Expr::value(t.tenant_after))
+            .col_expr(case::Column::LeadUnitId, Expr::value(next.lead_unit))
+            .col_expr(case::Column::DueAt, Expr::value(next.deadline))
+            .col_expr(case::Column::Outcome, Expr::value(next.outcome.map(|o| o.as_str())))
+            .col_expr(case::Column::MediationMethod, Expr::value(next.method.map(|m| m.as_str())))
+            .col_expr(case::Column::Satisfaction, Expr::value(next.satisfaction.map(|s| s.as_str())))
+            .col_expr(case::Column::AcceptedAt, Expr::value(accepted_at))
+            .col_expr(case::Column::ResolvedAt, Expr::value(resolved_at))
+            .col_expr(case::Column::ClosedAt, Expr::value(next.closed_at))
+            .col_expr(case::Column::UpdatedAt, Expr::value(now))
+            .col_expr(case::Column::Version, Expr::value(case.version + 1))
+            .filter(case::Column::Id.eq(case.id))
+            .filter(case::Column::Version.eq(case.version))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(ApiError::Conflict("the case was changed by someone else meanwhile; reload it and try again".into()));
+        }
+        if next.co_units != case.state.co_units {
+            case_co_unit::Entity::delete_many().filter(case_co_unit::Column::CaseId.eq(case.id)).exec(&txn).await?;
+            if !next.co_units.is_empty() {
+                let rows = next.co_units.iter().map(|unit| case_co_unit::ActiveModel {
+                    case_id: Set(case.id),
+                    unit_id: Set(*unit),
+                    county_id: Set(case.origin.county),
+                });
+                case_co_unit::Entity::insert_many(rows).exec(&txn).await?;
+            }
+        }
+        case_event::ActiveModel {
+            case_id: Set(case.id),
+            county_id: Set(case.origin.county),
+            tenant_id: Set(case.tenant_id),
+            actor_id: Set(permit.user_id()),
+            unit_id: Set(t.unit_id),
+            command: Set(t.command.name().into()),
+            from_status: Set(Some(case.state.status.as_str().into())),
+            to_status: Set(to.as_str().into()),
+            note: Set(t.note.into()),
+            data: Set(t.data.to_string()),
+            at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(CaseRecord {
+            tenant_id: t.tenant_after,
+            state: next.clone(),
+            accepted_at,
+            resolved_at,
+            updated_at: now,
+            version: case.version + 1,
+            ..case.clone()
+        })
+    }
+
+    /// A page of the cases visible in `scope`, newest first, after the case id `after`. The second value
+    /// says whether more follow.
+    pub async fn cases(
+        &self,
+        scope: &CaseScope,
+        filter: &CaseFilter,
+        first: u64,
+        after: Option<i64>,
+    ) -> ApiResult<(Vec<CaseRecord>, bool)> {
+        let Some(visible) = scope_condition(scope) else {
+            return Ok((Vec::new(), false));
+        };
+        let mut query = case::Entity::find().filter(visible);
+        if !filter.statuses.is_empty() {
+            query = query.filter(case::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+        }
+        if !filter.kinds.is_empty() {
+            query = query.filter(case::Column::Kind.is_in(filter.kinds.iter().map(|k| k.as_str())));
+        }
+        if !filter.categories.is_empty() {
+            query = query.filter(case::Column::Category.is_in(filter.categories.iter().map(|c| c.as_str())));
+        }
+        if let Some((level, tenant)) = filter.subtree {
+            query = query.filter(level_column(level).eq(tenant));
+        }
+        if let Some(from) = filter.registered_from {
+            query = query.filter(case::Column::RegisteredAt.gte(from));
+        }
+        if let Some(before) = filter.registered_before {
+            query = query.filter(case::Column::RegisteredAt.lt(before));
+        }
+        if let Some(now) = filter.overdue_at {
+            query = query
+                .filter(case::Column::Status.is_in(CaseStatus::OPEN.iter().map(|s| s.as_str())))
+                .filter(case::Column::DueAt.lt(now));
+        }
+        if let Some(after) = after {
+            query = query.filter(case::Column::Id.lt(after));
+        }
+        let mut rows = query.order_by_desc(case::Column::Id).limit(first + 1).all(&self.db).await?;
+        let more = rows.len() as u64 > first;
+        rows.truncate(first as usize);
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let co = if ids.is_empty() { Vec::new() } else { self.co_units(&ids).await? };
+        let records = rows
+            .into_iter()
+            .map(|row| {
+                let units = co.iter().filter(|(case, _)| *case == row.id).map(|(_, unit)| *unit).collect();
+                record(row, units)
+            })
+            .collect::<ApiResult<Vec<_>>>()?;
+        Ok((records, more))
+    }
+
+    /// Records on the timeline that a party's personal data was shown in full, by whom and why.
+    pub async fn record_reveal(&self, permit: &Permit, case: &CaseRecord, party_id: i64, reason: &str, now: DateTime<Utc>) -> ApiResult<()> {
+        if !permit.covers(Action::CaseRevealPersonalData, Some(case.id)) {
+            return Err(ApiError::internal(anyhow::anyhow!("permit {permit:?} does not cover revealing on case {}", case.id)));
+        }
+        let status = case.state.status.as_str();
+        case_event::ActiveModel {
+            case_id: Set(case.id),
+            county_id: Set(case.origin.county),
+            tenant_id: Set(case.tenant_id),
+            actor_id: Set(permit.user_id()),
+            unit_id: Set(None),
+            command: Set("reveal_personal_data".into()),
+            from_status: Set(Some(status.into())),
+            to_status: Set(status.into()),
+            note: Set(reason.into()),
+            data: Set(serde_json::json!({ "party": party_id }).to_string()),
+            at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn events(&self, case_id: i64) -> ApiResult<Vec<EventRecord>> {
+        case_event::Entity::find()
+            .filter(case_event::Column::CaseId.eq(case_id))
+            .order_by_asc(case_event::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                Ok(EventRecord {
+                    id: m.id,
+                    case_id: m.case_id,
+                    tenant_id: m.tenant_id,
+                    actor_id: m.actor_id,
+                    unit_id: m.unit_id,
+                    from_status: parse_opt(m.case_id, "event status", m.from_status.as_deref(), CaseStatus::parse)?,
+                    to_status: parse(m.case_id, "event status", &m.to_status, CaseStatus::parse)?,
+                    command: m.command,
+                    note: m.note,
+                    data: serde_json::from_str(&m.data).unwrap_or(serde_json::Value::Null),
+                    at: m.at,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn parties(&self, case_id: i64) -> ApiResult<Vec<PartyRecord>> {
+        case_party::Entity::find()
+            .filter(case_party::Column::CaseId.eq(case_id))
+            .order_by_asc(case_party::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| {
+                Ok(PartyRecord {
+                    id: m.id,
+                    case_id: m.case_id,
+                    role: parse(m.case_id, "party role", &m.role, PartyRole::parse)?,
+                    name: m.name,
+                    id_card_masked: m.id_card_masked,
+                    phone_masked: m.phone_masked,
+                    id_card_cipher: m.id_card_cipher,
+                    phone_cipher: m.phone_cipher,
+                    address: m.address,
+                })
+            })
+            .collect()
+    }
+}

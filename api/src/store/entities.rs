@@ -1,0 +1,239 @@
+//! sea-orm entities, one module per table. They mirror the migrations; domain types never derive these.
+
+macro_rules! no_relations {
+    () => {
+        #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+        pub enum Relation {}
+
+        impl ActiveModelBehavior for ActiveModel {}
+    };
+}
+
+pub mod tenant {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tenants")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub parent_id: Option<i64>,
+        pub level: String,
+        pub code: String,
+        pub name: String,
+        pub county_id: i64,
+        pub township_id: Option<i64>,
+        pub village_id: Option<i64>,
+        pub grid_id: Option<i64>,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod user {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "users")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub county_id: i64,
+        pub username: String,
+        pub display_name: String,
+        pub password_hash: String,
+        pub active: bool,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod role_grant {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "role_grants")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub user_id: i64,
+        pub tenant_id: i64,
+        pub county_id: i64,
+        pub level: String,
+        pub role: String,
+        pub granted_by: Option<i64>,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod unit {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "units")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub tenant_id: i64,
+        pub county_id: i64,
+        pub name: String,
+        pub department: String,
+        pub residency: String,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod unit_member {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "unit_members")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub unit_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: i64,
+        pub county_id: i64,
+    }
+    no_relations!();
+}
+
+pub mod case {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cases")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub code: String,
+        pub county_id: i64,
+        pub township_id: Option<i64>,
+        pub village_id: Option<i64>,
+        pub grid_id: Option<i64>,
+        pub origin_tenant_id: i64,
+        pub tenant_id: i64,
+        pub kind: String,
+        pub channel: String,
+        pub category: String,
+        pub status: String,
+        pub tier: String,
+        pub title: String,
+        pub description: String,
+        pub place: String,
+        pub registered_by: i64,
+        pub registered_at: DateTimeUtc,
+        pub accepted_at: Option<DateTimeUtc>,
+        pub due_at: Option<DateTimeUtc>,
+        pub lead_unit_id: Option<i64>,
+        pub outcome: Option<String>,
+        pub mediation_method: Option<String>,
+        pub satisfaction: Option<String>,
+        pub resolved_at: Option<DateTimeUtc>,
+        pub closed_at: Option<DateTimeUtc>,
+        pub updated_at: DateTimeUtc,
+        pub version: i32,
+    }
+    no_relations!();
+}
+
+pub mod case_co_unit {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "case_co_units")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub case_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub unit_id: i64,
+        pub county_id: i64,
+    }
+    no_relations!();
+}
+
+pub mod case_party {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "case_parties")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub county_id: i64,
+        pub role: String,
+        pub name: String,
+        pub id_card_cipher: Option<String>,
+        pub id_card_hash: Option<String>,
+        pub id_card_masked: Option<String>,
+        pub phone_cipher: Option<String>,
+        pub phone_hash: Option<String>,
+        pub phone_masked: Option<String>,
+        pub address: String,
+    }
+    no_relations!();
+}
+
+pub mod case_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "case_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub county_id: i64,
+        pub tenant_id: i64,
+        pub actor_id: i64,
+        pub unit_id: Option<i64>,
+        pub command: String,
+        pub from_status: Option<String>,
+        pub to_status: String,
+        pub note: String,
+        pub data: String,
+        pub at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod idempotency_key {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "idempotency_keys")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub user_id: i64,
+        pub key: String,
+        pub request_hash: String,
+        pub case_id: i64,
+        pub county_id: i64,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod refresh_token {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "refresh_tokens")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub family_id: String,
+        pub user_id: i64,
+        pub token_hash: String,
+        pub issued_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub used_at: Option<DateTimeUtc>,
+        pub revoked_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}

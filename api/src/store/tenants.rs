@@ -1,0 +1,175 @@
+//! The tenant tree.
+
+use chrono::{DateTime, Utc};
+use fengqiao_domain::{Ancestry, DivisionCode, TenantLevel};
+use fengqiao_tenancy::{Action, Permit};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
+
+use super::entities::{role_grant, tenant, user};
+use super::{Store, is_unique_violation};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRecord {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    pub level: TenantLevel,
+    pub code: DivisionCode,
+    pub name: String,
+    pub ancestry: Ancestry,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<tenant::Model> for TenantRecord {
+    type Error = ApiError;
+
+    fn try_from(m: tenant::Model) -> Result<Self, ApiError> {
+        let level = TenantLevel::parse(&m.level).ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant {} has level {:?}", m.id, m.level)))?;
+        let code = DivisionCode::parse(&m.code, level).map_err(|e| ApiError::internal(anyhow::anyhow!("tenant {}: {e}", m.id)))?;
+        Ok(TenantRecord {
+            id: m.id,
+            parent_id: m.parent_id,
+            level,
+            code,
+            name: m.name,
+            ancestry: Ancestry { county: m.county_id, township: m.township_id, village: m.village_id, grid: m.grid_id },
+            created_at: m.created_at,
+        })
+    }
+}
+
+/// The first account of a new county: its administrator.
+pub struct CountyAdmin<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    let n = name.trim().chars().count();
+    if n == 0 || n > 100 {
+        return Err(ApiError::bad_input("name", "must have 1 to 100 characters"));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Creates a county with its administrator and the administrator's `county_admin` grant, in one
+    /// transaction. This is the operator's path (the command line and the demo seed); it is not reachable
+    /// through the API, and everything after it is done by signed-in users holding permits.
+    pub async fn bootstrap_county(
+        &self,
+        code: &DivisionCode,
+        name: &str,
+        admin: CountyAdmin<'_>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<(TenantRecord, i64)> {
+        check_name(name)?;
+        let txn = self.db.begin().await?;
+        let inserted = tenant::ActiveModel {
+            parent_id: Set(None),
+            level: Set(TenantLevel::County.as_str().into()),
+            code: Set(code.as_str().into()),
+            name: Set(name.trim().into()),
+            county_id: Set(0),
+            township_id: Set(None),
+            village_id: Set(None),
+            grid_id: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("code", "a tenant with this code exists") } else { e.into() })?;
+        let mut county: tenant::ActiveModel = inserted.clone().into();
+        county.county_id = Set(inserted.id);
+        let county = county.update(&txn).await?;
+        let user = user::ActiveModel {
+            tenant_id: Set(county.id),
+            county_id: Set(county.id),
+            username: Set(admin.username.into()),
+            display_name: Set(admin.display_name.into()),
+            password_hash: Set(admin.password_hash.into()),
+            active: Set(true),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("username", "this username is taken") } else { e.into() })?;
+        role_grant::ActiveModel {
+            user_id: Set(user.id),
+            tenant_id: Set(county.id),
+            county_id: Set(county.id),
+            level: Set(TenantLevel::County.as_str().into()),
+            role: Set("county_admin".into()),
+            granted_by: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok((county.try_into()?, user.id))
+    }
+
+    /// Creates a child tenant under `parent`.
+    pub async fn create_tenant(
+        &self,
+        permit: &Permit,
+        parent: &TenantRecord,
+        code: &DivisionCode,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<TenantRecord> {
+        if !permit.covers(Action::TenantCreate, Some(parent.id)) {
+            return Err(ApiError::internal(anyhow::anyhow!("permit does not cover creating a tenant under {}", parent.id)));
+        }
+        check_name(name)?;
+        let level = parent.level.child().ok_or_else(|| ApiError::bad_input("parent", "grids have no children"))?;
+        DivisionCode::check_child(&parent.code, parent.level, code, level)?;
+        let txn = self.db.begin().await?;
+        let inserted = tenant::ActiveModel {
+            parent_id: Set(Some(parent.id)),
+            level: Set(level.as_str().into()),
+            code: Set(code.as_str().into()),
+            name: Set(name.trim().into()),
+            county_id: Set(parent.ancestry.county),
+            township_id: Set(parent.ancestry.township),
+            village_id: Set(parent.ancestry.village),
+            grid_id: Set(parent.ancestry.grid),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("code", "a tenant with this code exists") } else { e.into() })?;
+        let ancestry = parent.ancestry.child(level, inserted.id);
+        let mut row: tenant::ActiveModel = inserted.into();
+        row.township_id = Set(ancestry.township);
+        row.village_id = Set(ancestry.village);
+        row.grid_id = Set(ancestry.grid);
+        let row = row.update(&txn).await?;
+        txn.commit().await?;
+        row.try_into()
+    }
+
+    pub async fn tenant(&self, id: i64) -> ApiResult<Option<TenantRecord>> {
+        tenant::Entity::find_by_id(id).one(&self.db).await?.map(TryInto::try_into).transpose()
+    }
+
+    pub async fn children(&self, id: i64) -> ApiResult<Vec<TenantRecord>> {
+        tenant::Entity::find()
+            .filter(tenant::Column::ParentId.eq(id))
+            .order_by_asc(tenant::Column::Code)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    pub async fn tenant_count(&self) -> ApiResult<u64> {
+        Ok(tenant::Entity::find().count(&self.db).await?)
+    }
+}

@@ -1,0 +1,74 @@
+//! Refresh tokens: stored as hashes, spent once, grouped by family (one family per sign-in).
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+use super::Store;
+use super::entities::refresh_token;
+use crate::error::ApiResult;
+
+/// What spending a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spend {
+    /// The token was live and is now spent.
+    Spent { user_id: i64, family: String },
+    /// The token had been spent before: a replay, so its family must be revoked.
+    Reused { family: String },
+    /// Unknown, expired or revoked.
+    Invalid,
+}
+
+impl Store {
+    pub async fn save_refresh_token(
+        &self,
+        user_id: i64,
+        family: &str,
+        hash: &str,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> ApiResult<()> {
+        refresh_token::ActiveModel {
+            family_id: Set(family.into()),
+            user_id: Set(user_id),
+            token_hash: Set(hash.into()),
+            issued_at: Set(now),
+            expires_at: Set(expires),
+            used_at: Set(None),
+            revoked_at: Set(None),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await?;
+        Ok(())
+    }
+
+    /// Spends the token with this hash, atomically: of two concurrent uses only one succeeds.
+    pub async fn spend_refresh_token(&self, hash: &str, now: DateTime<Utc>) -> ApiResult<Spend> {
+        let spent = refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::UsedAt, Expr::value(Some(now)))
+            .filter(refresh_token::Column::TokenHash.eq(hash))
+            .filter(refresh_token::Column::UsedAt.is_null())
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .filter(refresh_token::Column::ExpiresAt.gt(now))
+            .exec(&self.db)
+            .await?;
+        let row = refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash)).one(&self.db).await?;
+        Ok(match row {
+            Some(row) if spent.rows_affected == 1 => Spend::Spent { user_id: row.user_id, family: row.family_id },
+            Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => Spend::Reused { family: row.family_id },
+            _ => Spend::Invalid,
+        })
+    }
+
+    /// Revokes every live token of a family.
+    pub async fn revoke_refresh_family(&self, family: &str, now: DateTime<Utc>) -> ApiResult<()> {
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(now)))
+            .filter(refresh_token::Column::FamilyId.eq(family))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await?;
+        Ok(())
+    }
+}

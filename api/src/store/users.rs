@@ -1,0 +1,256 @@
+//! Accounts, role grants, units and their members.
+
+use chrono::{DateTime, Utc};
+use fengqiao_domain::{TenantLevel, vocabulary};
+use fengqiao_tenancy::{Action, Grant, Permit, Role};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::entities::{role_grant, unit, unit_member, user};
+use super::tenants::TenantRecord;
+use super::{Store, is_unique_violation};
+use crate::error::{ApiError, ApiResult};
+
+vocabulary! {
+    /// How a unit is stationed in a center (常驻 / 轮驻 / 随驻).
+    Residency {
+        Resident = "resident",
+        Rotating = "rotating",
+        OnCall = "on_call",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub county_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<user::Model> for UserRecord {
+    fn from(m: user::Model) -> Self {
+        UserRecord {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            county_id: m.county_id,
+            username: m.username,
+            display_name: m.display_name,
+            password_hash: m.password_hash,
+            active: m.active,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitRecord {
+    pub id: i64,
+    pub tenant_id: i64,
+    pub county_id: i64,
+    pub name: String,
+    pub department: String,
+    pub residency: Residency,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<unit::Model> for UnitRecord {
+    type Error = ApiError;
+
+    fn try_from(m: unit::Model) -> Result<Self, ApiError> {
+        let residency = Residency::parse(&m.residency)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unit {} has residency {:?}", m.id, m.residency)))?;
+        Ok(UnitRecord {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            county_id: m.county_id,
+            name: m.name,
+            department: m.department,
+            residency,
+            created_at: m.created_at,
+        })
+    }
+}
+
+fn check_permit(permit: &Permit, action: Action, resource: i64) -> ApiResult<()> {
+    if permit.covers(action, Some(resource)) {
+        Ok(())
+    } else {
+        Err(ApiError::internal(anyhow::anyhow!("permit {permit:?} does not cover {action} on {resource}")))
+    }
+}
+
+fn check_text(field: &str, text: &str, max: usize) -> ApiResult<()> {
+    let n = text.trim().chars().count();
+    if n == 0 || n > max {
+        return Err(ApiError::bad_input(field, format!("must have 1 to {max} characters")));
+    }
+    Ok(())
+}
+
+/// Usernames are ASCII letters, digits, `.`, `_` and `-`, 3 to 64 long.
+pub fn check_username(username: &str) -> ApiResult<()> {
+    let ok = (3..=64).contains(&username.len())
+        && username.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok { Ok(()) } else { Err(ApiError::bad_input("username", "use 3 to 64 letters, digits, '.', '_' or '-'")) }
+}
+
+impl Store {
+    /// Creates an account in `tenant`; the permit is for `user.create` on that tenant.
+    pub async fn create_user(
+        &self,
+        permit: &Permit,
+        tenant: &TenantRecord,
+        username: &str,
+        display_name: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<UserRecord> {
+        check_permit(permit, Action::UserCreate, tenant.id)?;
+        check_username(username)?;
+        check_text("displayName", display_name, 64)?;
+        let model = user::ActiveModel {
+            tenant_id: Set(tenant.id),
+            county_id: Set(tenant.ancestry.county),
+            username: Set(username.into()),
+            display_name: Set(display_name.trim().into()),
+            password_hash: Set(password_hash.into()),
+            active: Set(true),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("username", "this username is taken") } else { e.into() })?;
+        Ok(model.into())
+    }
+
+    pub async fn user(&self, id: i64) -> ApiResult<Option<UserRecord>> {
+        Ok(user::Entity::find_by_id(id).one(&self.db).await?.map(Into::into))
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> ApiResult<Option<UserRecord>> {
+        Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(&self.db).await?.map(Into::into))
+    }
+
+    pub async fn users_of_tenant(&self, tenant_id: i64) -> ApiResult<Vec<UserRecord>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .order_by_asc(user::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// Records a grant; the permit is for `role.grant` on the tenant. Granting a role twice is harmless.
+    pub async fn grant_role(
+        &self,
+        permit: &Permit,
+        grantee: &UserRecord,
+        tenant: &TenantRecord,
+        role: Role,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Grant> {
+        check_permit(permit, Action::RoleGrant, tenant.id)?;
+        let grant = Grant { user_id: grantee.id, role, tenant_id: tenant.id, level: tenant.level };
+        let inserted = role_grant::ActiveModel {
+            user_id: Set(grantee.id),
+            tenant_id: Set(tenant.id),
+            county_id: Set(tenant.ancestry.county),
+            level: Set(tenant.level.as_str().into()),
+            role: Set(role.as_str().into()),
+            granted_by: Set(Some(permit.user_id())),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await;
+        match inserted {
+            Ok(_) => Ok(grant),
+            Err(e) if is_unique_violation(&e) => Ok(grant),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn all_grants(&self) -> ApiResult<Vec<Grant>> {
+        role_grant::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|g| {
+                let role = Role::parse(&g.role);
+                let level = TenantLevel::parse(&g.level);
+                match (role, level) {
+                    (Some(role), Some(level)) => Ok(Grant { user_id: g.user_id, role, tenant_id: g.tenant_id, level }),
+                    _ => Err(ApiError::internal(anyhow::anyhow!("grant {} is malformed", g.id))),
+                }
+            })
+            .collect()
+    }
+
+    /// Creates a unit stationed in `tenant`; the permit is for `unit.create` on that tenant.
+    pub async fn create_unit(
+        &self,
+        permit: &Permit,
+        tenant: &TenantRecord,
+        name: &str,
+        department: &str,
+        residency: Residency,
+        now: DateTime<Utc>,
+    ) -> ApiResult<UnitRecord> {
+        check_permit(permit, Action::UnitCreate, tenant.id)?;
+        check_text("name", name, 100)?;
+        check_text("department", department, 64)?;
+        unit::ActiveModel {
+            tenant_id: Set(tenant.id),
+            county_id: Set(tenant.ancestry.county),
+            name: Set(name.trim().into()),
+            department: Set(department.trim().into()),
+            residency: Set(residency.as_str().into()),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&self.db)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("name", "this center already has a unit of that name") } else { e.into() })?
+        .try_into()
+    }
+
+    /// Adds a member to a unit; the permit is for `unit.manage_members` on the unit's tenant.
+    pub async fn add_unit_member(&self, permit: &Permit, unit: &UnitRecord, member: &UserRecord) -> ApiResult<()> {
+        check_permit(permit, Action::UnitManageMembers, unit.tenant_id)?;
+        let inserted = unit_member::ActiveModel { unit_id: Set(unit.id), user_id: Set(member.id), county_id: Set(unit.county_id) }
+            .insert(&self.db)
+            .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn unit(&self, id: i64) -> ApiResult<Option<UnitRecord>> {
+        unit::Entity::find_by_id(id).one(&self.db).await?.map(TryInto::try_into).transpose()
+    }
+
+    pub async fn units_of_tenant(&self, tenant_id: i64) -> ApiResult<Vec<UnitRecord>> {
+        unit::Entity::find()
+            .filter(unit::Column::TenantId.eq(tenant_id))
+            .order_by_asc(unit::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    /// Every (unit, user) membership.
+    pub async fn all_unit_members(&self) -> ApiResult<Vec<(i64, i64)>> {
+        Ok(unit_member::Entity::find().all(&self.db).await?.into_iter().map(|m| (m.unit_id, m.user_id)).collect())
+    }
+}
