@@ -134,6 +134,7 @@ impl CaseNode {
         Ok(state(ctx).store.unit(id).await?.map(UnitNode))
     }
 
+    #[graphql(complexity = "3 * child_complexity")]
     async fn co_units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
         let app = state(ctx);
         let mut out = Vec::with_capacity(self.0.state.co_units.len());
@@ -147,6 +148,7 @@ impl CaseNode {
 
     /// The parties, with ID numbers and phones masked; names are masked too unless the caller may reveal
     /// personal data on this case.
+    #[graphql(complexity = "5 * child_complexity")]
     async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<PartyNode>> {
         let app = state(ctx);
         let principal = &caller(ctx)?.principal;
@@ -155,6 +157,7 @@ impl CaseNode {
     }
 
     /// Every event of the case, oldest first: who did what, from which status to which, and when.
+    #[graphql(complexity = "10 * child_complexity")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
         Ok(state(ctx).store.events(self.0.id).await?.into_iter().map(EventNode).collect())
     }

@@ -1,0 +1,206 @@
+//! The `TestApp` fixture.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use fengqiao::app::AppState;
+use fengqiao::clock::OffsetClock;
+use fengqiao::config::{Config, Secret};
+use fengqiao::pii::Vault;
+use fengqiao::store::tenants::{CountyAdmin, TenantRecord};
+use fengqiao_domain::{DivisionCode, TenantLevel};
+use fengqiao_tenancy::{Principal, Role, hash_password};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The database tests run against.
+pub fn database_url(dir: &std::path::Path) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+    }
+}
+
+pub fn test_config(dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.data_dir = dir.to_owned();
+    config.database_url = Secret::new(database_url(dir));
+    config.database_max_connections = 8;
+    config.redis_url = Secret::new(std::env::var("REDIS_URL").unwrap_or_default());
+    config.auth.jwt_secret = Secret::new("integration-test-signing-secret-0123456789");
+    config.personal_data.key = Secret::new(Vault::generate_key_hex());
+    config.seed_demo_if_empty = false;
+    config
+}
+
+/// A county code no other test (or earlier run on a shared database) uses.
+fn unique_county_code() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let salt = std::process::id() ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0));
+    let n = (salt.wrapping_mul(2_654_435_761).wrapping_add(NEXT.fetch_add(7919, Ordering::SeqCst))) % 899_999 + 100_000;
+    format!("{n}000000")
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub database_url: String,
+    pub state: Arc<AppState>,
+    pub clock: OffsetClock,
+    pub county: TenantRecord,
+    /// A prefix for usernames, unique to this test.
+    pub tag: String,
+    pub admin_token: String,
+    pub admin: Principal,
+    pub http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path());
+        let clock = OffsetClock::default();
+        let state = fengqiao::build_state(&config, Arc::new(clock.clone())).await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = fengqiao::http::server(state.clone(), &config.graphql, listener).unwrap();
+        tokio::spawn(server);
+
+        let hash = hash_password(PASSWORD).unwrap();
+        let (county, admin_id, code) = loop {
+            let code = unique_county_code();
+            let division = DivisionCode::parse(&code, TenantLevel::County).unwrap();
+            let username = format!("c{}.admin", &code[..6]);
+            let made = state
+                .store
+                .bootstrap_county(&division, "测试县", CountyAdmin { username: &username, display_name: "管理员", password_hash: &hash }, clock_now(&state))
+                .await;
+            if let Ok((county, admin)) = made {
+                break (county, admin, code);
+            }
+        };
+        state.load_policies().await.unwrap();
+        let tag = format!("c{}", &code[..6]);
+        let mut app = TestApp {
+            url: format!("http://127.0.0.1:{port}/graphql"),
+            database_url: config.database_url.expose().to_owned(),
+            admin: Principal { user_id: admin_id, tenant_id: county.id },
+            state,
+            clock,
+            county,
+            tag: tag.clone(),
+            admin_token: String::new(),
+            http: reqwest::Client::new(),
+            _dir: dir,
+        };
+        app.admin_token = app.sign_in(&format!("{tag}.admin")).await;
+        app
+    }
+
+    /// Posts a GraphQL request and returns the whole response body.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self.http.post(&self.url).json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert!(response.status().is_success(), "HTTP {}", response.status());
+        response.json().await.unwrap()
+    }
+
+    /// Like `gql`, asserting there was no error, and returning `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(Some(token), query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    pub async fn sign_in(&self, username: &str) -> String {
+        let body = self
+            .gql(None, "mutation($u: String!, $p: String!) { signIn(input: {username: $u, password: $p}) { accessToken } }", json!({ "u": username, "p": PASSWORD }))
+            .await;
+        body["data"]["signIn"]["accessToken"].as_str().unwrap_or_else(|| panic!("sign-in failed: {body:#}")).to_owned()
+    }
+
+    /// Creates a child tenant through the API and returns its global id.
+    pub async fn tenant(&self, parent: &str, code: &str, name: &str) -> String {
+        let data = self
+            .ok(&self.admin_token, "mutation($p: ID!, $c: String!, $n: String!) { createTenant(input: {parentId: $p, code: $c, name: $n}) { id } }", json!({ "p": parent, "c": code, "n": name }))
+            .await;
+        data["createTenant"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub fn county_gid(&self) -> String {
+        fengqiao::graphql::encode_id(fengqiao::graphql::GlobalId::Tenant, self.county.id).0
+    }
+
+    /// A code for a child of the county: township `n` (1-based).
+    pub fn township_code(&self, n: u32) -> String {
+        format!("{}{:03}000", &self.county.code.as_str()[..6], 100 + n)
+    }
+
+    pub fn village_code(&self, township: u32, n: u32) -> String {
+        format!("{}{:03}{:03}", &self.county.code.as_str()[..6], 100 + township, 200 + n)
+    }
+
+    /// Creates a user in `tenant` with `roles` there, and returns (user id, access token).
+    pub async fn user(&self, tenant: &str, name: &str, roles: &[Role]) -> (String, String) {
+        let username = format!("{}.{name}", self.tag);
+        let data = self
+            .ok(&self.admin_token, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"测试用户\", password: \"correct horse battery\"}) { id } }", json!({ "t": tenant, "u": username }))
+            .await;
+        let id = data["createUser"]["id"].as_str().unwrap().to_owned();
+        for role in roles {
+            let role = async_graphql_name(*role);
+            self.ok(&self.admin_token, "mutation($u: ID!, $t: ID!, $r: Role!) { grantRole(input: {userId: $u, tenantId: $t, role: $r}) { role } }", json!({ "u": id, "t": tenant, "r": role }))
+                .await;
+        }
+        let token = self.sign_in(&username).await;
+        (id, token)
+    }
+
+    /// Creates a unit in `tenant` with one handler, and returns (unit id, handler token).
+    pub async fn unit(&self, tenant: &str, name: &str, handler: &str) -> (String, String) {
+        let data = self
+            .ok(&self.admin_token, "mutation($t: ID!, $n: String!) { createUnit(input: {tenantId: $t, name: $n, department: \"司法\", residency: RESIDENT}) { id } }", json!({ "t": tenant, "n": name }))
+            .await;
+        let unit = data["createUnit"]["id"].as_str().unwrap().to_owned();
+        let (user, token) = self.user(tenant, handler, &[Role::UnitHandler]).await;
+        self.ok(&self.admin_token, "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }", json!({ "u": unit, "m": user }))
+            .await;
+        (unit, token)
+    }
+}
+
+fn clock_now(state: &AppState) -> chrono::DateTime<chrono::Utc> {
+    state.now()
+}
+
+pub fn async_graphql_name(role: Role) -> String {
+    role.as_str().to_ascii_uppercase()
+}
+
+pub const REGISTER: &str = "mutation($input: RegisterCaseInput!) { registerCase(input: $input) { replayed case { id code status } } }";
+
+/// A registration input with two parties.
+pub fn case_input(tenant: Option<&str>, title: &str) -> Value {
+    json!({
+        "tenantId": tenant,
+        "kind": "DISPUTE",
+        "channel": "WINDOW",
+        "category": "NEIGHBOUR",
+        "title": title,
+        "description": "村民张建国反映邻居李秀英新建院墙越过原界址约半米，请求调解。",
+        "place": "一组",
+        "parties": [
+            { "role": "APPLICANT", "name": "张建国", "idCard": "11010519491231002X", "phone": "13812345678", "address": "一组12号" },
+            { "role": "RESPONDENT", "name": "李秀英" }
+        ]
+    })
+}
+
+/// The `extensions.code` of the first error.
+pub fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("<none>")
+}

@@ -1,0 +1,13 @@
+//! Fengqiao's integration tests: one binary. Every test spawns the real server on a free port against
+//! its own database (a fresh SQLite file, or the PostgreSQL named by `TEST_DATABASE_URL`) and creates its
+//! own county, so tests run in parallel and isolation is exercised for free. `REDIS_URL` switches the cache
+//! to Redis.
+
+mod auth;
+mod closed_loop;
+mod errors;
+mod helpers;
+mod isolation;
+mod migrations;
+mod schema;
+mod store;
