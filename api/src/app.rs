@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use fengqiao_domain::lifecycle::Context;
 use fengqiao_domain::{CaseStatus, Command, DivisionCode, IdCard, Phone};
 use fengqiao_tenancy::{
-    Action, Authorizer, CaseScope, Permit, Principal, RefreshToken, Role, Target, TokenIssuer, hash_password,
-    verify_password,
+    Action, Authorizer, CaseScope, Permit, Principal, RefreshToken, Role, Target, TokenIssuer,
+    hash_password, verify_password,
 };
 
 use crate::cache::Cache;
@@ -84,7 +84,10 @@ impl AppState {
     pub async fn load_policies(&self) -> ApiResult<()> {
         let grants = self.store.all_grants().await?;
         let members = self.store.all_unit_members().await?;
-        self.authz.load(&grants, &members).await.map_err(ApiError::internal)
+        self.authz
+            .load(&grants, &members)
+            .await
+            .map_err(ApiError::internal)
     }
 
     // ---- identity ------------------------------------------------------------------------------------
@@ -94,7 +97,10 @@ impl AppState {
             return Err(unauthenticated());
         }
         let user = self.store.user_by_username(username).await?;
-        let stored = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let stored = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_HASH.to_owned());
         let password = password.to_owned();
         let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
             .await
@@ -112,25 +118,47 @@ impl AppState {
         let now = self.now();
         let refresh = RefreshToken::generate();
         let expires = now + self.tokens.settings().refresh_ttl;
-        self.store.save_refresh_token(user.id, family, &refresh.hash, now, expires).await?;
-        let (access_token, access_expires_at) =
-            self.tokens.issue_access(user.id, user.tenant_id, family, now).map_err(ApiError::internal)?;
-        Ok(Session { access_token, access_expires_at, refresh_token: refresh.secret, user })
+        self.store
+            .save_refresh_token(user.id, family, &refresh.hash, now, expires)
+            .await?;
+        let (access_token, access_expires_at) = self
+            .tokens
+            .issue_access(user.id, user.tenant_id, family, now)
+            .map_err(ApiError::internal)?;
+        Ok(Session {
+            access_token,
+            access_expires_at,
+            refresh_token: refresh.secret,
+            user,
+        })
     }
 
     /// Trades a refresh token for a new pair. A refresh token that was already spent ends the session.
     pub async fn refresh(&self, secret: &str) -> ApiResult<Session> {
         let now = self.now();
-        match self.store.spend_refresh_token(&RefreshToken::hash_of(secret), now).await? {
+        match self
+            .store
+            .spend_refresh_token(&RefreshToken::hash_of(secret), now)
+            .await?
+        {
             Spend::Spent { user_id, family } => {
-                let user = self.store.user(user_id).await?.filter(|u| u.active).ok_or(ApiError::Unauthenticated("the account is disabled"))?;
+                let user = self
+                    .store
+                    .user(user_id)
+                    .await?
+                    .filter(|u| u.active)
+                    .ok_or(ApiError::Unauthenticated("the account is disabled"))?;
                 self.open_session(user, &family).await
             }
             Spend::Reused { family } => {
                 self.revoke_session(&family).await?;
-                Err(ApiError::Unauthenticated("this refresh token was already used; the session has been revoked"))
+                Err(ApiError::Unauthenticated(
+                    "this refresh token was already used; the session has been revoked",
+                ))
             }
-            Spend::Invalid => Err(ApiError::Unauthenticated("the refresh token is invalid or expired")),
+            Spend::Invalid => Err(ApiError::Unauthenticated(
+                "the refresh token is invalid or expired",
+            )),
         }
     }
 
@@ -140,9 +168,14 @@ impl AppState {
 
     async fn revoke_session(&self, family: &str) -> ApiResult<()> {
         self.store.revoke_refresh_family(family, self.now()).await?;
-        let ttl = self.tokens.settings().access_ttl + Duration::seconds(fengqiao_tenancy::token::LEEWAY_SECONDS as i64 + 1);
+        let ttl = self.tokens.settings().access_ttl
+            + Duration::seconds(fengqiao_tenancy::token::LEEWAY_SECONDS as i64 + 1);
         self.cache
-            .set(&revoked_key(family), "1", ttl.to_std().unwrap_or(StdDuration::from_secs(960)))
+            .set(
+                &revoked_key(family),
+                "1",
+                ttl.to_std().unwrap_or(StdDuration::from_secs(960)),
+            )
             .await
             .map_err(ApiError::internal)
     }
@@ -150,25 +183,50 @@ impl AppState {
     /// Checks a bearer access token and that its session was not revoked.
     pub async fn authenticate(&self, bearer: &str) -> ApiResult<Caller> {
         let claims = self.tokens.verify_access(bearer).map_err(|e| match e {
-            fengqiao_tenancy::TokenError::Expired => ApiError::Unauthenticated("the access token has expired"),
+            fengqiao_tenancy::TokenError::Expired => {
+                ApiError::Unauthenticated("the access token has expired")
+            }
             _ => ApiError::Unauthenticated("the access token is invalid"),
         })?;
-        let user_id = claims.user_id().map_err(|_| ApiError::Unauthenticated("the access token is invalid"))?;
-        if self.cache.get(&revoked_key(&claims.fam)).await.map_err(ApiError::internal)?.is_some() {
+        let user_id = claims
+            .user_id()
+            .map_err(|_| ApiError::Unauthenticated("the access token is invalid"))?;
+        if self
+            .cache
+            .get(&revoked_key(&claims.fam))
+            .await
+            .map_err(ApiError::internal)?
+            .is_some()
+        {
             return Err(ApiError::Unauthenticated("the session has been signed out"));
         }
-        Ok(Caller { principal: Principal { user_id, tenant_id: claims.tid }, family: claims.fam })
+        Ok(Caller {
+            principal: Principal {
+                user_id,
+                tenant_id: claims.tid,
+            },
+            family: claims.fam,
+        })
     }
 
     // ---- tenants, users, units -----------------------------------------------------------------------
 
     async fn tenant_target(&self, tenant_id: i64) -> ApiResult<(TenantRecord, Target)> {
-        let tenant = self.directory.get(&self.store, tenant_id).await?.ok_or(ApiError::NotFound)?;
+        let tenant = self
+            .directory
+            .get(&self.store, tenant_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         let target = Target::in_tenant(Some(tenant.id), tenant.ancestry);
         Ok((tenant, target))
     }
 
-    async fn permit_on_tenant(&self, principal: &Principal, action: Action, tenant_id: i64) -> ApiResult<(TenantRecord, Permit)> {
+    async fn permit_on_tenant(
+        &self,
+        principal: &Principal,
+        action: Action,
+        tenant_id: i64,
+    ) -> ApiResult<(TenantRecord, Permit)> {
         let (tenant, target) = self.tenant_target(tenant_id).await?;
         let permit = self.authz.permit(principal, action, &target).await?;
         Ok((tenant, permit))
@@ -176,11 +234,17 @@ impl AppState {
 
     /// A tenant the principal may see.
     pub async fn tenant(&self, principal: &Principal, tenant_id: i64) -> ApiResult<TenantRecord> {
-        self.permit_on_tenant(principal, Action::TenantRead, tenant_id).await.map(|(t, _)| t)
+        self.permit_on_tenant(principal, Action::TenantRead, tenant_id)
+            .await
+            .map(|(t, _)| t)
     }
 
     /// Whether the principal may see the tenant (for optional links such as a parent).
-    pub async fn can_see_tenant(&self, principal: &Principal, tenant_id: i64) -> ApiResult<Option<TenantRecord>> {
+    pub async fn can_see_tenant(
+        &self,
+        principal: &Principal,
+        tenant_id: i64,
+    ) -> ApiResult<Option<TenantRecord>> {
         match self.tenant(principal, tenant_id).await {
             Ok(t) => Ok(Some(t)),
             Err(ApiError::NotFound | ApiError::Forbidden(_)) => Ok(None),
@@ -188,7 +252,11 @@ impl AppState {
         }
     }
 
-    pub async fn children(&self, principal: &Principal, tenant_id: i64) -> ApiResult<Vec<TenantRecord>> {
+    pub async fn children(
+        &self,
+        principal: &Principal,
+        tenant_id: i64,
+    ) -> ApiResult<Vec<TenantRecord>> {
         self.tenant(principal, tenant_id).await?;
         let children = self.store.children(tenant_id).await?;
         for child in &children {
@@ -197,11 +265,25 @@ impl AppState {
         Ok(children)
     }
 
-    pub async fn create_tenant(&self, principal: &Principal, parent_id: i64, code: &str, name: &str) -> ApiResult<TenantRecord> {
-        let (parent, permit) = self.permit_on_tenant(principal, Action::TenantCreate, parent_id).await?;
-        let level = parent.level.child().ok_or_else(|| ApiError::bad_input("parentId", "grids have no children"))?;
+    pub async fn create_tenant(
+        &self,
+        principal: &Principal,
+        parent_id: i64,
+        code: &str,
+        name: &str,
+    ) -> ApiResult<TenantRecord> {
+        let (parent, permit) = self
+            .permit_on_tenant(principal, Action::TenantCreate, parent_id)
+            .await?;
+        let level = parent
+            .level
+            .child()
+            .ok_or_else(|| ApiError::bad_input("parentId", "grids have no children"))?;
         let code = DivisionCode::parse(code, level)?;
-        let tenant = self.store.create_tenant(&permit, &parent, &code, name, self.now()).await?;
+        let tenant = self
+            .store
+            .create_tenant(&permit, &parent, &code, name, self.now())
+            .await?;
         self.directory.remember(tenant.clone())?;
         Ok(tenant)
     }
@@ -214,14 +296,18 @@ impl AppState {
         display_name: &str,
         password: &str,
     ) -> ApiResult<UserRecord> {
-        let (tenant, permit) = self.permit_on_tenant(principal, Action::UserCreate, tenant_id).await?;
+        let (tenant, permit) = self
+            .permit_on_tenant(principal, Action::UserCreate, tenant_id)
+            .await?;
         check_username(username)?;
         let password = password.to_owned();
         let hash = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(ApiError::internal)?
             .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
-        self.store.create_user(&permit, &tenant, username, display_name, &hash, self.now()).await
+        self.store
+            .create_user(&permit, &tenant, username, display_name, &hash, self.now())
+            .await
     }
 
     /// Like `create_user`, with a password hashed beforehand (the demo seed gives every account one password).
@@ -233,31 +319,62 @@ impl AppState {
         display_name: &str,
         password_hash: &str,
     ) -> ApiResult<UserRecord> {
-        let (tenant, permit) = self.permit_on_tenant(principal, Action::UserCreate, tenant_id).await?;
-        self.store.create_user(&permit, &tenant, username, display_name, password_hash, self.now()).await
+        let (tenant, permit) = self
+            .permit_on_tenant(principal, Action::UserCreate, tenant_id)
+            .await?;
+        self.store
+            .create_user(
+                &permit,
+                &tenant,
+                username,
+                display_name,
+                password_hash,
+                self.now(),
+            )
+            .await
     }
 
     /// A user the principal may see: one whose home tenant is in the principal's reach.
     pub async fn user(&self, principal: &Principal, user_id: i64) -> ApiResult<UserRecord> {
         let user = self.store.user(user_id).await?.ok_or(ApiError::NotFound)?;
         if user.id != principal.user_id {
-            self.permit_on_tenant(principal, Action::UserRead, user.tenant_id).await?;
+            self.permit_on_tenant(principal, Action::UserRead, user.tenant_id)
+                .await?;
         }
         Ok(user)
     }
 
-    pub async fn grant_role(&self, principal: &Principal, user_id: i64, tenant_id: i64, role: Role) -> ApiResult<fengqiao_tenancy::Grant> {
-        let (tenant, permit) = self.permit_on_tenant(principal, Action::RoleGrant, tenant_id).await?;
+    pub async fn grant_role(
+        &self,
+        principal: &Principal,
+        user_id: i64,
+        tenant_id: i64,
+        role: Role,
+    ) -> ApiResult<fengqiao_tenancy::Grant> {
+        let (tenant, permit) = self
+            .permit_on_tenant(principal, Action::RoleGrant, tenant_id)
+            .await?;
         let grantee = self.user(principal, user_id).await?;
         if grantee.id == principal.user_id {
-            return Err(ApiError::Forbidden("nobody can grant themselves a role".into()));
+            return Err(ApiError::Forbidden(
+                "nobody can grant themselves a role".into(),
+            ));
         }
         let home = self.directory.must(&self.store, grantee.tenant_id).await?;
         if !tenant.ancestry.is_within(home.level, home.id) {
-            return Err(ApiError::bad_input("tenantId", "a role can only be granted at the user's own tenant or below it"));
+            return Err(ApiError::bad_input(
+                "tenantId",
+                "a role can only be granted at the user's own tenant or below it",
+            ));
         }
-        let grant = self.store.grant_role(&permit, &grantee, &tenant, role, self.now()).await?;
-        self.authz.add_grant(grant).await.map_err(ApiError::internal)?;
+        let grant = self
+            .store
+            .grant_role(&permit, &grantee, &tenant, role, self.now())
+            .await?;
+        self.authz
+            .add_grant(grant)
+            .await
+            .map_err(ApiError::internal)?;
         Ok(grant)
     }
 
@@ -269,32 +386,52 @@ impl AppState {
         department: &str,
         residency: Residency,
     ) -> ApiResult<UnitRecord> {
-        let (tenant, permit) = self.permit_on_tenant(principal, Action::UnitCreate, tenant_id).await?;
-        self.store.create_unit(&permit, &tenant, name, department, residency, self.now()).await
+        let (tenant, permit) = self
+            .permit_on_tenant(principal, Action::UnitCreate, tenant_id)
+            .await?;
+        self.store
+            .create_unit(&permit, &tenant, name, department, residency, self.now())
+            .await
     }
 
     pub async fn unit(&self, principal: &Principal, unit_id: i64) -> ApiResult<UnitRecord> {
         let unit = self.store.unit(unit_id).await?.ok_or(ApiError::NotFound)?;
-        let own = self.authz.units_of(principal.user_id).await.contains(&unit.id);
+        let own = self
+            .authz
+            .units_of(principal.user_id)
+            .await
+            .contains(&unit.id);
         if !own {
-            self.permit_on_tenant(principal, Action::UnitRead, unit.tenant_id).await?;
+            self.permit_on_tenant(principal, Action::UnitRead, unit.tenant_id)
+                .await?;
         }
         Ok(unit)
     }
 
     pub async fn units(&self, principal: &Principal, tenant_id: i64) -> ApiResult<Vec<UnitRecord>> {
-        self.permit_on_tenant(principal, Action::UnitRead, tenant_id).await?;
+        self.permit_on_tenant(principal, Action::UnitRead, tenant_id)
+            .await?;
         self.store.units_of_tenant(tenant_id).await
     }
 
-    pub async fn add_unit_member(&self, principal: &Principal, unit_id: i64, user_id: i64) -> ApiResult<UnitRecord> {
+    pub async fn add_unit_member(
+        &self,
+        principal: &Principal,
+        unit_id: i64,
+        user_id: i64,
+    ) -> ApiResult<UnitRecord> {
         let unit = self.store.unit(unit_id).await?.ok_or(ApiError::NotFound)?;
-        let (_, permit) = self.permit_on_tenant(principal, Action::UnitManageMembers, unit.tenant_id).await?;
+        let (_, permit) = self
+            .permit_on_tenant(principal, Action::UnitManageMembers, unit.tenant_id)
+            .await?;
         let member = self.user(principal, user_id).await?;
         let home = self.directory.must(&self.store, member.tenant_id).await?;
         let unit_tenant = self.directory.must(&self.store, unit.tenant_id).await?;
         if !unit_tenant.ancestry.is_within(home.level, home.id) {
-            return Err(ApiError::bad_input("userId", "a unit member must belong to the unit's center or one above it"));
+            return Err(ApiError::bad_input(
+                "userId",
+                "a unit member must belong to the unit's center or one above it",
+            ));
         }
         self.store.add_unit_member(&permit, &unit, &member).await?;
         self.authz.add_member(unit.id, member.id).await;
@@ -307,7 +444,10 @@ impl AppState {
         let handler = if case.tenant_id == case.origin_tenant_id {
             case.origin
         } else {
-            self.directory.must(&self.store, case.tenant_id).await?.ancestry
+            self.directory
+                .must(&self.store, case.tenant_id)
+                .await?
+                .ancestry
         };
         Ok(Target {
             resource_id: Some(case.id),
@@ -319,7 +459,12 @@ impl AppState {
     }
 
     /// Loads a case and checks `action` on it. A case the principal may not see is `NOT_FOUND`.
-    pub async fn case_for(&self, principal: &Principal, case_id: i64, action: Action) -> ApiResult<(CaseRecord, Permit)> {
+    pub async fn case_for(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        action: Action,
+    ) -> ApiResult<(CaseRecord, Permit)> {
         let case = self.store.case(case_id).await?.ok_or(ApiError::NotFound)?;
         let target = self.case_target(&case).await?;
         let permit = self.authz.permit(principal, action, &target).await?;
@@ -327,7 +472,9 @@ impl AppState {
     }
 
     pub async fn case(&self, principal: &Principal, case_id: i64) -> ApiResult<CaseRecord> {
-        self.case_for(principal, case_id, Action::CaseRead).await.map(|(case, _)| case)
+        self.case_for(principal, case_id, Action::CaseRead)
+            .await
+            .map(|(case, _)| case)
     }
 
     pub async fn case_scope(&self, principal: &Principal) -> CaseScope {
@@ -345,38 +492,84 @@ impl AppState {
         self.store.cases(&scope, filter, first, after).await
     }
 
-    pub async fn register_case(&self, principal: &Principal, registration: Registration) -> ApiResult<(CaseRecord, bool)> {
+    pub async fn register_case(
+        &self,
+        principal: &Principal,
+        registration: Registration,
+    ) -> ApiResult<(CaseRecord, bool)> {
         let tenant_id = registration.tenant_id.unwrap_or(principal.tenant_id);
-        let (origin, permit) = self.permit_on_tenant(principal, Action::CaseRegister, tenant_id).await?;
-        self.store.register_case(&permit, &origin, registration.case, &self.vault, self.now()).await
+        let (origin, permit) = self
+            .permit_on_tenant(principal, Action::CaseRegister, tenant_id)
+            .await?;
+        self.store
+            .register_case(&permit, &origin, registration.case, &self.vault, self.now())
+            .await
     }
 
     /// Applies a lifecycle command to a case on behalf of the principal.
-    pub async fn transition(&self, principal: &Principal, case_id: i64, command: Command) -> ApiResult<CaseRecord> {
+    pub async fn transition(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        command: Command,
+    ) -> ApiResult<CaseRecord> {
         let action = action_of(&command);
         let (case, permit) = self.case_for(principal, case_id, action).await?;
-        if let Command::Dispatch { lead_unit, co_units, .. } | Command::ReviewReturn(fengqiao_domain::ReturnDecision::Redispatch { lead_unit, co_units, .. }) = &command {
+        if let Command::Dispatch {
+            lead_unit,
+            co_units,
+            ..
+        }
+        | Command::ReviewReturn(fengqiao_domain::ReturnDecision::Redispatch {
+            lead_unit,
+            co_units,
+            ..
+        }) = &command
+        {
             self.check_units(&case, *lead_unit, co_units).await?;
         }
         let handler = self.directory.must(&self.store, case.tenant_id).await?;
         let now = self.now();
-        let next = case.state.apply(&command, Context { now, has_parent_tenant: handler.parent_id.is_some() })?;
+        let next = case.state.apply(
+            &command,
+            Context {
+                now,
+                has_parent_tenant: handler.parent_id.is_some(),
+            },
+        )?;
         let tenant_after = match &command {
-            Command::Escalate { target: fengqiao_domain::EscalationTarget::ParentTenant, .. } => handler.parent_id.unwrap_or(handler.id),
+            Command::Escalate {
+                target: fengqiao_domain::EscalationTarget::ParentTenant,
+                ..
+            } => handler.parent_id.unwrap_or(handler.id),
             _ => case.tenant_id,
         };
         let units = self.authz.units_of(principal.user_id).await;
         let unit_id = case.state.lead_unit.filter(|lead| units.contains(lead));
         let (note, data) = describe(&command);
         self.store
-            .apply_transition(&permit, &case, Transition { command: &command, next: &next, tenant_after, unit_id, note: &note, data }, now)
+            .apply_transition(
+                &permit,
+                &case,
+                Transition {
+                    command: &command,
+                    next: &next,
+                    tenant_after,
+                    unit_id,
+                    note: &note,
+                    data,
+                },
+                now,
+            )
             .await
     }
 
     /// Dispatch targets must be units stationed in the handling center or above it in the same county.
     async fn check_units(&self, case: &CaseRecord, lead: i64, co_units: &[i64]) -> ApiResult<()> {
         let handler = self.directory.must(&self.store, case.tenant_id).await?;
-        for (field, unit_id) in std::iter::once(("leadUnitId", lead)).chain(co_units.iter().map(|u| ("coUnitIds", *u))) {
+        for (field, unit_id) in
+            std::iter::once(("leadUnitId", lead)).chain(co_units.iter().map(|u| ("coUnitIds", *u)))
+        {
             let unit = self.store.unit(unit_id).await?;
             let ok = match unit {
                 Some(unit) => {
@@ -386,7 +579,10 @@ impl AppState {
                 None => false,
             };
             if !ok {
-                return Err(ApiError::bad_input(field, format!("unit {unit_id} is not stationed in this center or above it")));
+                return Err(ApiError::bad_input(
+                    field,
+                    format!("unit {unit_id} is not stationed in this center or above it"),
+                ));
             }
         }
         Ok(())
@@ -399,20 +595,50 @@ impl AppState {
     /// Whether the principal may see parties' names in full on this case.
     pub async fn may_reveal(&self, principal: &Principal, case: &CaseRecord) -> ApiResult<bool> {
         let target = self.case_target(case).await?;
-        Ok(self.authz.permit(principal, Action::CaseRevealPersonalData, &target).await.is_ok())
+        Ok(self
+            .authz
+            .permit(principal, Action::CaseRevealPersonalData, &target)
+            .await
+            .is_ok())
     }
 
     /// Shows a party's full ID number and phone, recording who asked and why on the case's timeline.
-    pub async fn reveal_party(&self, principal: &Principal, case_id: i64, party_id: i64, reason: &str) -> ApiResult<RevealedParty> {
+    pub async fn reveal_party(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        party_id: i64,
+        reason: &str,
+    ) -> ApiResult<RevealedParty> {
         let reason = reason.trim();
         if reason.chars().count() < 2 || reason.chars().count() > 500 {
-            return Err(ApiError::bad_input("reason", "say why, in 2 to 500 characters"));
+            return Err(ApiError::bad_input(
+                "reason",
+                "say why, in 2 to 500 characters",
+            ));
         }
-        let (case, permit) = self.case_for(principal, case_id, Action::CaseRevealPersonalData).await?;
-        let party = self.store.parties(case.id).await?.into_iter().find(|p| p.id == party_id).ok_or(ApiError::NotFound)?;
-        let decrypt = |c: &Option<String>| c.as_deref().map(|v| self.vault.decrypt(v).map_err(ApiError::internal)).transpose();
-        let revealed = RevealedParty { id_card: decrypt(&party.id_card_cipher)?, phone: decrypt(&party.phone_cipher)? };
-        self.store.record_reveal(&permit, &case, party.id, reason, self.now()).await?;
+        let (case, permit) = self
+            .case_for(principal, case_id, Action::CaseRevealPersonalData)
+            .await?;
+        let party = self
+            .store
+            .parties(case.id)
+            .await?
+            .into_iter()
+            .find(|p| p.id == party_id)
+            .ok_or(ApiError::NotFound)?;
+        let decrypt = |c: &Option<String>| {
+            c.as_deref()
+                .map(|v| self.vault.decrypt(v).map_err(ApiError::internal))
+                .transpose()
+        };
+        let revealed = RevealedParty {
+            id_card: decrypt(&party.id_card_cipher)?,
+            phone: decrypt(&party.phone_cipher)?,
+        };
+        self.store
+            .record_reveal(&permit, &case, party.id, reason, self.now())
+            .await?;
         Ok(revealed)
     }
 }
@@ -442,17 +668,36 @@ fn describe(command: &Command) -> (String, serde_json::Value) {
     match command {
         Command::Accept | Command::Claim | Command::Close => (String::new(), json!({})),
         Command::Reject { reason, referral } => (reason.clone(), json!({ "referral": referral })),
-        Command::Dispatch { lead_unit, co_units, deadline }
-        | Command::ReviewReturn(ReturnDecision::Redispatch { lead_unit, co_units, deadline }) => {
-            (String::new(), json!({ "leadUnit": lead_unit, "coUnits": co_units, "deadline": deadline }))
+        Command::Dispatch {
+            lead_unit,
+            co_units,
+            deadline,
         }
+        | Command::ReviewReturn(ReturnDecision::Redispatch {
+            lead_unit,
+            co_units,
+            deadline,
+        }) => (
+            String::new(),
+            json!({ "leadUnit": lead_unit, "coUnits": co_units, "deadline": deadline }),
+        ),
         Command::Return { reason } | Command::Unresolve { reason } => (reason.clone(), json!({})),
         Command::ReviewReturn(ReturnDecision::TakeBack { note }) => (note.clone(), json!({})),
-        Command::Resolve { outcome, method, note } => {
-            (note.clone(), json!({ "outcome": outcome.as_str(), "method": method.as_str() }))
+        Command::Resolve {
+            outcome,
+            method,
+            note,
+        } => (
+            note.clone(),
+            json!({ "outcome": outcome.as_str(), "method": method.as_str() }),
+        ),
+        Command::Escalate { target, note } => {
+            (note.clone(), json!({ "target": format!("{target:?}") }))
         }
-        Command::Escalate { target, note } => (note.clone(), json!({ "target": format!("{target:?}") })),
-        Command::FollowUp { satisfaction, note } => (note.clone(), json!({ "satisfaction": satisfaction.as_str() })),
+        Command::FollowUp { satisfaction, note } => (
+            note.clone(),
+            json!({ "satisfaction": satisfaction.as_str() }),
+        ),
         Command::Reopen { reason, deadline } => (reason.clone(), json!({ "deadline": deadline })),
     }
 }
@@ -468,10 +713,16 @@ pub fn party_from_input(
 ) -> ApiResult<NewParty> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::bad_input(format!("parties[{index}].name"), "must have 1 to 64 characters"));
+        return Err(ApiError::bad_input(
+            format!("parties[{index}].name"),
+            "must have 1 to 64 characters",
+        ));
     }
     if address.chars().count() > 200 {
-        return Err(ApiError::bad_input(format!("parties[{index}].address"), "must have at most 200 characters"));
+        return Err(ApiError::bad_input(
+            format!("parties[{index}].address"),
+            "must have at most 200 characters",
+        ));
     }
     let id_card = id_card
         .filter(|s| !s.trim().is_empty())
@@ -483,10 +734,18 @@ pub fn party_from_input(
         .map(Phone::parse)
         .transpose()
         .map_err(|e| personal_data_error(&format!("parties[{index}].phone"), e))?;
-    Ok(NewParty { role, name: name.to_owned(), id_card, phone, address: address.trim().to_owned() })
+    Ok(NewParty {
+        role,
+        name: name.to_owned(),
+        id_card,
+        phone,
+        address: address.trim().to_owned(),
+    })
 }
 
 /// A case that is open and past its deadline.
 pub fn is_overdue(case: &CaseRecord, now: DateTime<Utc>) -> bool {
-    case.state.status.is_open() && case.state.deadline.is_some_and(|d| d < now) && case.state.status != CaseStatus::Registered
+    case.state.status.is_open()
+        && case.state.deadline.is_some_and(|d| d < now)
+        && case.state.status != CaseStatus::Registered
 }

@@ -22,15 +22,19 @@ pub trait Cache: Send + Sync {
     fn backend(&self) -> &'static str;
 }
 
+type Entries = HashMap<String, (String, Instant)>;
+
 /// In-process cache: a map with expiry, swept as it is written.
 #[derive(Default)]
 pub struct MemoryCache {
-    entries: Mutex<HashMap<String, (String, Instant)>>,
+    entries: Mutex<Entries>,
 }
 
 impl MemoryCache {
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>>, CacheError> {
-        self.entries.lock().map_err(|_| CacheError("in-process cache lock poisoned".into()))
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Entries>, CacheError> {
+        self.entries
+            .lock()
+            .map_err(|_| CacheError("in-process cache lock poisoned".into()))
     }
 }
 
@@ -38,7 +42,10 @@ impl MemoryCache {
 impl Cache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
         let entries = self.lock()?;
-        Ok(entries.get(key).filter(|(_, until)| *until > Instant::now()).map(|(v, _)| v.clone()))
+        Ok(entries
+            .get(key)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(v, _)| v.clone()))
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
@@ -74,8 +81,14 @@ pub struct RedisCache {
 impl RedisCache {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, CacheError> {
         let client = redis::Client::open(url).map_err(|e| CacheError(e.to_string()))?;
-        let conn = client.get_connection_manager().await.map_err(|e| CacheError(e.to_string()))?;
-        Ok(RedisCache { conn, prefix: prefix.to_owned() })
+        let conn = client
+            .get_connection_manager()
+            .await
+            .map_err(|e| CacheError(e.to_string()))?;
+        Ok(RedisCache {
+            conn,
+            prefix: prefix.to_owned(),
+        })
     }
 
     fn key(&self, key: &str) -> String {
@@ -91,7 +104,11 @@ fn redis_error(error: redis::RedisError) -> CacheError {
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
         let mut conn = self.conn.clone();
-        redis::cmd("GET").arg(self.key(key)).query_async(&mut conn).await.map_err(redis_error)
+        redis::cmd("GET")
+            .arg(self.key(key))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)
     }
 
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError> {
@@ -109,12 +126,20 @@ impl Cache for RedisCache {
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
-        redis::cmd("DEL").arg(self.key(key)).query_async::<()>(&mut conn).await.map_err(redis_error)
+        redis::cmd("DEL")
+            .arg(self.key(key))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_error)
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
         let mut conn = self.conn.clone();
-        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(redis_error)
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(redis_error)
     }
 
     fn backend(&self) -> &'static str {

@@ -29,7 +29,8 @@ pub struct OffsetClock {
 
 impl OffsetClock {
     pub fn advance(&self, by: Duration) {
-        self.offset_seconds.fetch_add(by.num_seconds(), Ordering::SeqCst);
+        self.offset_seconds
+            .fetch_add(by.num_seconds(), Ordering::SeqCst);
     }
 }
 
@@ -47,7 +48,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn starting_at(at: DateTime<Utc>) -> Self {
-        ManualClock { seconds: Arc::new(AtomicI64::new(at.timestamp())) }
+        ManualClock {
+            seconds: Arc::new(AtomicI64::new(at.timestamp())),
+        }
     }
 
     pub fn set(&self, at: DateTime<Utc>) {

@@ -30,7 +30,11 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "<unset>" } else { "<redacted>" })
+        f.write_str(if self.0.is_empty() {
+            "<unset>"
+        } else {
+            "<redacted>"
+        })
     }
 }
 
@@ -68,7 +72,7 @@ pub struct AuthConfig {
     pub refresh_token_days: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PersonalDataConfig {
     /// Key for encrypting ID numbers and phones and for their keyed hashes (64 hex characters); empty means
@@ -116,15 +120,13 @@ impl Default for AuthConfig {
     }
 }
 
-impl Default for PersonalDataConfig {
-    fn default() -> Self {
-        PersonalDataConfig { key: Secret::default(), key_file: None }
-    }
-}
-
 impl Default for GraphqlConfig {
     fn default() -> Self {
-        GraphqlConfig { max_depth: 12, max_complexity: 2000, graphiql: true }
+        GraphqlConfig {
+            max_depth: 12,
+            max_complexity: 2000,
+            graphiql: true,
+        }
     }
 }
 
@@ -133,7 +135,10 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Invalid(String),
     #[error("configuration: cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Config {
@@ -155,7 +160,9 @@ impl Config {
 
     /// Extracts and checks a configuration; secret files are not read yet.
     pub fn from_figment(figment: Figment) -> Result<Config, ConfigError> {
-        let config: Config = figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
@@ -173,17 +180,29 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if !self.auth.jwt_secret.is_empty() && self.auth.jwt_secret.expose().len() < 32 {
-            return Err(ConfigError::Invalid("auth.jwt_secret must be at least 32 bytes".into()));
+            return Err(ConfigError::Invalid(
+                "auth.jwt_secret must be at least 32 bytes".into(),
+            ));
         }
         if !(1..=120).contains(&self.auth.access_token_minutes) {
-            return Err(ConfigError::Invalid("auth.access_token_minutes must be between 1 and 120".into()));
+            return Err(ConfigError::Invalid(
+                "auth.access_token_minutes must be between 1 and 120".into(),
+            ));
         }
         if self.database_max_connections == 0 {
-            return Err(ConfigError::Invalid("database_max_connections must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "database_max_connections must be at least 1".into(),
+            ));
         }
         let url = self.database_url.expose();
-        if !(url.is_empty() || url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(ConfigError::Invalid("database_url must be a sqlite: or postgres:// URL".into()));
+        if !(url.is_empty()
+            || url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(
+                "database_url must be a sqlite: or postgres:// URL".into(),
+            ));
         }
         Ok(())
     }
@@ -191,7 +210,10 @@ impl Config {
     /// The database URL in force: the configured one, or a SQLite file in the data folder.
     pub fn effective_database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("fengqiao.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("fengqiao.db").display()
+            )
         } else {
             self.database_url.expose().to_owned()
         }
@@ -201,7 +223,10 @@ impl Config {
 fn read_secret(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_owned())
-        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })
+        .map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -222,9 +247,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_weak_secrets_are_refused() {
-        let unknown = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string("lisen = \"x\""));
+        let unknown = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("lisen = \"x\""));
         assert!(Config::from_figment(unknown).is_err());
-        let weak = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string("[auth]\njwt_secret = \"short\""));
+        let weak = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("[auth]\njwt_secret = \"short\""));
         assert!(Config::from_figment(weak).is_err());
     }
 

@@ -27,7 +27,9 @@ impl Directory {
 
     /// Like `get`, for a tenant that a stored row refers to and so must exist.
     pub async fn must(&self, store: &Store, id: i64) -> ApiResult<TenantRecord> {
-        self.get(store, id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant {id} is referenced but missing")))
+        self.get(store, id).await?.ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("tenant {id} is referenced but missing"))
+        })
     }
 
     pub fn remember(&self, tenant: TenantRecord) -> ApiResult<()> {

@@ -37,10 +37,14 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::Unauthenticated(why) => (*why).to_owned(),
-            ApiError::Forbidden(why) | ApiError::InvalidTransition(why) | ApiError::Conflict(why) => why.clone(),
+            ApiError::Forbidden(why)
+            | ApiError::InvalidTransition(why)
+            | ApiError::Conflict(why) => why.clone(),
             ApiError::NotFound => "not found".to_owned(),
             ApiError::BadUserInput { field, message } => format!("{field}: {message}"),
-            ApiError::IdempotencyConflict => "this idempotency key was already used with different input".to_owned(),
+            ApiError::IdempotencyConflict => {
+                "this idempotency key was already used with different input".to_owned()
+            }
             ApiError::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -54,7 +58,10 @@ impl ApiError {
     }
 
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::BadUserInput { field: field.into(), message: message.into() }
+        ApiError::BadUserInput {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {

@@ -10,12 +10,16 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
 
 use crate::app::AppState;
-use crate::error::ApiError;
 use crate::config::GraphqlConfig;
+use crate::error::ApiError;
 use crate::graphql::{FengqiaoSchema, RequestAuth, assign_error_codes, build_schema};
 
 /// An HTTP server for the API on an already bound listener.
-pub fn server(state: Arc<AppState>, config: &GraphqlConfig, listener: std::net::TcpListener) -> std::io::Result<Server> {
+pub fn server(
+    state: Arc<AppState>,
+    config: &GraphqlConfig,
+    listener: std::net::TcpListener,
+) -> std::io::Result<Server> {
     let schema = build_schema(state.clone(), config);
     let graphiql = config.graphiql;
     Ok(HttpServer::new(move || {
@@ -30,9 +34,13 @@ pub fn server(state: Arc<AppState>, config: &GraphqlConfig, listener: std::net::
 
 /// Registers the routes. `graphiql` serves the in-browser IDE too.
 pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
-    cfg.service(web::resource("/graphql").route(web::post().to(graphql)).route(web::get().to(graphql)))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    cfg.service(
+        web::resource("/graphql")
+            .route(web::post().to(graphql))
+            .route(web::get().to(graphql)),
+    )
+    .route("/healthz", web::get().to(healthz))
+    .route("/readyz", web::get().to(readyz));
     if graphiql {
         cfg.route("/graphiql", web::get().to(graphiql_page));
     }
@@ -42,7 +50,12 @@ async fn request_auth(state: &AppState, req: &HttpRequest) -> RequestAuth {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return RequestAuth::Anonymous;
     };
-    let Some(token) = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) else {
+    let Some(token) = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
         return RequestAuth::Refused("the Authorization header must be 'Bearer <access token>'");
     };
     match state.authenticate(token).await {
@@ -70,7 +83,12 @@ async fn graphql(
 async fn graphiql_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(GraphiQLSource::build().endpoint("/graphql").title("枫桥 Fengqiao GraphQL").finish())
+        .body(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .title("枫桥 Fengqiao GraphQL")
+                .finish(),
+        )
 }
 
 async fn healthz() -> HttpResponse {
@@ -81,7 +99,9 @@ async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
     let database = state.store.ping().await;
     let cache = state.cache.ping().await;
     match (&database, &cache) {
-        (Ok(()), Ok(())) => HttpResponse::Ok().json(serde_json::json!({ "database": "ok", "cache": "ok" })),
+        (Ok(()), Ok(())) => {
+            HttpResponse::Ok().json(serde_json::json!({ "database": "ok", "cache": "ok" }))
+        }
         _ => {
             if let Err(e) = &database {
                 tracing::warn!(error = %e, "readiness: database");

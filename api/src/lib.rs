@@ -29,12 +29,17 @@ use crate::pii::Vault;
 use crate::store::Store;
 
 /// Reads a secret kept in the data folder, creating it (readable by the owner only) on first use.
-fn data_secret(data_dir: &Path, name: &str, make: impl FnOnce() -> String) -> anyhow::Result<String> {
+fn data_secret(
+    data_dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> anyhow::Result<String> {
     let path = data_dir.join(name);
     if let Ok(existing) = std::fs::read_to_string(&path) {
         return Ok(existing.trim().to_owned());
     }
-    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let value = make();
     std::fs::write(&path, &value).with_context(|| format!("writing {}", path.display()))?;
     #[cfg(unix)]
@@ -50,19 +55,28 @@ fn data_secret(data_dir: &Path, name: &str, make: impl FnOnce() -> String) -> an
 pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
     let url = config.effective_database_url();
     if url.starts_with("sqlite:") && config.database_url.is_empty() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
     }
-    let store = Store::connect(&url, config.database_max_connections).await.context("connecting to the database")?;
+    let store = Store::connect(&url, config.database_max_connections)
+        .await
+        .context("connecting to the database")?;
     if config.auto_migrate {
         store.migrate().await.context("migrating the database")?;
     }
     let jwt_secret = if config.auth.jwt_secret.is_empty() {
-        data_secret(&config.data_dir, "jwt.key", || pii::Vault::generate_key_hex())?
+        data_secret(&config.data_dir, "jwt.key", || {
+            pii::Vault::generate_key_hex()
+        })?
     } else {
         config.auth.jwt_secret.expose().to_owned()
     };
     let pii_key = if config.personal_data.key.is_empty() {
-        data_secret(&config.data_dir, "personal-data.key", pii::Vault::generate_key_hex)?
+        data_secret(
+            &config.data_dir,
+            "personal-data.key",
+            pii::Vault::generate_key_hex,
+        )?
     } else {
         config.personal_data.key.expose().to_owned()
     };
@@ -77,10 +91,27 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     let cache: Arc<dyn Cache> = if config.redis_url.is_empty() {
         Arc::new(MemoryCache::default())
     } else {
-        Arc::new(RedisCache::connect(config.redis_url.expose(), "fengqiao:").await.context("connecting to Redis")?)
+        Arc::new(
+            RedisCache::connect(config.redis_url.expose(), "fengqiao:")
+                .await
+                .context("connecting to Redis")?,
+        )
     };
-    let authz = Authorizer::new().await.context("loading the authorization model")?;
-    let state = Arc::new(AppState { store, authz, tokens, cache, clock, vault, directory: Directory::default() });
-    state.load_policies().await.map_err(|e| anyhow::anyhow!("loading grants: {}", e.detail()))?;
+    let authz = Authorizer::new()
+        .await
+        .context("loading the authorization model")?;
+    let state = Arc::new(AppState {
+        store,
+        authz,
+        tokens,
+        cache,
+        clock,
+        vault,
+        directory: Directory::default(),
+    });
+    state
+        .load_policies()
+        .await
+        .map_err(|e| anyhow::anyhow!("loading grants: {}", e.detail()))?;
     Ok(state)
 }

@@ -10,7 +10,11 @@ use fengqiao::config::Config;
 use fengqiao::{build_state, graphql, http, seed};
 
 #[derive(Parser)]
-#[command(name = "fengqiao", version, about = "Fengqiao: social-governance comprehensive centers, county to village")]
+#[command(
+    name = "fengqiao",
+    version,
+    about = "Fengqiao: social-governance comprehensive centers, county to village"
+)]
 struct Cli {
     /// A TOML configuration file; FENGQIAO_* environment variables override it.
     #[arg(long, short, env = "FENGQIAO_CONFIG")]
@@ -39,17 +43,21 @@ fn main() -> anyhow::Result<()> {
     }
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FENGQIAO_LOG").unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("FENGQIAO_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
         )
         .init();
     let config = Config::load(cli.config.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command.unwrap_or(Cmd::Serve) {
             Cmd::Migrate => {
                 let mut config = config;
                 config.auto_migrate = true;
-                let store = fengqiao::store::Store::connect(&config.effective_database_url(), 2).await?;
+                let store =
+                    fengqiao::store::Store::connect(&config.effective_database_url(), 2).await?;
                 store.migrate().await?;
                 println!("migrations applied");
                 Ok(())
@@ -74,7 +82,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let state = build_state(&config, Arc::new(SystemClock)).await?;
     let listen = config.listen.clone();
-    let listener = std::net::TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
+    let listener =
+        std::net::TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
     let server = http::server(state, &config.graphql, listener)?;
     let graphiql = config.graphql.graphiql;
     let shown = listen.replace("0.0.0.0", "127.0.0.1");

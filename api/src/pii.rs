@@ -44,7 +44,10 @@ impl Vault {
         }
         let enc = derive(&master, b"fengqiao personal data encryption v1")?;
         let hash_key = derive(&master, b"fengqiao personal data lookup v1")?;
-        Ok(Vault { cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(enc)), hash_key })
+        Ok(Vault {
+            cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(enc)),
+            hash_key,
+        })
     }
 
     /// A new random master key, as hex.
@@ -55,7 +58,10 @@ impl Vault {
 
     pub fn encrypt(&self, plain: &str) -> Result<String, VaultError> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-        let sealed = self.cipher.encrypt(&nonce, plain.as_bytes()).map_err(|_| VaultError::Corrupt)?;
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, plain.as_bytes())
+            .map_err(|_| VaultError::Corrupt)?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
         Ok(STANDARD.encode(out))
@@ -68,7 +74,10 @@ impl Vault {
         }
         let (nonce, sealed) = raw.split_at(12);
         let nonce: [u8; 12] = nonce.try_into().map_err(|_| VaultError::Corrupt)?;
-        let plain = self.cipher.decrypt(&Nonce::from(nonce), sealed).map_err(|_| VaultError::Corrupt)?;
+        let plain = self
+            .cipher
+            .decrypt(&Nonce::from(nonce), sealed)
+            .map_err(|_| VaultError::Corrupt)?;
         String::from_utf8(plain).map_err(|_| VaultError::Corrupt)
     }
 
@@ -79,15 +88,22 @@ impl Vault {
             Err(_) => return String::new(),
         };
         mac.update(value.as_bytes());
-        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -102,11 +118,20 @@ mod tests {
         assert_ne!(a, b);
         assert!(!a.contains("1101051949"));
         assert_eq!(vault.decrypt(&a).unwrap(), "11010519491231002X");
-        assert_eq!(vault.lookup_hash("13812345678"), vault.lookup_hash("13812345678"));
-        assert_ne!(vault.lookup_hash("13812345678"), vault.lookup_hash("13812345679"));
+        assert_eq!(
+            vault.lookup_hash("13812345678"),
+            vault.lookup_hash("13812345678")
+        );
+        assert_ne!(
+            vault.lookup_hash("13812345678"),
+            vault.lookup_hash("13812345679")
+        );
         let other = Vault::from_hex(&Vault::generate_key_hex()).unwrap();
         assert!(other.decrypt(&a).is_err());
-        assert_ne!(other.lookup_hash("13812345678"), vault.lookup_hash("13812345678"));
+        assert_ne!(
+            other.lookup_hash("13812345678"),
+            vault.lookup_hash("13812345678")
+        );
         assert!(Vault::from_hex("abcd").is_err());
     }
 }

@@ -24,15 +24,23 @@ pub struct CaseCode {
 impl CaseCode {
     /// Builds a code from a county's six-digit part, the registration date and the allocated sequence number.
     pub fn new(county_part: &str, date: NaiveDate, sequence: u64) -> Result<Self, CaseCodeError> {
-        if county_part.len() != 6 || !county_part.bytes().all(|b| b.is_ascii_digit()) || sequence == 0 {
+        if county_part.len() != 6
+            || !county_part.bytes().all(|b| b.is_ascii_digit())
+            || sequence == 0
+        {
             return Err(CaseCodeError::Format);
         }
-        Ok(CaseCode { county: county_part.to_owned(), date, sequence })
+        Ok(CaseCode {
+            county: county_part.to_owned(),
+            date,
+            sequence,
+        })
     }
 
     pub fn parse(text: &str) -> Result<Self, CaseCodeError> {
         let mut parts = text.split('-');
-        let (Some(county), Some(date), Some(seq), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(county), Some(date), Some(seq), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(CaseCodeError::Format);
         };
@@ -59,7 +67,13 @@ impl CaseCode {
 
 impl fmt::Display for CaseCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}-{:05}", self.county, self.date.format("%Y%m%d"), self.sequence)
+        write!(
+            f,
+            "{}-{}-{:05}",
+            self.county,
+            self.date.format("%Y%m%d"),
+            self.sequence
+        )
     }
 }
 
@@ -74,13 +88,26 @@ mod tests {
         let code = CaseCode::new("623024", date, 17).unwrap();
         assert_eq!(code.to_string(), "623024-20261123-00017");
         assert_eq!(CaseCode::parse("623024-20261123-00017").unwrap(), code);
-        assert_eq!(CaseCode::new("623024", date, 1_234_567).unwrap().to_string(), "623024-20261123-1234567");
+        assert_eq!(
+            CaseCode::new("623024", date, 1_234_567)
+                .unwrap()
+                .to_string(),
+            "623024-20261123-1234567"
+        );
     }
 
     #[test]
     fn refuses_malformed_codes() {
-        for bad in ["", "623024-20261123", "62302-20261123-00017", "623024-20261323-00017", "623024-20261123-017",
-            "623024-20261123-00000", "623024-20261123-000017", "623024-20261123-00017-1"] {
+        for bad in [
+            "",
+            "623024-20261123",
+            "62302-20261123-00017",
+            "623024-20261323-00017",
+            "623024-20261123-017",
+            "623024-20261123-00000",
+            "623024-20261123-000017",
+            "623024-20261123-00017-1",
+        ] {
             assert_eq!(CaseCode::parse(bad), Err(CaseCodeError::Format), "{bad}");
         }
     }

@@ -10,9 +10,13 @@ pub mod lifecycle;
 pub mod personal;
 pub mod tenant;
 
-pub use case::{CaseKind, Category, Channel, MediationMethod, Outcome, PartyRole, Satisfaction, Tier};
+pub use case::{
+    CaseKind, Category, Channel, MediationMethod, Outcome, PartyRole, Satisfaction, Tier,
+};
 pub use code::{CaseCode, CaseCodeError};
-pub use lifecycle::{CaseState, CaseStatus, Command, EscalationTarget, LifecycleError, ReturnDecision};
+pub use lifecycle::{
+    CaseState, CaseStatus, Command, EscalationTarget, LifecycleError, ReturnDecision,
+};
 pub use personal::{IdCard, PersonalDataError, Phone};
 pub use tenant::{Ancestry, DivisionCode, TenantError, TenantLevel};
 

@@ -58,7 +58,11 @@ pub enum EscalationTarget {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReturnDecision {
     /// 改派: hand the case to a unit again.
-    Redispatch { lead_unit: i64, co_units: Vec<i64>, deadline: DateTime<Utc> },
+    Redispatch {
+        lead_unit: i64,
+        co_units: Vec<i64>,
+        deadline: DateTime<Utc>,
+    },
     /// Take it back to the center, as accepted.
     TakeBack { note: String },
 }
@@ -68,17 +72,41 @@ pub enum ReturnDecision {
 pub enum Command {
     Accept,
     /// 不予受理 with 一次性告知: the reason, and where the resident should go instead.
-    Reject { reason: String, referral: String },
-    Dispatch { lead_unit: i64, co_units: Vec<i64>, deadline: DateTime<Utc> },
+    Reject {
+        reason: String,
+        referral: String,
+    },
+    Dispatch {
+        lead_unit: i64,
+        co_units: Vec<i64>,
+        deadline: DateTime<Utc>,
+    },
     Claim,
-    Return { reason: String },
+    Return {
+        reason: String,
+    },
     ReviewReturn(ReturnDecision),
-    Resolve { outcome: Outcome, method: MediationMethod, note: String },
-    Unresolve { reason: String },
-    Escalate { target: EscalationTarget, note: String },
-    FollowUp { satisfaction: Satisfaction, note: String },
+    Resolve {
+        outcome: Outcome,
+        method: MediationMethod,
+        note: String,
+    },
+    Unresolve {
+        reason: String,
+    },
+    Escalate {
+        target: EscalationTarget,
+        note: String,
+    },
+    FollowUp {
+        satisfaction: Satisfaction,
+        note: String,
+    },
     Close,
-    Reopen { reason: String, deadline: DateTime<Utc> },
+    Reopen {
+        reason: String,
+        deadline: DateTime<Utc>,
+    },
 }
 
 impl Command {
@@ -94,8 +122,14 @@ impl Command {
             Command::ReviewReturn(ReturnDecision::TakeBack { .. }) => "take_back",
             Command::Resolve { .. } => "resolve",
             Command::Unresolve { .. } => "unresolve",
-            Command::Escalate { target: EscalationTarget::NextTier, .. } => "escalate_tier",
-            Command::Escalate { target: EscalationTarget::ParentTenant, .. } => "escalate_parent",
+            Command::Escalate {
+                target: EscalationTarget::NextTier,
+                ..
+            } => "escalate_tier",
+            Command::Escalate {
+                target: EscalationTarget::ParentTenant,
+                ..
+            } => "escalate_parent",
             Command::FollowUp { .. } => "follow_up",
             Command::Close => "close",
             Command::Reopen { .. } => "reopen",
@@ -123,9 +157,15 @@ impl Command {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LifecycleError {
     #[error("a case that is {from} cannot be {command}")]
-    InvalidTransition { from: CaseStatus, command: &'static str },
+    InvalidTransition {
+        from: CaseStatus,
+        command: &'static str,
+    },
     #[error("{field}: {reason}")]
-    InvalidInput { field: &'static str, reason: &'static str },
+    InvalidInput {
+        field: &'static str,
+        reason: &'static str,
+    },
     #[error("the case is already at the top of the escalation ladder")]
     TopOfLadder,
     #[error("the case is at the county center, which has no parent center")]
@@ -175,7 +215,10 @@ impl CaseState {
     /// Applies a command, returning the next state or why it was refused.
     pub fn apply(&self, command: &Command, ctx: Context) -> Result<CaseState, LifecycleError> {
         if !command.allowed_from().contains(&self.status) {
-            return Err(LifecycleError::InvalidTransition { from: self.status, command: command.name() });
+            return Err(LifecycleError::InvalidTransition {
+                from: self.status,
+                command: command.name(),
+            });
         }
         let mut next = self.clone();
         match command {
@@ -185,7 +228,11 @@ impl CaseState {
                 required_text("referral", referral)?;
                 next.status = CaseStatus::Rejected;
             }
-            Command::Dispatch { lead_unit, co_units, deadline } => {
+            Command::Dispatch {
+                lead_unit,
+                co_units,
+                deadline,
+            } => {
                 next.assign(*lead_unit, co_units, *deadline, ctx.now)?;
             }
             Command::Claim => next.status = CaseStatus::InProgress,
@@ -193,7 +240,11 @@ impl CaseState {
                 required_text("reason", reason)?;
                 next.status = CaseStatus::Returned;
             }
-            Command::ReviewReturn(ReturnDecision::Redispatch { lead_unit, co_units, deadline }) => {
+            Command::ReviewReturn(ReturnDecision::Redispatch {
+                lead_unit,
+                co_units,
+                deadline,
+            }) => {
                 next.assign(*lead_unit, co_units, *deadline, ctx.now)?;
             }
             Command::ReviewReturn(ReturnDecision::TakeBack { note }) => {
@@ -201,7 +252,11 @@ impl CaseState {
                 next.unassign();
                 next.status = CaseStatus::Accepted;
             }
-            Command::Resolve { outcome, method, note } => {
+            Command::Resolve {
+                outcome,
+                method,
+                note,
+            } => {
                 optional_text("note", note)?;
                 next.outcome = Some(*outcome);
                 next.method = Some(*method);
@@ -242,9 +297,10 @@ impl CaseState {
                 if ctx.now - closed_at > REOPEN_WINDOW {
                     return Err(LifecycleError::ReopenWindowClosed);
                 }
-                let lead = self
-                    .lead_unit
-                    .ok_or(LifecycleError::InvalidInput { field: "leadUnit", reason: "the case has no unit to reopen to" })?;
+                let lead = self.lead_unit.ok_or(LifecycleError::InvalidInput {
+                    field: "leadUnit",
+                    reason: "the case has no unit to reopen to",
+                })?;
                 let co_units = self.co_units.clone();
                 next.assign(lead, &co_units, *deadline, ctx.now)?;
                 next.outcome = None;
@@ -264,16 +320,25 @@ impl CaseState {
         now: DateTime<Utc>,
     ) -> Result<(), LifecycleError> {
         if co_units.contains(&lead_unit) {
-            return Err(LifecycleError::InvalidInput { field: "coUnits", reason: "the lead unit cannot also be a co-unit" });
+            return Err(LifecycleError::InvalidInput {
+                field: "coUnits",
+                reason: "the lead unit cannot also be a co-unit",
+            });
         }
         let mut seen = co_units.to_vec();
         seen.sort_unstable();
         seen.dedup();
         if seen.len() != co_units.len() {
-            return Err(LifecycleError::InvalidInput { field: "coUnits", reason: "a co-unit is named twice" });
+            return Err(LifecycleError::InvalidInput {
+                field: "coUnits",
+                reason: "a co-unit is named twice",
+            });
         }
         if deadline <= now {
-            return Err(LifecycleError::InvalidInput { field: "deadline", reason: "the deadline must be in the future" });
+            return Err(LifecycleError::InvalidInput {
+                field: "deadline",
+                reason: "the deadline must be in the future",
+            });
         }
         self.lead_unit = Some(lead_unit);
         self.co_units = co_units.to_vec();
@@ -291,14 +356,20 @@ impl CaseState {
 
 fn required_text(field: &'static str, text: &str) -> Result<(), LifecycleError> {
     if text.trim().is_empty() {
-        return Err(LifecycleError::InvalidInput { field, reason: "must not be empty" });
+        return Err(LifecycleError::InvalidInput {
+            field,
+            reason: "must not be empty",
+        });
     }
     optional_text(field, text)
 }
 
 fn optional_text(field: &'static str, text: &str) -> Result<(), LifecycleError> {
     if text.chars().count() > MAX_TEXT {
-        return Err(LifecycleError::InvalidInput { field, reason: "is too long" });
+        return Err(LifecycleError::InvalidInput {
+            field,
+            reason: "is too long",
+        });
     }
     Ok(())
 }
@@ -313,7 +384,10 @@ mod tests {
     }
 
     fn ctx(hours: i64) -> Context {
-        Context { now: at(hours), has_parent_tenant: true }
+        Context {
+            now: at(hours),
+            has_parent_tenant: true,
+        }
     }
 
     /// The lifecycle table of DOMAIN.md, written out independently of `Command::allowed_from`.
@@ -325,7 +399,9 @@ mod tests {
             (Accepted, Command::Dispatch { .. }) => Some(Dispatched),
             (Dispatched, Command::Claim) => Some(InProgress),
             (Dispatched, Command::Return { .. }) => Some(Returned),
-            (Returned, Command::ReviewReturn(ReturnDecision::Redispatch { .. })) => Some(Dispatched),
+            (Returned, Command::ReviewReturn(ReturnDecision::Redispatch { .. })) => {
+                Some(Dispatched)
+            }
             (Returned, Command::ReviewReturn(ReturnDecision::TakeBack { .. })) => Some(Accepted),
             (InProgress, Command::Resolve { .. }) => Some(Resolved),
             (InProgress, Command::Unresolve { .. }) => Some(Unresolved),
@@ -342,29 +418,58 @@ mod tests {
         let units = (1i64..5, proptest::collection::vec(5i64..9, 0..3));
         prop_oneof![
             Just(Command::Accept),
-            Just(Command::Reject { reason: "不属于受理范围".into(), referral: "县人民法院".into() }),
+            Just(Command::Reject {
+                reason: "不属于受理范围".into(),
+                referral: "县人民法院".into()
+            }),
             (units.clone(), deadline.clone()).prop_map(|((lead_unit, mut co_units), deadline)| {
                 co_units.dedup();
-                Command::Dispatch { lead_unit, co_units, deadline }
+                Command::Dispatch {
+                    lead_unit,
+                    co_units,
+                    deadline,
+                }
             }),
             Just(Command::Claim),
-            Just(Command::Return { reason: "不属本单位职责".into() }),
+            Just(Command::Return {
+                reason: "不属本单位职责".into()
+            }),
             (units, deadline.clone()).prop_map(|((lead_unit, mut co_units), deadline)| {
                 co_units.dedup();
-                Command::ReviewReturn(ReturnDecision::Redispatch { lead_unit, co_units, deadline })
+                Command::ReviewReturn(ReturnDecision::Redispatch {
+                    lead_unit,
+                    co_units,
+                    deadline,
+                })
             }),
-            Just(Command::ReviewReturn(ReturnDecision::TakeBack { note: String::new() })),
+            Just(Command::ReviewReturn(ReturnDecision::TakeBack {
+                note: String::new()
+            })),
             Just(Command::Resolve {
                 outcome: Outcome::Resolved,
                 method: MediationMethod::PeoplesMediation,
                 note: String::new()
             }),
-            Just(Command::Unresolve { reason: "双方分歧较大".into() }),
-            Just(Command::Escalate { target: EscalationTarget::NextTier, note: String::new() }),
-            Just(Command::Escalate { target: EscalationTarget::ParentTenant, note: String::new() }),
-            Just(Command::FollowUp { satisfaction: Satisfaction::Satisfied, note: String::new() }),
+            Just(Command::Unresolve {
+                reason: "双方分歧较大".into()
+            }),
+            Just(Command::Escalate {
+                target: EscalationTarget::NextTier,
+                note: String::new()
+            }),
+            Just(Command::Escalate {
+                target: EscalationTarget::ParentTenant,
+                note: String::new()
+            }),
+            Just(Command::FollowUp {
+                satisfaction: Satisfaction::Satisfied,
+                note: String::new()
+            }),
             Just(Command::Close),
-            deadline.prop_map(|deadline| Command::Reopen { reason: "当事人不满意".into(), deadline }),
+            deadline.prop_map(|deadline| Command::Reopen {
+                reason: "当事人不满意".into(),
+                deadline
+            }),
         ]
     }
 
@@ -407,31 +512,75 @@ mod tests {
 
     #[test]
     fn escalation_climbs_the_ladder_once_per_rung() {
-        let mut state = CaseState { status: CaseStatus::Accepted, ..CaseState::registered() };
-        let up = Command::Escalate { target: EscalationTarget::NextTier, note: String::new() };
+        let mut state = CaseState {
+            status: CaseStatus::Accepted,
+            ..CaseState::registered()
+        };
+        let up = Command::Escalate {
+            target: EscalationTarget::NextTier,
+            note: String::new(),
+        };
         for _ in 0..3 {
             state = state.apply(&up, ctx(0)).unwrap();
         }
         assert_eq!(state.tier, Tier::LeaderCase);
         assert_eq!(state.apply(&up, ctx(0)), Err(LifecycleError::TopOfLadder));
-        let parent = Command::Escalate { target: EscalationTarget::ParentTenant, note: String::new() };
-        let county = Context { now: at(0), has_parent_tenant: false };
-        assert_eq!(state.apply(&parent, county), Err(LifecycleError::NoParentTenant));
+        let parent = Command::Escalate {
+            target: EscalationTarget::ParentTenant,
+            note: String::new(),
+        };
+        let county = Context {
+            now: at(0),
+            has_parent_tenant: false,
+        };
+        assert_eq!(
+            state.apply(&parent, county),
+            Err(LifecycleError::NoParentTenant)
+        );
     }
 
     #[test]
     fn refused_inputs_name_their_field() {
-        let accepted = CaseState { status: CaseStatus::Accepted, ..CaseState::registered() };
-        let past = Command::Dispatch { lead_unit: 1, co_units: vec![], deadline: at(-1) };
+        let accepted = CaseState {
+            status: CaseStatus::Accepted,
+            ..CaseState::registered()
+        };
+        let past = Command::Dispatch {
+            lead_unit: 1,
+            co_units: vec![],
+            deadline: at(-1),
+        };
         assert_eq!(
             accepted.apply(&past, ctx(0)),
-            Err(LifecycleError::InvalidInput { field: "deadline", reason: "the deadline must be in the future" })
+            Err(LifecycleError::InvalidInput {
+                field: "deadline",
+                reason: "the deadline must be in the future"
+            })
         );
-        let twice = Command::Dispatch { lead_unit: 1, co_units: vec![1], deadline: at(5) };
-        assert!(matches!(accepted.apply(&twice, ctx(0)), Err(LifecycleError::InvalidInput { field: "coUnits", .. })));
+        let twice = Command::Dispatch {
+            lead_unit: 1,
+            co_units: vec![1],
+            deadline: at(5),
+        };
+        assert!(matches!(
+            accepted.apply(&twice, ctx(0)),
+            Err(LifecycleError::InvalidInput {
+                field: "coUnits",
+                ..
+            })
+        ));
         let registered = CaseState::registered();
-        let blank = Command::Reject { reason: "  ".into(), referral: "县司法局".into() };
-        assert!(matches!(registered.apply(&blank, ctx(0)), Err(LifecycleError::InvalidInput { field: "reason", .. })));
+        let blank = Command::Reject {
+            reason: "  ".into(),
+            referral: "县司法局".into(),
+        };
+        assert!(matches!(
+            registered.apply(&blank, ctx(0)),
+            Err(LifecycleError::InvalidInput {
+                field: "reason",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -442,9 +591,18 @@ mod tests {
             ..CaseState::registered()
         };
         state = state.apply(&Command::Close, ctx(0)).unwrap();
-        let reopen = |deadline| Command::Reopen { reason: "当事人不满意".into(), deadline };
-        assert_eq!(state.apply(&reopen(at(24 * 40)), ctx(24 * 31)), Err(LifecycleError::ReopenWindowClosed));
+        let reopen = |deadline| Command::Reopen {
+            reason: "当事人不满意".into(),
+            deadline,
+        };
+        assert_eq!(
+            state.apply(&reopen(at(24 * 40)), ctx(24 * 31)),
+            Err(LifecycleError::ReopenWindowClosed)
+        );
         let reopened = state.apply(&reopen(at(24 * 12)), ctx(24 * 10)).unwrap();
-        assert_eq!((reopened.status, reopened.lead_unit, reopened.closed_at), (CaseStatus::Dispatched, Some(3), None));
+        assert_eq!(
+            (reopened.status, reopened.lead_unit, reopened.closed_at),
+            (CaseStatus::Dispatched, Some(3), None)
+        );
     }
 }

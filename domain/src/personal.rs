@@ -11,7 +11,9 @@ pub enum PersonalDataError {
     IdCardFormat,
     #[error("the ID card number's check character does not match (GB 11643)")]
     IdCardChecksum,
-    #[error("a phone number is an 11-digit mobile number starting with 1, or a landline with its area code")]
+    #[error(
+        "a phone number is an 11-digit mobile number starting with 1, or a landline with its area code"
+    )]
     PhoneFormat,
 }
 
@@ -41,7 +43,11 @@ impl IdCard {
 
     /// The GB 11643 check character for the first 17 digits.
     pub fn check_char(first17: &[u8]) -> u8 {
-        let sum: u32 = first17.iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
+        let sum: u32 = first17
+            .iter()
+            .zip(WEIGHTS)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
         CHECK[(sum % 11) as usize]
     }
 
@@ -75,7 +81,11 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(text: &str) -> Result<Self, PersonalDataError> {
-        let digits: String = text.trim().chars().filter(|c| *c != '-' && *c != ' ').collect();
+        let digits: String = text
+            .trim()
+            .chars()
+            .filter(|c| *c != '-' && *c != ' ')
+            .collect();
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(PersonalDataError::PhoneFormat);
         }
@@ -122,18 +132,42 @@ mod tests {
         assert_eq!(id.expose(), "11010519491231002X");
         assert_eq!(id.masked(), "110105********002X");
         assert_eq!(format!("{id:?}"), "IdCard(110105********002X)");
-        assert_eq!(IdCard::parse("110105194912310021"), Err(PersonalDataError::IdCardChecksum));
-        assert_eq!(IdCard::parse("11010519491231002"), Err(PersonalDataError::IdCardFormat));
-        assert_eq!(IdCard::parse("1101051949123100AX"), Err(PersonalDataError::IdCardFormat));
+        assert_eq!(
+            IdCard::parse("110105194912310021"),
+            Err(PersonalDataError::IdCardChecksum)
+        );
+        assert_eq!(
+            IdCard::parse("11010519491231002"),
+            Err(PersonalDataError::IdCardFormat)
+        );
+        assert_eq!(
+            IdCard::parse("1101051949123100AX"),
+            Err(PersonalDataError::IdCardFormat)
+        );
     }
 
     #[test]
     fn phones_mask_their_middle() {
-        assert_eq!(Phone::parse("138 1234 5678").unwrap().masked(), "138****5678");
-        assert_eq!(Phone::parse("0938-1234567").unwrap().masked(), "093****4567");
-        assert_eq!(Phone::parse("12812345678"), Err(PersonalDataError::PhoneFormat));
-        assert_eq!(Phone::parse("1381234567"), Err(PersonalDataError::PhoneFormat));
-        assert_eq!(Phone::parse("138123456ab"), Err(PersonalDataError::PhoneFormat));
+        assert_eq!(
+            Phone::parse("138 1234 5678").unwrap().masked(),
+            "138****5678"
+        );
+        assert_eq!(
+            Phone::parse("0938-1234567").unwrap().masked(),
+            "093****4567"
+        );
+        assert_eq!(
+            Phone::parse("12812345678"),
+            Err(PersonalDataError::PhoneFormat)
+        );
+        assert_eq!(
+            Phone::parse("1381234567"),
+            Err(PersonalDataError::PhoneFormat)
+        );
+        assert_eq!(
+            Phone::parse("138123456ab"),
+            Err(PersonalDataError::PhoneFormat)
+        );
     }
 
     proptest! {

@@ -42,11 +42,17 @@ pub enum TenantError {
     #[error("a division code has exactly 12 digits")]
     DivisionCodeFormat,
     #[error("a {level} code must {rule}")]
-    DivisionCodeLevel { level: TenantLevel, rule: &'static str },
+    DivisionCodeLevel {
+        level: TenantLevel,
+        rule: &'static str,
+    },
     #[error("a {child} code must extend its parent's code {parent}")]
     NotUnderParent { child: String, parent: String },
     #[error("a {parent} cannot have a {child} below it")]
-    LevelUnderParent { parent: TenantLevel, child: TenantLevel },
+    LevelUnderParent {
+        parent: TenantLevel,
+        child: TenantLevel,
+    },
 }
 
 /// A 12-digit administrative division code (统计用区划代码): 6 digits of county, 3 of township, 3 of
@@ -90,7 +96,10 @@ impl DivisionCode {
         child_level: TenantLevel,
     ) -> Result<(), TenantError> {
         if parent_level.child() != Some(child_level) {
-            return Err(TenantError::LevelUnderParent { parent: parent_level, child: child_level });
+            return Err(TenantError::LevelUnderParent {
+                parent: parent_level,
+                child: child_level,
+            });
         }
         let shared = match parent_level {
             TenantLevel::County => 6,
@@ -98,7 +107,10 @@ impl DivisionCode {
             TenantLevel::Village | TenantLevel::Grid => 12,
         };
         if parent.0[..shared] != child.0[..shared] {
-            return Err(TenantError::NotUnderParent { child: child.0.clone(), parent: parent.0.clone() });
+            return Err(TenantError::NotUnderParent {
+                child: child.0.clone(),
+                parent: parent.0.clone(),
+            });
         }
         Ok(())
     }
@@ -132,7 +144,12 @@ pub struct Ancestry {
 
 impl Ancestry {
     pub const fn county(county: i64) -> Self {
-        Ancestry { county, township: None, village: None, grid: None }
+        Ancestry {
+            county,
+            township: None,
+            village: None,
+            grid: None,
+        }
     }
 
     /// The ancestry of a new child with id `child` at `level` below this tenant.
@@ -168,7 +185,10 @@ impl Ancestry {
 
     /// The deepest tenant of the chain.
     pub fn leaf(&self) -> i64 {
-        self.grid.or(self.village).or(self.township).unwrap_or(self.county)
+        self.grid
+            .or(self.village)
+            .or(self.township)
+            .unwrap_or(self.county)
     }
 
     /// Whether tenant `tenant` at `level` is this chain's tenant or one of its ancestors.
@@ -188,8 +208,14 @@ mod tests {
         assert!(DivisionCode::parse("620521100000", TenantLevel::Township).is_ok());
         assert!(DivisionCode::parse("620521100201", TenantLevel::Village).is_ok());
         assert!(DivisionCode::parse("620521100000", TenantLevel::Village).is_err());
-        assert_eq!(DivisionCode::parse("62052110000", TenantLevel::Township), Err(TenantError::DivisionCodeFormat));
-        assert_eq!(DivisionCode::parse("62052110000x", TenantLevel::Township), Err(TenantError::DivisionCodeFormat));
+        assert_eq!(
+            DivisionCode::parse("62052110000", TenantLevel::Township),
+            Err(TenantError::DivisionCodeFormat)
+        );
+        assert_eq!(
+            DivisionCode::parse("62052110000x", TenantLevel::Township),
+            Err(TenantError::DivisionCodeFormat)
+        );
     }
 
     #[test]
@@ -197,10 +223,19 @@ mod tests {
         let county = DivisionCode::parse("620521000000", TenantLevel::County).unwrap();
         let ours = DivisionCode::parse("620521100000", TenantLevel::Township).unwrap();
         let theirs = DivisionCode::parse("620522100000", TenantLevel::Township).unwrap();
-        assert!(DivisionCode::check_child(&county, TenantLevel::County, &ours, TenantLevel::Township).is_ok());
-        assert!(DivisionCode::check_child(&county, TenantLevel::County, &theirs, TenantLevel::Township).is_err());
+        assert!(
+            DivisionCode::check_child(&county, TenantLevel::County, &ours, TenantLevel::Township)
+                .is_ok()
+        );
+        assert!(
+            DivisionCode::check_child(&county, TenantLevel::County, &theirs, TenantLevel::Township)
+                .is_err()
+        );
         let village = DivisionCode::parse("620521100201", TenantLevel::Village).unwrap();
-        assert!(DivisionCode::check_child(&county, TenantLevel::County, &village, TenantLevel::Village).is_err());
+        assert!(
+            DivisionCode::check_child(&county, TenantLevel::County, &village, TenantLevel::Village)
+                .is_err()
+        );
     }
 
     #[test]

@@ -16,51 +16,194 @@ impl MigrationName for Migration {
 }
 
 #[derive(Iden)]
-enum Tenant { #[iden = "tenants"] Table, Id, ParentId, Level, Code, Name, CountyId, TownshipId, VillageId, GridId, CreatedAt }
+enum Tenant {
+    #[iden = "tenants"]
+    Table,
+    Id,
+    ParentId,
+    Level,
+    Code,
+    Name,
+    CountyId,
+    TownshipId,
+    VillageId,
+    GridId,
+    CreatedAt,
+}
 
 #[derive(Iden)]
-enum AppUser { #[iden = "users"] Table, Id, TenantId, CountyId, Username, DisplayName, PasswordHash, Active, CreatedAt }
+enum AppUser {
+    #[iden = "users"]
+    Table,
+    Id,
+    TenantId,
+    CountyId,
+    Username,
+    DisplayName,
+    PasswordHash,
+    Active,
+    CreatedAt,
+}
 
 #[derive(Iden)]
-enum RoleGrant { #[iden = "role_grants"] Table, Id, UserId, TenantId, CountyId, Level, Role, GrantedBy, CreatedAt }
+enum RoleGrant {
+    #[iden = "role_grants"]
+    Table,
+    Id,
+    UserId,
+    TenantId,
+    CountyId,
+    Level,
+    Role,
+    GrantedBy,
+    CreatedAt,
+}
 
 #[derive(Iden)]
-enum Unit { #[iden = "units"] Table, Id, TenantId, CountyId, Name, Department, Residency, CreatedAt }
+enum Unit {
+    #[iden = "units"]
+    Table,
+    Id,
+    TenantId,
+    CountyId,
+    Name,
+    Department,
+    Residency,
+    CreatedAt,
+}
 
 #[derive(Iden)]
-enum UnitMember { #[iden = "unit_members"] Table, UnitId, UserId, CountyId }
+enum UnitMember {
+    #[iden = "unit_members"]
+    Table,
+    UnitId,
+    UserId,
+    CountyId,
+}
 
 #[derive(Iden)]
 enum Case {
     #[iden = "cases"]
-    Table, Id, Code, CountyId, TownshipId, VillageId, GridId, OriginTenantId, TenantId, Kind, Channel, Category,
-    Status, Tier, Title, Description, Place, RegisteredBy, RegisteredAt, AcceptedAt, DueAt, LeadUnitId,
-    Outcome, MediationMethod, Satisfaction, ResolvedAt, ClosedAt, UpdatedAt, Version,
+    Table,
+    Id,
+    Code,
+    CountyId,
+    TownshipId,
+    VillageId,
+    GridId,
+    OriginTenantId,
+    TenantId,
+    Kind,
+    Channel,
+    Category,
+    Status,
+    Tier,
+    Title,
+    Description,
+    Place,
+    RegisteredBy,
+    RegisteredAt,
+    AcceptedAt,
+    DueAt,
+    LeadUnitId,
+    Outcome,
+    MediationMethod,
+    Satisfaction,
+    ResolvedAt,
+    ClosedAt,
+    UpdatedAt,
+    Version,
 }
 
 #[derive(Iden)]
-enum CaseCoUnit { #[iden = "case_co_units"] Table, CaseId, UnitId, CountyId }
+enum CaseCoUnit {
+    #[iden = "case_co_units"]
+    Table,
+    CaseId,
+    UnitId,
+    CountyId,
+}
 
 #[derive(Iden)]
 enum CaseParty {
     #[iden = "case_parties"]
-    Table, Id, CaseId, CountyId, Role, Name, IdCardCipher, IdCardHash, IdCardMasked, PhoneCipher, PhoneHash, PhoneMasked, Address,
+    Table,
+    Id,
+    CaseId,
+    CountyId,
+    Role,
+    Name,
+    IdCardCipher,
+    IdCardHash,
+    IdCardMasked,
+    PhoneCipher,
+    PhoneHash,
+    PhoneMasked,
+    Address,
 }
 
 #[derive(Iden)]
-enum CaseEvent { #[iden = "case_events"] Table, Id, CaseId, CountyId, TenantId, ActorId, UnitId, Command, FromStatus, ToStatus, Note, Data, At }
+enum CaseEvent {
+    #[iden = "case_events"]
+    Table,
+    Id,
+    CaseId,
+    CountyId,
+    TenantId,
+    ActorId,
+    UnitId,
+    Command,
+    FromStatus,
+    ToStatus,
+    Note,
+    Data,
+    At,
+}
 
 #[derive(Iden)]
-enum IdempotencyKey { #[iden = "idempotency_keys"] Table, Id, UserId, Key, RequestHash, CaseId, CountyId, CreatedAt }
+enum IdempotencyKey {
+    #[iden = "idempotency_keys"]
+    Table,
+    Id,
+    UserId,
+    Key,
+    RequestHash,
+    CaseId,
+    CountyId,
+    CreatedAt,
+}
 
 #[derive(Iden)]
-enum RefreshToken { #[iden = "refresh_tokens"] Table, Id, FamilyId, UserId, TokenHash, IssuedAt, ExpiresAt, UsedAt, RevokedAt }
+enum RefreshToken {
+    #[iden = "refresh_tokens"]
+    Table,
+    Id,
+    FamilyId,
+    UserId,
+    TokenHash,
+    IssuedAt,
+    ExpiresAt,
+    UsedAt,
+    RevokedAt,
+}
 
 #[derive(Iden)]
-enum CaseCodeCounter { #[iden = "case_code_counters"] Table, CountyId, NextValue }
+enum CaseCodeCounter {
+    #[iden = "case_code_counters"]
+    Table,
+    CountyId,
+    NextValue,
+}
 
-fn fk(from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
-    ForeignKey::create().from(from.0, from.1).to(to.0, to.1).on_delete(ForeignKeyAction::Restrict).to_owned()
+fn fk(
+    from: (impl IntoIden, impl IntoIden),
+    to: (impl IntoIden, impl IntoIden),
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(from.0, from.1)
+        .to(to.0, to.1)
+        .on_delete(ForeignKeyAction::Restrict)
+        .to_owned()
 }
 
 fn index(name: &str, table: impl IntoIden, columns: &[&'static str]) -> IndexCreateStatement {
@@ -89,12 +232,19 @@ impl MigrationTrait for Migration {
                     .col(big_integer_null(Tenant::VillageId))
                     .col(big_integer_null(Tenant::GridId))
                     .col(timestamp_with_time_zone(Tenant::CreatedAt))
-                    .foreign_key(&mut fk((Tenant::Table, Tenant::ParentId), (Tenant::Table, Tenant::Id)))
+                    .foreign_key(&mut fk(
+                        (Tenant::Table, Tenant::ParentId),
+                        (Tenant::Table, Tenant::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("ix_tenant_parent", Tenant::Table, &["parent_id"])).await?;
-        manager.create_index(index("ix_tenant_county", Tenant::Table, &["county_id"])).await?;
+        manager
+            .create_index(index("ix_tenant_parent", Tenant::Table, &["parent_id"]))
+            .await?;
+        manager
+            .create_index(index("ix_tenant_county", Tenant::Table, &["county_id"]))
+            .await?;
 
         manager
             .create_table(
@@ -108,11 +258,16 @@ impl MigrationTrait for Migration {
                     .col(string_len(AppUser::PasswordHash, 200))
                     .col(boolean(AppUser::Active))
                     .col(timestamp_with_time_zone(AppUser::CreatedAt))
-                    .foreign_key(&mut fk((AppUser::Table, AppUser::TenantId), (Tenant::Table, Tenant::Id)))
+                    .foreign_key(&mut fk(
+                        (AppUser::Table, AppUser::TenantId),
+                        (Tenant::Table, Tenant::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("ix_app_user_tenant", AppUser::Table, &["tenant_id"])).await?;
+        manager
+            .create_index(index("ix_app_user_tenant", AppUser::Table, &["tenant_id"]))
+            .await?;
 
         manager
             .create_table(
@@ -126,13 +281,27 @@ impl MigrationTrait for Migration {
                     .col(string_len(RoleGrant::Role, 32))
                     .col(big_integer_null(RoleGrant::GrantedBy))
                     .col(timestamp_with_time_zone(RoleGrant::CreatedAt))
-                    .foreign_key(&mut fk((RoleGrant::Table, RoleGrant::UserId), (AppUser::Table, AppUser::Id)))
-                    .foreign_key(&mut fk((RoleGrant::Table, RoleGrant::TenantId), (Tenant::Table, Tenant::Id)))
+                    .foreign_key(&mut fk(
+                        (RoleGrant::Table, RoleGrant::UserId),
+                        (AppUser::Table, AppUser::Id),
+                    ))
+                    .foreign_key(&mut fk(
+                        (RoleGrant::Table, RoleGrant::TenantId),
+                        (Tenant::Table, Tenant::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
         manager
-            .create_index(index("ux_role_grant", RoleGrant::Table, &["user_id", "tenant_id", "role"]).unique().to_owned())
+            .create_index(
+                index(
+                    "ux_role_grant",
+                    RoleGrant::Table,
+                    &["user_id", "tenant_id", "role"],
+                )
+                .unique()
+                .to_owned(),
+            )
             .await?;
 
         manager
@@ -146,11 +315,20 @@ impl MigrationTrait for Migration {
                     .col(string_len(Unit::Department, 64))
                     .col(string_len(Unit::Residency, 16))
                     .col(timestamp_with_time_zone(Unit::CreatedAt))
-                    .foreign_key(&mut fk((Unit::Table, Unit::TenantId), (Tenant::Table, Tenant::Id)))
+                    .foreign_key(&mut fk(
+                        (Unit::Table, Unit::TenantId),
+                        (Tenant::Table, Tenant::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("ux_unit_name", Unit::Table, &["tenant_id", "name"]).unique().to_owned()).await?;
+        manager
+            .create_index(
+                index("ux_unit_name", Unit::Table, &["tenant_id", "name"])
+                    .unique()
+                    .to_owned(),
+            )
+            .await?;
 
         manager
             .create_table(
@@ -159,9 +337,19 @@ impl MigrationTrait for Migration {
                     .col(big_integer(UnitMember::UnitId))
                     .col(big_integer(UnitMember::UserId))
                     .col(big_integer(UnitMember::CountyId))
-                    .primary_key(Index::create().col(UnitMember::UnitId).col(UnitMember::UserId))
-                    .foreign_key(&mut fk((UnitMember::Table, UnitMember::UnitId), (Unit::Table, Unit::Id)))
-                    .foreign_key(&mut fk((UnitMember::Table, UnitMember::UserId), (AppUser::Table, AppUser::Id)))
+                    .primary_key(
+                        Index::create()
+                            .col(UnitMember::UnitId)
+                            .col(UnitMember::UserId),
+                    )
+                    .foreign_key(&mut fk(
+                        (UnitMember::Table, UnitMember::UnitId),
+                        (Unit::Table, Unit::Id),
+                    ))
+                    .foreign_key(&mut fk(
+                        (UnitMember::Table, UnitMember::UserId),
+                        (AppUser::Table, AppUser::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -198,17 +386,48 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Case::ClosedAt))
                     .col(timestamp_with_time_zone(Case::UpdatedAt))
                     .col(integer(Case::Version))
-                    .foreign_key(&mut fk((Case::Table, Case::OriginTenantId), (Tenant::Table, Tenant::Id)))
-                    .foreign_key(&mut fk((Case::Table, Case::TenantId), (Tenant::Table, Tenant::Id)))
-                    .foreign_key(&mut fk((Case::Table, Case::LeadUnitId), (Unit::Table, Unit::Id)))
+                    .foreign_key(&mut fk(
+                        (Case::Table, Case::OriginTenantId),
+                        (Tenant::Table, Tenant::Id),
+                    ))
+                    .foreign_key(&mut fk(
+                        (Case::Table, Case::TenantId),
+                        (Tenant::Table, Tenant::Id),
+                    ))
+                    .foreign_key(&mut fk(
+                        (Case::Table, Case::LeadUnitId),
+                        (Unit::Table, Unit::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("ix_case_county", Case::Table, &["county_id", "id"])).await?;
-        manager.create_index(index("ix_case_township", Case::Table, &["township_id", "id"])).await?;
-        manager.create_index(index("ix_case_village", Case::Table, &["village_id", "id"])).await?;
-        manager.create_index(index("ix_case_lead_unit", Case::Table, &["lead_unit_id", "id"])).await?;
-        manager.create_index(index("ix_case_due", Case::Table, &["county_id", "status", "due_at"])).await?;
+        manager
+            .create_index(index("ix_case_county", Case::Table, &["county_id", "id"]))
+            .await?;
+        manager
+            .create_index(index(
+                "ix_case_township",
+                Case::Table,
+                &["township_id", "id"],
+            ))
+            .await?;
+        manager
+            .create_index(index("ix_case_village", Case::Table, &["village_id", "id"]))
+            .await?;
+        manager
+            .create_index(index(
+                "ix_case_lead_unit",
+                Case::Table,
+                &["lead_unit_id", "id"],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "ix_case_due",
+                Case::Table,
+                &["county_id", "status", "due_at"],
+            ))
+            .await?;
 
         manager
             .create_table(
@@ -217,13 +436,29 @@ impl MigrationTrait for Migration {
                     .col(big_integer(CaseCoUnit::CaseId))
                     .col(big_integer(CaseCoUnit::UnitId))
                     .col(big_integer(CaseCoUnit::CountyId))
-                    .primary_key(Index::create().col(CaseCoUnit::CaseId).col(CaseCoUnit::UnitId))
-                    .foreign_key(&mut fk((CaseCoUnit::Table, CaseCoUnit::CaseId), (Case::Table, Case::Id)))
-                    .foreign_key(&mut fk((CaseCoUnit::Table, CaseCoUnit::UnitId), (Unit::Table, Unit::Id)))
+                    .primary_key(
+                        Index::create()
+                            .col(CaseCoUnit::CaseId)
+                            .col(CaseCoUnit::UnitId),
+                    )
+                    .foreign_key(&mut fk(
+                        (CaseCoUnit::Table, CaseCoUnit::CaseId),
+                        (Case::Table, Case::Id),
+                    ))
+                    .foreign_key(&mut fk(
+                        (CaseCoUnit::Table, CaseCoUnit::UnitId),
+                        (Unit::Table, Unit::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("ix_case_co_unit_unit", CaseCoUnit::Table, &["unit_id", "case_id"])).await?;
+        manager
+            .create_index(index(
+                "ix_case_co_unit_unit",
+                CaseCoUnit::Table,
+                &["unit_id", "case_id"],
+            ))
+            .await?;
 
         manager
             .create_table(
@@ -241,13 +476,30 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(CaseParty::PhoneHash, 64))
                     .col(string_len_null(CaseParty::PhoneMasked, 16))
                     .col(string_len(CaseParty::Address, 200))
-                    .foreign_key(&mut fk((CaseParty::Table, CaseParty::CaseId), (Case::Table, Case::Id)))
+                    .foreign_key(&mut fk(
+                        (CaseParty::Table, CaseParty::CaseId),
+                        (Case::Table, Case::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("ix_case_party_case", CaseParty::Table, &["case_id"])).await?;
-        manager.create_index(index("ix_case_party_id_card", CaseParty::Table, &["county_id", "id_card_hash"])).await?;
-        manager.create_index(index("ix_case_party_phone", CaseParty::Table, &["county_id", "phone_hash"])).await?;
+        manager
+            .create_index(index("ix_case_party_case", CaseParty::Table, &["case_id"]))
+            .await?;
+        manager
+            .create_index(index(
+                "ix_case_party_id_card",
+                CaseParty::Table,
+                &["county_id", "id_card_hash"],
+            ))
+            .await?;
+        manager
+            .create_index(index(
+                "ix_case_party_phone",
+                CaseParty::Table,
+                &["county_id", "phone_hash"],
+            ))
+            .await?;
 
         manager
             .create_table(
@@ -265,11 +517,20 @@ impl MigrationTrait for Migration {
                     .col(text(CaseEvent::Note))
                     .col(text(CaseEvent::Data))
                     .col(timestamp_with_time_zone(CaseEvent::At))
-                    .foreign_key(&mut fk((CaseEvent::Table, CaseEvent::CaseId), (Case::Table, Case::Id)))
+                    .foreign_key(&mut fk(
+                        (CaseEvent::Table, CaseEvent::CaseId),
+                        (Case::Table, Case::Id),
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("ix_case_event_case", CaseEvent::Table, &["case_id", "id"])).await?;
+        manager
+            .create_index(index(
+                "ix_case_event_case",
+                CaseEvent::Table,
+                &["case_id", "id"],
+            ))
+            .await?;
 
         manager
             .create_table(
@@ -286,7 +547,15 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("ux_idempotency_key", IdempotencyKey::Table, &["user_id", "key"]).unique().to_owned())
+            .create_index(
+                index(
+                    "ux_idempotency_key",
+                    IdempotencyKey::Table,
+                    &["user_id", "key"],
+                )
+                .unique()
+                .to_owned(),
+            )
             .await?;
 
         manager
@@ -304,7 +573,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(index("ix_refresh_token_family", RefreshToken::Table, &["family_id"])).await?;
+        manager
+            .create_index(index(
+                "ix_refresh_token_family",
+                RefreshToken::Table,
+                &["family_id"],
+            ))
+            .await?;
 
         manager
             .create_table(
@@ -334,7 +609,9 @@ impl MigrationTrait for Migration {
             Tenant::Table.into_iden(),
         ];
         for table in tables {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

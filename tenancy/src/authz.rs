@@ -124,7 +124,13 @@ pub struct Target {
 impl Target {
     /// A resource that lives in one tenant, such as the tenant itself, a unit or a user.
     pub fn in_tenant(resource_id: Option<i64>, tenant: Ancestry) -> Self {
-        Target { resource_id, visible_in: tenant, owned_by: tenant, lead_unit: None, co_units: Vec::new() }
+        Target {
+            resource_id,
+            visible_in: tenant,
+            owned_by: tenant,
+            lead_unit: None,
+            co_units: Vec::new(),
+        }
     }
 }
 
@@ -226,7 +232,11 @@ impl Authorizer {
         // Grants live in the store and are loaded from it; the enforcer never writes back to its adapter.
         enforcer.enable_auto_save(false);
         Ok(Authorizer {
-            state: RwLock::new(State { enforcer, grants: HashMap::new(), members: HashMap::new() }),
+            state: RwLock::new(State {
+                enforcer,
+                grants: HashMap::new(),
+                members: HashMap::new(),
+            }),
         })
     }
 
@@ -241,7 +251,13 @@ impl Authorizer {
         state.members.clear();
         let rules: Vec<Vec<String>> = grants
             .iter()
-            .map(|g| vec![subject(g.user_id), g.role.as_str().to_owned(), domain(g.tenant_id)])
+            .map(|g| {
+                vec![
+                    subject(g.user_id),
+                    g.role.as_str().to_owned(),
+                    domain(g.tenant_id),
+                ]
+            })
             .collect();
         if !rules.is_empty() {
             state.enforcer.add_grouping_policies(rules).await?;
@@ -257,7 +273,11 @@ impl Authorizer {
 
     pub async fn add_grant(&self, grant: Grant) -> Result<(), AuthzError> {
         let mut state = self.state.write().await;
-        let rule = vec![subject(grant.user_id), grant.role.as_str().to_owned(), domain(grant.tenant_id)];
+        let rule = vec![
+            subject(grant.user_id),
+            grant.role.as_str().to_owned(),
+            domain(grant.tenant_id),
+        ];
         state.enforcer.add_grouping_policy(rule).await?;
         let list = state.grants.entry(grant.user_id).or_default();
         if !list.contains(&grant) {
@@ -276,34 +296,79 @@ impl Authorizer {
 
     /// The user's grants.
     pub async fn grants_of(&self, user_id: i64) -> Vec<Grant> {
-        self.state.read().await.grants.get(&user_id).cloned().unwrap_or_default()
+        self.state
+            .read()
+            .await
+            .grants
+            .get(&user_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The units the user is a member of.
     pub async fn units_of(&self, user_id: i64) -> Vec<i64> {
-        self.state.read().await.members.get(&user_id).cloned().unwrap_or_default()
+        self.state
+            .read()
+            .await
+            .members
+            .get(&user_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Checks `action` on `target` for `principal`.
     ///
     /// A principal who may not read the target gets `Denied::NotVisible` whatever the action, so that a
     /// refusal never tells a sibling tenant that the resource exists.
-    pub async fn permit(&self, principal: &Principal, action: Action, target: &Target) -> Result<Permit, Denied> {
+    pub async fn permit(
+        &self,
+        principal: &Principal,
+        action: Action,
+        target: &Target,
+    ) -> Result<Permit, Denied> {
         let state = self.state.read().await;
         let relation = relation(&state, principal.user_id, target);
-        let chain = if action.is_read() { &target.visible_in } else { &target.owned_by };
+        let chain = if action.is_read() {
+            &target.visible_in
+        } else {
+            &target.owned_by
+        };
         if let Some(tenant_id) = allowed_at(&state, principal.user_id, action, chain, relation) {
-            return Ok(Permit { user_id: principal.user_id, action, tenant_id, resource_id: target.resource_id });
+            return Ok(Permit {
+                user_id: principal.user_id,
+                action,
+                tenant_id,
+                resource_id: target.resource_id,
+            });
         }
         let read = action.read_of_object();
-        if action.is_read() || allowed_at(&state, principal.user_id, read, &target.visible_in, relation).is_none() {
+        if action.is_read()
+            || allowed_at(
+                &state,
+                principal.user_id,
+                read,
+                &target.visible_in,
+                relation,
+            )
+            .is_none()
+        {
             return Err(Denied::NotVisible);
         }
         let why = match relation {
-            Relation::None if matches!(action, Action::CaseClaim | Action::CaseReturn | Action::CaseResolve | Action::CaseUnresolve) => {
+            Relation::None
+                if matches!(
+                    action,
+                    Action::CaseClaim
+                        | Action::CaseReturn
+                        | Action::CaseResolve
+                        | Action::CaseUnresolve
+                ) =>
+            {
                 "only the case's lead unit or a mediator can do this"
             }
-            Relation::Co => "a co-unit may read the case and add notes, but only the lead unit can do this",
+            Relation::Co => {
+                "a co-unit may read the case and add notes, but only the lead unit can do this"
+            }
             _ if !action.is_read() && chain != &target.visible_in => {
                 "the case is handled by another center now; it can be read here but not changed"
             }
@@ -315,7 +380,14 @@ impl Authorizer {
     /// Where the principal may read cases from.
     pub async fn case_scope(&self, principal: &Principal) -> CaseScope {
         let state = self.state.read().await;
-        let mut scope = CaseScope { units: state.members.get(&principal.user_id).cloned().unwrap_or_default(), ..CaseScope::default() };
+        let mut scope = CaseScope {
+            units: state
+                .members
+                .get(&principal.user_id)
+                .cloned()
+                .unwrap_or_default(),
+            ..CaseScope::default()
+        };
         let sub = subject(principal.user_id);
         let mut seen = Vec::new();
         for grant in state.grants.get(&principal.user_id).into_iter().flatten() {
@@ -324,10 +396,17 @@ impl Authorizer {
             }
             seen.push(grant.tenant_id);
             let dom = domain(grant.tenant_id);
-            let any = state.enforcer.enforce((&sub, &dom, "case", "read", "none")).unwrap_or(false);
+            let any = state
+                .enforcer
+                .enforce((&sub, &dom, "case", "read", "none"))
+                .unwrap_or(false);
             if any {
                 scope.subtrees.push((grant.level, grant.tenant_id));
-            } else if state.enforcer.enforce((&sub, &dom, "case", "read", "lead")).unwrap_or(false) {
+            } else if state
+                .enforcer
+                .enforce((&sub, &dom, "case", "read", "lead"))
+                .unwrap_or(false)
+            {
                 scope.unit_subtrees.push((grant.level, grant.tenant_id));
             }
         }
@@ -336,7 +415,11 @@ impl Authorizer {
 }
 
 fn relation(state: &State, user_id: i64, target: &Target) -> Relation {
-    let units = state.members.get(&user_id).map(Vec::as_slice).unwrap_or_default();
+    let units = state
+        .members
+        .get(&user_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     if target.lead_unit.is_some_and(|lead| units.contains(&lead)) {
         Relation::Lead
     } else if target.co_units.iter().any(|co| units.contains(co)) {
@@ -347,7 +430,13 @@ fn relation(state: &State, user_id: i64, target: &Target) -> Relation {
 }
 
 /// The first tenant of `chain`, from the county down, at which casbin allows the request.
-fn allowed_at(state: &State, user_id: i64, action: Action, chain: &Ancestry, relation: Relation) -> Option<i64> {
+fn allowed_at(
+    state: &State,
+    user_id: i64,
+    action: Action,
+    chain: &Ancestry,
+    relation: Relation,
+) -> Option<i64> {
     let grants = state.grants.get(&user_id)?;
     let (object, verb) = action.split();
     let sub = subject(user_id);
@@ -366,18 +455,36 @@ mod tests {
 
     fn tree() -> (Ancestry, Ancestry, Ancestry) {
         let county = Ancestry::county(1);
-        (county, county.child(TenantLevel::Township, 1_1), county.child(TenantLevel::Township, 1_10))
+        (
+            county,
+            county.child(TenantLevel::Township, 1_1),
+            county.child(TenantLevel::Township, 1_10),
+        )
     }
 
     fn case_in(at: Ancestry, lead: Option<i64>, co: Vec<i64>) -> Target {
-        Target { resource_id: Some(7), visible_in: at, owned_by: at, lead_unit: lead, co_units: co }
+        Target {
+            resource_id: Some(7),
+            visible_in: at,
+            owned_by: at,
+            lead_unit: lead,
+            co_units: co,
+        }
     }
 
-    async fn authorizer(grants: &[(i64, Role, i64, TenantLevel)], members: &[(i64, i64)]) -> Authorizer {
+    async fn authorizer(
+        grants: &[(i64, Role, i64, TenantLevel)],
+        members: &[(i64, i64)],
+    ) -> Authorizer {
         let authz = Authorizer::new().await.unwrap();
         let grants: Vec<Grant> = grants
             .iter()
-            .map(|(user_id, role, tenant_id, level)| Grant { user_id: *user_id, role: *role, tenant_id: *tenant_id, level: *level })
+            .map(|(user_id, role, tenant_id, level)| Grant {
+                user_id: *user_id,
+                role: *role,
+                tenant_id: *tenant_id,
+                level: *level,
+            })
             .collect();
         authz.load(&grants, members).await.unwrap();
         authz
@@ -387,20 +494,64 @@ mod tests {
     async fn a_grant_reaches_the_subtree_but_never_a_sibling() {
         let (county, a, b) = tree();
         let authz = authorizer(
-            &[(100, Role::Dispatcher, 11, TenantLevel::Township), (200, Role::Supervisor, 1, TenantLevel::County)],
+            &[
+                (100, Role::Dispatcher, 11, TenantLevel::Township),
+                (200, Role::Supervisor, 1, TenantLevel::County),
+            ],
             &[],
         )
         .await;
-        let township_a = Principal { user_id: 100, tenant_id: 11 };
-        let county_sup = Principal { user_id: 200, tenant_id: 1 };
+        let township_a = Principal {
+            user_id: 100,
+            tenant_id: 11,
+        };
+        let county_sup = Principal {
+            user_id: 200,
+            tenant_id: 1,
+        };
         let village = a.child(TenantLevel::Village, 111);
-        assert!(authz.permit(&township_a, Action::CaseDispatch, &case_in(village, None, vec![])).await.is_ok());
-        assert_eq!(authz.permit(&township_a, Action::CaseRead, &case_in(b, None, vec![])).await, Err(Denied::NotVisible));
-        assert_eq!(authz.permit(&township_a, Action::CaseDispatch, &case_in(b, None, vec![])).await, Err(Denied::NotVisible));
-        assert_eq!(authz.permit(&township_a, Action::CaseRead, &case_in(county, None, vec![])).await, Err(Denied::NotVisible));
-        assert!(authz.permit(&county_sup, Action::CaseRead, &case_in(b, None, vec![])).await.is_ok());
+        assert!(
+            authz
+                .permit(
+                    &township_a,
+                    Action::CaseDispatch,
+                    &case_in(village, None, vec![])
+                )
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            authz
+                .permit(&township_a, Action::CaseRead, &case_in(b, None, vec![]))
+                .await,
+            Err(Denied::NotVisible)
+        );
+        assert_eq!(
+            authz
+                .permit(&township_a, Action::CaseDispatch, &case_in(b, None, vec![]))
+                .await,
+            Err(Denied::NotVisible)
+        );
+        assert_eq!(
+            authz
+                .permit(
+                    &township_a,
+                    Action::CaseRead,
+                    &case_in(county, None, vec![])
+                )
+                .await,
+            Err(Denied::NotVisible)
+        );
+        assert!(
+            authz
+                .permit(&county_sup, Action::CaseRead, &case_in(b, None, vec![]))
+                .await
+                .is_ok()
+        );
         assert!(matches!(
-            authz.permit(&county_sup, Action::CaseDispatch, &case_in(b, None, vec![])).await,
+            authz
+                .permit(&county_sup, Action::CaseDispatch, &case_in(b, None, vec![]))
+                .await,
             Err(Denied::Forbidden(_))
         ));
     }
@@ -408,45 +559,114 @@ mod tests {
     #[tokio::test]
     async fn unit_handlers_act_only_on_their_lead_cases() {
         let (_, a, _) = tree();
-        let authz = authorizer(&[(300, Role::UnitHandler, 11, TenantLevel::Township)], &[(50, 300)]).await;
-        let handler = Principal { user_id: 300, tenant_id: 11 };
+        let authz = authorizer(
+            &[(300, Role::UnitHandler, 11, TenantLevel::Township)],
+            &[(50, 300)],
+        )
+        .await;
+        let handler = Principal {
+            user_id: 300,
+            tenant_id: 11,
+        };
         let lead = case_in(a, Some(50), vec![]);
         let co = case_in(a, Some(51), vec![50]);
         let other = case_in(a, Some(51), vec![]);
-        assert!(authz.permit(&handler, Action::CaseClaim, &lead).await.is_ok());
+        assert!(
+            authz
+                .permit(&handler, Action::CaseClaim, &lead)
+                .await
+                .is_ok()
+        );
         assert!(authz.permit(&handler, Action::CaseRead, &co).await.is_ok());
-        assert!(matches!(authz.permit(&handler, Action::CaseResolve, &co).await, Err(Denied::Forbidden(_))));
-        assert_eq!(authz.permit(&handler, Action::CaseRead, &other).await, Err(Denied::NotVisible));
+        assert!(matches!(
+            authz.permit(&handler, Action::CaseResolve, &co).await,
+            Err(Denied::Forbidden(_))
+        ));
+        assert_eq!(
+            authz.permit(&handler, Action::CaseRead, &other).await,
+            Err(Denied::NotVisible)
+        );
         let scope = authz.case_scope(&handler).await;
-        assert_eq!((scope.subtrees.len(), scope.unit_subtrees, scope.units), (0, vec![(TenantLevel::Township, 11)], vec![50]));
+        assert_eq!(
+            (scope.subtrees.len(), scope.unit_subtrees, scope.units),
+            (0, vec![(TenantLevel::Township, 11)], vec![50])
+        );
     }
 
     #[tokio::test]
     async fn an_escalated_case_stays_readable_where_it_came_from_but_not_writable() {
         let (county, a, _) = tree();
         let authz = authorizer(&[(100, Role::Dispatcher, 11, TenantLevel::Township)], &[]).await;
-        let dispatcher = Principal { user_id: 100, tenant_id: 11 };
-        let escalated = Target { resource_id: Some(9), visible_in: a, owned_by: county, lead_unit: None, co_units: vec![] };
-        assert!(authz.permit(&dispatcher, Action::CaseRead, &escalated).await.is_ok());
-        assert!(matches!(authz.permit(&dispatcher, Action::CaseDispatch, &escalated).await, Err(Denied::Forbidden(_))));
+        let dispatcher = Principal {
+            user_id: 100,
+            tenant_id: 11,
+        };
+        let escalated = Target {
+            resource_id: Some(9),
+            visible_in: a,
+            owned_by: county,
+            lead_unit: None,
+            co_units: vec![],
+        };
+        assert!(
+            authz
+                .permit(&dispatcher, Action::CaseRead, &escalated)
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            authz
+                .permit(&dispatcher, Action::CaseDispatch, &escalated)
+                .await,
+            Err(Denied::Forbidden(_))
+        ));
     }
 
     #[tokio::test]
     async fn the_administrator_does_no_case_work_and_the_auditor_changes_nothing() {
         let (county, _, _) = tree();
         let authz = authorizer(
-            &[(1, Role::CountyAdmin, 1, TenantLevel::County), (2, Role::Auditor, 1, TenantLevel::County)],
+            &[
+                (1, Role::CountyAdmin, 1, TenantLevel::County),
+                (2, Role::Auditor, 1, TenantLevel::County),
+            ],
             &[],
         )
         .await;
-        let admin = Principal { user_id: 1, tenant_id: 1 };
-        let auditor = Principal { user_id: 2, tenant_id: 1 };
+        let admin = Principal {
+            user_id: 1,
+            tenant_id: 1,
+        };
+        let auditor = Principal {
+            user_id: 2,
+            tenant_id: 1,
+        };
         let case = case_in(county, None, vec![]);
-        assert_eq!(authz.permit(&admin, Action::CaseRead, &case).await, Err(Denied::NotVisible));
-        assert_eq!(authz.permit(&admin, Action::AuditRead, &Target::in_tenant(None, county)).await, Err(Denied::NotVisible));
-        assert!(authz.permit(&auditor, Action::AuditRead, &Target::in_tenant(None, county)).await.is_ok());
+        assert_eq!(
+            authz.permit(&admin, Action::CaseRead, &case).await,
+            Err(Denied::NotVisible)
+        );
+        assert_eq!(
+            authz
+                .permit(&admin, Action::AuditRead, &Target::in_tenant(None, county))
+                .await,
+            Err(Denied::NotVisible)
+        );
+        assert!(
+            authz
+                .permit(
+                    &auditor,
+                    Action::AuditRead,
+                    &Target::in_tenant(None, county)
+                )
+                .await
+                .is_ok()
+        );
         for action in Action::ALL.iter().filter(|a| !a.is_read()) {
-            assert!(authz.permit(&auditor, *action, &case).await.is_err(), "{action}");
+            assert!(
+                authz.permit(&auditor, *action, &case).await.is_err(),
+                "{action}"
+            );
         }
     }
 }

@@ -8,6 +8,9 @@ pub mod authz;
 pub mod password;
 pub mod token;
 
-pub use authz::{Action, Authorizer, AuthzError, CaseScope, Denied, Grant, Permit, Principal, Relation, Role, Target};
+pub use authz::{
+    Action, Authorizer, AuthzError, CaseScope, Denied, Grant, Permit, Principal, Relation, Role,
+    Target,
+};
 pub use password::{PasswordError, hash_password, verify_password};
 pub use token::{AccessClaims, RefreshToken, TokenError, TokenIssuer, TokenSettings};

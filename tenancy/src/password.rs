@@ -1,8 +1,8 @@
 //! Password hashing with argon2id (the crate's default parameters: 19 MiB, 2 passes, 1 lane, v19).
 
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 
 /// The shortest password accepted for a new account.
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -29,7 +29,11 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 
 /// Whether `password` matches the stored PHC string. A malformed stored hash never matches.
 pub fn verify_password(password: &str, stored: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|hash| Argon2::default().verify_password(password.as_bytes(), &hash).is_ok())
+    PasswordHash::new(stored).is_ok_and(|hash| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -43,6 +47,9 @@ mod tests {
         assert!(verify_password("qingshui-2026", &hash));
         assert!(!verify_password("qingshui-2027", &hash));
         assert!(!verify_password("qingshui-2026", "not a hash"));
-        assert!(matches!(hash_password("short"), Err(PasswordError::TooShort)));
+        assert!(matches!(
+            hash_password("short"),
+            Err(PasswordError::TooShort)
+        ));
     }
 }

@@ -78,7 +78,9 @@ pub struct TokenIssuer {
 
 impl std::fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenIssuer").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("TokenIssuer")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,7 +110,13 @@ impl TokenIssuer {
     }
 
     /// Signs an access token for `user_id` acting in `tenant_id`, in session `family`.
-    pub fn issue_access(&self, user_id: i64, tenant_id: i64, family: &str, now: DateTime<Utc>) -> Result<(String, DateTime<Utc>), TokenError> {
+    pub fn issue_access(
+        &self,
+        user_id: i64,
+        tenant_id: i64,
+        family: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(String, DateTime<Utc>), TokenError> {
         let expires = now + self.settings.access_ttl;
         let claims = AccessClaims {
             sub: user_id.to_string(),
@@ -120,18 +128,19 @@ impl TokenIssuer {
             nbf: now.timestamp(),
             exp: expires.timestamp(),
         };
-        let token = encode(&Header::new(ALGORITHM), &claims, &self.encoding).map_err(|_| TokenError::Signing)?;
+        let token = encode(&Header::new(ALGORITHM), &claims, &self.encoding)
+            .map_err(|_| TokenError::Signing)?;
         Ok((token, expires))
     }
 
     /// Verifies an access token against the current time, as jsonwebtoken reads it.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        decode::<AccessClaims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
-            match e.kind() {
+        decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            }
-        })
+            })
     }
 }
 
@@ -144,7 +153,9 @@ pub struct RefreshToken {
 
 impl std::fmt::Debug for RefreshToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RefreshToken").field("hash", &self.hash).finish_non_exhaustive()
+        f.debug_struct("RefreshToken")
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,22 +198,40 @@ mod tests {
         let now = Utc::now();
         let (token, _) = issuer.issue_access(42, 7, "fam", now).unwrap();
         let claims = issuer.verify_access(&token).unwrap();
-        assert_eq!((claims.user_id().unwrap(), claims.tid, claims.fam.as_str()), (42, 7, "fam"));
+        assert_eq!(
+            (claims.user_id().unwrap(), claims.tid, claims.fam.as_str()),
+            (42, 7, "fam")
+        );
 
-        let forged = encode(&Header::new(Algorithm::HS384), &claims, &EncodingKey::from_secret(SECRET)).unwrap();
+        let forged = encode(
+            &Header::new(Algorithm::HS384),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
         assert_eq!(issuer.verify_access(&forged), Err(TokenError::Invalid));
-        let other = TokenIssuer::new(b"another secret of thirty-two bytes!", TokenSettings::default()).unwrap();
+        let other = TokenIssuer::new(
+            b"another secret of thirty-two bytes!",
+            TokenSettings::default(),
+        )
+        .unwrap();
         assert_eq!(other.verify_access(&token), Err(TokenError::Invalid));
     }
 
     #[test]
     fn expiry_and_not_before_are_enforced_with_bounded_leeway() {
         let issuer = issuer();
-        let (old, _) = issuer.issue_access(1, 1, "f", Utc::now() - Duration::minutes(16)).unwrap();
+        let (old, _) = issuer
+            .issue_access(1, 1, "f", Utc::now() - Duration::minutes(16))
+            .unwrap();
         assert_eq!(issuer.verify_access(&old), Err(TokenError::Expired));
-        let (skewed, _) = issuer.issue_access(1, 1, "f", Utc::now() + Duration::seconds(20)).unwrap();
+        let (skewed, _) = issuer
+            .issue_access(1, 1, "f", Utc::now() + Duration::seconds(20))
+            .unwrap();
         assert!(issuer.verify_access(&skewed).is_ok());
-        let (future, _) = issuer.issue_access(1, 1, "f", Utc::now() + Duration::seconds(120)).unwrap();
+        let (future, _) = issuer
+            .issue_access(1, 1, "f", Utc::now() + Duration::seconds(120))
+            .unwrap();
         assert_eq!(issuer.verify_access(&future), Err(TokenError::Invalid));
     }
 
@@ -211,13 +240,42 @@ mod tests {
         let issuer = issuer();
         let now = Utc::now().timestamp();
         #[derive(Serialize)]
-        struct NoSub<'a> { iss: &'a str, aud: &'a str, nbf: i64, exp: i64, tid: i64, fam: &'a str }
-        let token = encode(&Header::new(ALGORITHM), &NoSub { iss: "fengqiao", aud: "fengqiao-api", nbf: now, exp: now + 60, tid: 1, fam: "f" }, &EncodingKey::from_secret(SECRET)).unwrap();
+        struct NoSub<'a> {
+            iss: &'a str,
+            aud: &'a str,
+            nbf: i64,
+            exp: i64,
+            tid: i64,
+            fam: &'a str,
+        }
+        let token = encode(
+            &Header::new(ALGORITHM),
+            &NoSub {
+                iss: "fengqiao",
+                aud: "fengqiao-api",
+                nbf: now,
+                exp: now + 60,
+                tid: 1,
+                fam: "f",
+            },
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
         assert_eq!(issuer.verify_access(&token), Err(TokenError::Invalid));
-        let wrong_aud = TokenIssuer::new(SECRET, TokenSettings { audience: "elsewhere".into(), ..TokenSettings::default() }).unwrap();
+        let wrong_aud = TokenIssuer::new(
+            SECRET,
+            TokenSettings {
+                audience: "elsewhere".into(),
+                ..TokenSettings::default()
+            },
+        )
+        .unwrap();
         let (token, _) = wrong_aud.issue_access(1, 1, "f", Utc::now()).unwrap();
         assert_eq!(issuer.verify_access(&token), Err(TokenError::Invalid));
-        assert!(matches!(TokenIssuer::new(b"short", TokenSettings::default()), Err(TokenError::WeakSecret)));
+        assert!(matches!(
+            TokenIssuer::new(b"short", TokenSettings::default()),
+            Err(TokenError::WeakSecret)
+        ));
     }
 
     #[test]

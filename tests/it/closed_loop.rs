@@ -15,15 +15,27 @@ fn deadline(days: i64) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_travels_the_whole_closed_loop() {
     let app = TestApp::spawn().await;
-    let township = app.tenant(&app.county_gid(), &app.township_code(1), "永清镇").await;
-    let village = app.tenant(&township, &app.village_code(1, 1), "李家村").await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(1), "永清镇")
+        .await;
+    let village = app
+        .tenant(&township, &app.village_code(1, 1), "李家村")
+        .await;
     let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
     let (_, dispatcher) = app.user(&township, "dispatcher", &[Role::Dispatcher]).await;
-    let (_, director) = app.user(&township, "director", &[Role::CenterDirector]).await;
+    let (_, director) = app
+        .user(&township, "director", &[Role::CenterDirector])
+        .await;
     let (justice, handler) = app.unit(&township, "永清司法所", "sfs").await;
     let (police, _) = app.unit(&township, "永清派出所", "pcs").await;
 
-    let data = app.ok(&clerk, REGISTER, json!({ "input": case_input(Some(&village), "宅基地界址纠纷") })).await;
+    let data = app
+        .ok(
+            &clerk,
+            REGISTER,
+            json!({ "input": case_input(Some(&village), "宅基地界址纠纷") }),
+        )
+        .await;
     let case = &data["registerCase"]["case"];
     let id = case["id"].as_str().unwrap().to_owned();
     assert_eq!(case["status"], "REGISTERED");
@@ -37,24 +49,76 @@ async fn a_case_travels_the_whole_closed_loop() {
         let app = &app;
         async move {
             let data = app.ok(&token, &mutation, vars).await;
-            data.as_object().unwrap().values().next().unwrap()["case"]["status"].as_str().unwrap().to_owned()
+            data.as_object().unwrap().values().next().unwrap()["case"]["status"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         }
     };
-    assert_eq!(step(&clerk, "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }", json!({ "id": id })).await, "ACCEPTED");
+    assert_eq!(
+        step(
+            &clerk,
+            "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
+            json!({ "id": id })
+        )
+        .await,
+        "ACCEPTED"
+    );
     let dispatch = "mutation($id: ID!, $u: ID!, $co: [ID!]!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: $co, deadline: $d) { case { status } } }";
-    assert_eq!(step(&dispatcher, dispatch, json!({ "id": id, "u": justice, "co": [police], "d": deadline(7) })).await, "DISPATCHED");
+    assert_eq!(
+        step(
+            &dispatcher,
+            dispatch,
+            json!({ "id": id, "u": justice, "co": [police], "d": deadline(7) })
+        )
+        .await,
+        "DISPATCHED"
+    );
     assert_eq!(step(&handler, "mutation($id: ID!) { returnCase(id: $id, reason: \"当事人已外出务工\") { case { status } } }", json!({ "id": id })).await, "RETURNED");
     let review = "mutation($id: ID!, $u: ID!, $d: DateTime!) { reviewReturn(id: $id, decision: REDISPATCH, leadUnitId: $u, deadline: $d) { case { status } } }";
-    assert_eq!(step(&dispatcher, review, json!({ "id": id, "u": justice, "d": deadline(5) })).await, "DISPATCHED");
-    assert_eq!(step(&handler, "mutation($id: ID!) { claimCase(id: $id) { case { status } } }", json!({ "id": id })).await, "IN_PROGRESS");
+    assert_eq!(
+        step(
+            &dispatcher,
+            review,
+            json!({ "id": id, "u": justice, "d": deadline(5) })
+        )
+        .await,
+        "DISPATCHED"
+    );
+    assert_eq!(
+        step(
+            &handler,
+            "mutation($id: ID!) { claimCase(id: $id) { case { status } } }",
+            json!({ "id": id })
+        )
+        .await,
+        "IN_PROGRESS"
+    );
     let resolve = "mutation($id: ID!) { resolveCase(id: $id, outcome: RESOLVED, method: PEOPLES_MEDIATION, note: \"签订人民调解协议书\") { case { status } } }";
-    assert_eq!(step(&handler, resolve, json!({ "id": id })).await, "RESOLVED");
+    assert_eq!(
+        step(&handler, resolve, json!({ "id": id })).await,
+        "RESOLVED"
+    );
     let follow = "mutation($id: ID!) { followUpCase(id: $id, satisfaction: SATISFIED, note: \"电话回访\") { case { status } } }";
-    assert_eq!(step(&clerk, follow, json!({ "id": id })).await, "FOLLOWED_UP");
-    assert_eq!(step(&dispatcher, "mutation($id: ID!) { closeCase(id: $id) { case { status } } }", json!({ "id": id })).await, "CLOSED");
+    assert_eq!(
+        step(&clerk, follow, json!({ "id": id })).await,
+        "FOLLOWED_UP"
+    );
+    assert_eq!(
+        step(
+            &dispatcher,
+            "mutation($id: ID!) { closeCase(id: $id) { case { status } } }",
+            json!({ "id": id })
+        )
+        .await,
+        "CLOSED"
+    );
 
     let reopen = "mutation($id: ID!, $d: DateTime!) { reopenCase(id: $id, reason: \"对方未履行协议\", deadline: $d) { case { status } } }";
-    assert_eq!(step(&director, reopen, json!({ "id": id, "d": deadline(7) })).await, "DISPATCHED");
+    assert_eq!(
+        step(&director, reopen, json!({ "id": id, "d": deadline(7) })).await,
+        "DISPATCHED"
+    );
 
     let data = app.ok(&clerk, CASE, json!({ "id": id })).await;
     let case = &data["case"];
@@ -63,12 +127,37 @@ async fn a_case_travels_the_whole_closed_loop() {
     assert_eq!(case["registeredIn"]["name"], "李家村");
     assert_eq!(case["parties"][0]["idCard"], "110105********002X");
     assert_eq!(case["parties"][0]["phone"], "138****5678");
-    let commands: Vec<&str> = case["timeline"].as_array().unwrap().iter().map(|e| e["command"].as_str().unwrap()).collect();
-    assert_eq!(commands, ["register", "accept", "dispatch", "return", "redispatch", "claim", "resolve", "follow_up", "close", "reopen"]);
+    let commands: Vec<&str> = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "register",
+            "accept",
+            "dispatch",
+            "return",
+            "redispatch",
+            "claim",
+            "resolve",
+            "follow_up",
+            "close",
+            "reopen"
+        ]
+    );
     let timeline = case["timeline"].as_array().unwrap();
     assert_eq!(timeline[3]["note"], "当事人已外出务工");
     assert_eq!(timeline[3]["unit"]["name"], "永清司法所");
-    assert_eq!((timeline[9]["fromStatus"].as_str(), timeline[9]["toStatus"].as_str()), (Some("CLOSED"), Some("DISPATCHED")));
+    assert_eq!(
+        (
+            timeline[9]["fromStatus"].as_str(),
+            timeline[9]["toStatus"].as_str()
+        ),
+        (Some("CLOSED"), Some("DISPATCHED"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,70 +165,183 @@ async fn escalation_hands_the_case_to_the_county_with_the_same_code() {
     let app = TestApp::spawn().await;
     let county = app.county_gid();
     let township = app.tenant(&county, &app.township_code(1), "红堡镇").await;
-    let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk, Role::Dispatcher]).await;
+    let (_, clerk) = app
+        .user(&township, "clerk", &[Role::IntakeClerk, Role::Dispatcher])
+        .await;
     let (_, county_dispatcher) = app.user(&county, "cdispatcher", &[Role::Dispatcher]).await;
     let (court, court_handler) = app.unit(&county, "县人民法院", "court").await;
 
-    let data = app.ok(&clerk, REGISTER, json!({ "input": case_input(None, "彩礼返还纠纷") })).await;
-    let id = data["registerCase"]["case"]["id"].as_str().unwrap().to_owned();
-    let case_code = data["registerCase"]["case"]["code"].as_str().unwrap().to_owned();
-    app.ok(&clerk, "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }", json!({ "id": id })).await;
+    let data = app
+        .ok(
+            &clerk,
+            REGISTER,
+            json!({ "input": case_input(None, "彩礼返还纠纷") }),
+        )
+        .await;
+    let id = data["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let case_code = data["registerCase"]["case"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(
+        &clerk,
+        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
+        json!({ "id": id }),
+    )
+    .await;
     let escalate = "mutation($id: ID!, $t: EscalationTarget!) { escalateCase(id: $id, target: $t, note: \"乡镇调解未果\") { case { status tier code handledBy { name } } } }";
-    let up = app.ok(&clerk, escalate, json!({ "id": id, "t": "NEXT_TIER" })).await;
+    let up = app
+        .ok(&clerk, escalate, json!({ "id": id, "t": "NEXT_TIER" }))
+        .await;
     assert_eq!(up["escalateCase"]["case"]["tier"], "JOINT_MEDIATION");
-    let up = app.ok(&clerk, escalate, json!({ "id": id, "t": "PARENT_TENANT" })).await;
+    let up = app
+        .ok(&clerk, escalate, json!({ "id": id, "t": "PARENT_TENANT" }))
+        .await;
     assert_eq!(up["escalateCase"]["case"]["code"], case_code.as_str());
     assert_eq!(up["escalateCase"]["case"]["handledBy"]["name"], "测试县");
     assert_eq!(up["escalateCase"]["case"]["status"], "ACCEPTED");
 
     // The township still reads the case but can no longer work it.
-    let read = app.ok(&clerk, "query($id: ID!) { case(id: $id) { status } }", json!({ "id": id })).await;
+    let read = app
+        .ok(
+            &clerk,
+            "query($id: ID!) { case(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(read["case"]["status"], "ACCEPTED");
-    let again = app.gql(Some(&clerk), escalate, json!({ "id": id, "t": "PARENT_TENANT" })).await;
+    let again = app
+        .gql(
+            Some(&clerk),
+            escalate,
+            json!({ "id": id, "t": "PARENT_TENANT" }),
+        )
+        .await;
     assert_eq!(code(&again), "FORBIDDEN");
 
     let dispatch = "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, deadline: $d) { case { status } } }";
-    app.ok(&county_dispatcher, dispatch, json!({ "id": id, "u": court, "d": deadline(20) })).await;
-    app.ok(&court_handler, "mutation($id: ID!) { claimCase(id: $id) { case { status } } }", json!({ "id": id })).await;
+    app.ok(
+        &county_dispatcher,
+        dispatch,
+        json!({ "id": id, "u": court, "d": deadline(20) }),
+    )
+    .await;
+    app.ok(
+        &court_handler,
+        "mutation($id: ID!) { claimCase(id: $id) { case { status } } }",
+        json!({ "id": id }),
+    )
+    .await;
 
     // The county has no parent: escalating further is an invalid transition.
-    app.ok(&court_handler, "mutation($id: ID!) { unresolveCase(id: $id, reason: \"分歧较大\") { case { status } } }", json!({ "id": id })).await;
-    let top = app.gql(Some(&county_dispatcher), escalate, json!({ "id": id, "t": "PARENT_TENANT" })).await;
+    app.ok(
+        &court_handler,
+        "mutation($id: ID!) { unresolveCase(id: $id, reason: \"分歧较大\") { case { status } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let top = app
+        .gql(
+            Some(&county_dispatcher),
+            escalate,
+            json!({ "id": id, "t": "PARENT_TENANT" }),
+        )
+        .await;
     assert_eq!(code(&top), "INVALID_TRANSITION");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overdue_cases_and_the_reopen_window_follow_the_clock() {
     let app = TestApp::spawn().await;
-    let township = app.tenant(&app.county_gid(), &app.township_code(3), "白驼镇").await;
-    let (_, staff) = app.user(&township, "staff", &[Role::IntakeClerk, Role::Dispatcher, Role::CenterDirector]).await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(3), "白驼镇")
+        .await;
+    let (_, staff) = app
+        .user(
+            &township,
+            "staff",
+            &[Role::IntakeClerk, Role::Dispatcher, Role::CenterDirector],
+        )
+        .await;
     let (unit, handler) = app.unit(&township, "白驼司法所", "sfs").await;
-    let data = app.ok(&staff, REGISTER, json!({ "input": case_input(None, "承包地边界纠纷") })).await;
-    let id = data["registerCase"]["case"]["id"].as_str().unwrap().to_owned();
-    app.ok(&staff, "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }", json!({ "id": id })).await;
+    let data = app
+        .ok(
+            &staff,
+            REGISTER,
+            json!({ "input": case_input(None, "承包地边界纠纷") }),
+        )
+        .await;
+    let id = data["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(
+        &staff,
+        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
+        json!({ "id": id }),
+    )
+    .await;
     let dispatch = "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, deadline: $d) { case { overdue } } }";
-    let dispatched = app.ok(&staff, dispatch, json!({ "id": id, "u": unit, "d": deadline(1) })).await;
+    let dispatched = app
+        .ok(
+            &staff,
+            dispatch,
+            json!({ "id": id, "u": unit, "d": deadline(1) }),
+        )
+        .await;
     assert_eq!(dispatched["dispatchCase"]["case"]["overdue"], false);
     let overdue = "{ cases(filter: {overdue: true}) { edges { node { id overdue } } } }";
-    assert_eq!(app.ok(&staff, overdue, json!({})).await["cases"]["edges"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        app.ok(&staff, overdue, json!({})).await["cases"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 
     app.clock.advance(chrono::Duration::days(2));
     let listed = app.ok(&staff, overdue, json!({})).await;
     let edges = listed["cases"]["edges"].as_array().unwrap();
-    assert_eq!((edges.len(), &edges[0]["node"]["overdue"]), (1, &json!(true)));
+    assert_eq!(
+        (edges.len(), &edges[0]["node"]["overdue"]),
+        (1, &json!(true))
+    );
 
     for (token, mutation) in [
-        (&handler, "mutation($id: ID!) { claimCase(id: $id) { case { id } } }"),
-        (&handler, "mutation($id: ID!) { resolveCase(id: $id, outcome: BASICALLY_RESOLVED, method: EXPLANATION_ACCEPTED) { case { id } } }"),
-        (&staff, "mutation($id: ID!) { followUpCase(id: $id, satisfaction: DISSATISFIED) { case { id } } }"),
-        (&staff, "mutation($id: ID!) { closeCase(id: $id) { case { id } } }"),
+        (
+            &handler,
+            "mutation($id: ID!) { claimCase(id: $id) { case { id } } }",
+        ),
+        (
+            &handler,
+            "mutation($id: ID!) { resolveCase(id: $id, outcome: BASICALLY_RESOLVED, method: EXPLANATION_ACCEPTED) { case { id } } }",
+        ),
+        (
+            &staff,
+            "mutation($id: ID!) { followUpCase(id: $id, satisfaction: DISSATISFIED) { case { id } } }",
+        ),
+        (
+            &staff,
+            "mutation($id: ID!) { closeCase(id: $id) { case { id } } }",
+        ),
     ] {
         app.ok(token, mutation, json!({ "id": id })).await;
     }
-    assert_eq!(app.ok(&staff, overdue, json!({})).await["cases"]["edges"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        app.ok(&staff, overdue, json!({})).await["cases"]["edges"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     app.clock.advance(chrono::Duration::days(31));
     let reopen = "mutation($id: ID!, $d: DateTime!) { reopenCase(id: $id, reason: \"不满意\", deadline: $d) { case { status } } }";
-    let late = app.gql(Some(&staff), reopen, json!({ "id": id, "d": deadline(40) })).await;
+    let late = app
+        .gql(Some(&staff), reopen, json!({ "id": id, "d": deadline(40) }))
+        .await;
     assert_eq!(code(&late), "INVALID_TRANSITION");
 }
 
@@ -159,10 +361,25 @@ async fn the_case_list_pages_by_keyset_and_filters() {
             input["category"] = json!("LABOUR");
         }
         let data = app.ok(&clerk_a, REGISTER, json!({ "input": input })).await;
-        ids.push(data["registerCase"]["case"]["id"].as_str().unwrap().to_owned());
+        ids.push(
+            data["registerCase"]["case"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
-    app.ok(&clerk_b, REGISTER, json!({ "input": case_input(None, "乙镇案件") })).await;
-    app.ok(&clerk_a, "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }", json!({ "id": ids[0] })).await;
+    app.ok(
+        &clerk_b,
+        REGISTER,
+        json!({ "input": case_input(None, "乙镇案件") }),
+    )
+    .await;
+    app.ok(
+        &clerk_a,
+        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
+        json!({ "id": ids[0] }),
+    )
+    .await;
 
     let page = "query($f: CaseFilterInput, $after: String) { cases(first: 2, after: $after, filter: $f) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage endCursor } } }";
     let mut seen = Vec::new();
@@ -170,14 +387,23 @@ async fn the_case_list_pages_by_keyset_and_filters() {
     loop {
         let data = app.ok(&clerk_a, page, json!({ "after": after })).await;
         let conn = &data["cases"];
-        seen.extend(conn["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_owned()));
+        seen.extend(
+            conn["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["id"].as_str().unwrap().to_owned()),
+        );
         if !conn["pageInfo"]["hasNextPage"].as_bool().unwrap() {
             break;
         }
         after = conn["pageInfo"]["endCursor"].as_str().map(str::to_owned);
     }
     let newest_first: Vec<String> = ids.iter().rev().cloned().collect();
-    assert_eq!(seen, newest_first, "every case of the township once, newest first");
+    assert_eq!(
+        seen, newest_first,
+        "every case of the township once, newest first"
+    );
 
     let count = |token: &str, filter: serde_json::Value| {
         let token = token.to_owned();
@@ -190,12 +416,27 @@ async fn the_case_list_pages_by_keyset_and_filters() {
     assert_eq!(count(&supervisor, json!({})).await, 6);
     assert_eq!(count(&supervisor, json!({ "tenantId": a })).await, 5);
     assert_eq!(count(&supervisor, json!({ "tenantId": b })).await, 1);
-    assert_eq!(count(&supervisor, json!({ "categories": ["LABOUR"] })).await, 2);
-    assert_eq!(count(&supervisor, json!({ "statuses": ["ACCEPTED"] })).await, 1);
-    assert_eq!(count(&supervisor, json!({ "kinds": ["PETITION"] })).await, 0);
+    assert_eq!(
+        count(&supervisor, json!({ "categories": ["LABOUR"] })).await,
+        2
+    );
+    assert_eq!(
+        count(&supervisor, json!({ "statuses": ["ACCEPTED"] })).await,
+        1
+    );
+    assert_eq!(
+        count(&supervisor, json!({ "kinds": ["PETITION"] })).await,
+        0
+    );
     let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
-    assert_eq!(count(&supervisor, json!({ "registeredFrom": hour_ago })).await, 6);
-    assert_eq!(count(&supervisor, json!({ "registeredBefore": hour_ago })).await, 0);
+    assert_eq!(
+        count(&supervisor, json!({ "registeredFrom": hour_ago })).await,
+        6
+    );
+    assert_eq!(
+        count(&supervisor, json!({ "registeredBefore": hour_ago })).await,
+        0
+    );
     // A filter never widens what a principal sees.
     assert_eq!(count(&clerk_a, json!({ "tenantId": b })).await, 0);
 }

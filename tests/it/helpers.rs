@@ -23,22 +23,32 @@ pub fn database_url(dir: &std::path::Path) -> String {
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = dir.to_owned();
-    config.database_url = Secret::new(database_url(dir));
-    config.database_max_connections = 8;
-    config.redis_url = Secret::new(std::env::var("REDIS_URL").unwrap_or_default());
+    let mut config = Config {
+        data_dir: dir.to_owned(),
+        database_url: Secret::new(database_url(dir)),
+        database_max_connections: 8,
+        redis_url: Secret::new(std::env::var("REDIS_URL").unwrap_or_default()),
+        seed_demo_if_empty: false,
+        ..Config::default()
+    };
     config.auth.jwt_secret = Secret::new("integration-test-signing-secret-0123456789");
     config.personal_data.key = Secret::new(Vault::generate_key_hex());
-    config.seed_demo_if_empty = false;
     config
 }
 
 /// A county code no other test (or earlier run on a shared database) uses.
 fn unique_county_code() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let salt = std::process::id() ^ (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0));
-    let n = (salt.wrapping_mul(2_654_435_761).wrapping_add(NEXT.fetch_add(7919, Ordering::SeqCst))) % 899_999 + 100_000;
+    let salt = std::process::id()
+        ^ (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0));
+    let n = (salt
+        .wrapping_mul(2_654_435_761)
+        .wrapping_add(NEXT.fetch_add(7919, Ordering::SeqCst)))
+        % 899_999
+        + 100_000;
     format!("{n}000000")
 }
 
@@ -61,7 +71,9 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let config = test_config(dir.path());
         let clock = OffsetClock::default();
-        let state = fengqiao::build_state(&config, Arc::new(clock.clone())).await.unwrap();
+        let state = fengqiao::build_state(&config, Arc::new(clock.clone()))
+            .await
+            .unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = fengqiao::http::server(state.clone(), &config.graphql, listener).unwrap();
@@ -74,7 +86,16 @@ impl TestApp {
             let username = format!("c{}.admin", &code[..6]);
             let made = state
                 .store
-                .bootstrap_county(&division, "测试县", CountyAdmin { username: &username, display_name: "管理员", password_hash: &hash }, clock_now(&state))
+                .bootstrap_county(
+                    &division,
+                    "测试县",
+                    CountyAdmin {
+                        username: &username,
+                        display_name: "管理员",
+                        password_hash: &hash,
+                    },
+                    clock_now(&state),
+                )
                 .await;
             if let Ok((county, admin)) = made {
                 break (county, admin, code);
@@ -85,7 +106,10 @@ impl TestApp {
         let mut app = TestApp {
             url: format!("http://127.0.0.1:{port}/graphql"),
             database_url: config.database_url.expose().to_owned(),
-            admin: Principal { user_id: admin_id, tenant_id: county.id },
+            admin: Principal {
+                user_id: admin_id,
+                tenant_id: county.id,
+            },
             state,
             clock,
             county,
@@ -100,7 +124,10 @@ impl TestApp {
 
     /// Posts a GraphQL request and returns the whole response body.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut request = self.http.post(&self.url).json(&json!({ "query": query, "variables": variables }));
+        let mut request = self
+            .http
+            .post(&self.url)
+            .json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -120,7 +147,10 @@ impl TestApp {
         let body = self
             .gql(None, "mutation($u: String!, $p: String!) { signIn(input: {username: $u, password: $p}) { accessToken } }", json!({ "u": username, "p": PASSWORD }))
             .await;
-        body["data"]["signIn"]["accessToken"].as_str().unwrap_or_else(|| panic!("sign-in failed: {body:#}")).to_owned()
+        body["data"]["signIn"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("sign-in failed: {body:#}"))
+            .to_owned()
     }
 
     /// Creates a child tenant through the API and returns its global id.
@@ -141,7 +171,12 @@ impl TestApp {
     }
 
     pub fn village_code(&self, township: u32, n: u32) -> String {
-        format!("{}{:03}{:03}", &self.county.code.as_str()[..6], 100 + township, 200 + n)
+        format!(
+            "{}{:03}{:03}",
+            &self.county.code.as_str()[..6],
+            100 + township,
+            200 + n
+        )
     }
 
     /// Creates a user in `tenant` with `roles` there, and returns (user id, access token).
@@ -167,8 +202,12 @@ impl TestApp {
             .await;
         let unit = data["createUnit"]["id"].as_str().unwrap().to_owned();
         let (user, token) = self.user(tenant, handler, &[Role::UnitHandler]).await;
-        self.ok(&self.admin_token, "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }", json!({ "u": unit, "m": user }))
-            .await;
+        self.ok(
+            &self.admin_token,
+            "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }",
+            json!({ "u": unit, "m": user }),
+        )
+        .await;
         (unit, token)
     }
 }
@@ -202,5 +241,7 @@ pub fn case_input(tenant: Option<&str>, title: &str) -> Value {
 
 /// The `extensions.code` of the first error.
 pub fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"].as_str().unwrap_or("<none>")
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
 }

@@ -3,7 +3,9 @@
 
 #[test]
 fn the_committed_schema_matches_the_generated_one() {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).unwrap_or_default();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql"))
+            .unwrap_or_default();
     let generated = fengqiao::graphql::sdl();
     assert!(
         committed == generated,

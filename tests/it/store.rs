@@ -24,16 +24,38 @@ fn new_case(title: &str) -> NewCase {
         title: title.into(),
         description: "借款五万元逾期未还".into(),
         place: String::new(),
-        parties: vec![NewParty { role: PartyRole::Applicant, name: "王建国".into(), id_card: None, phone: None, address: String::new() }],
+        parties: vec![NewParty {
+            role: PartyRole::Applicant,
+            name: "王建国".into(),
+            id_card: None,
+            phone: None,
+            address: String::new(),
+        }],
         idempotency: None,
     }
 }
 
 async fn clerk(app: &TestApp) -> Principal {
     let hash = hash_password("correct horse battery").unwrap();
-    let user = app.state.create_user_hashed(&app.admin, app.county.id, &format!("{}.storeclerk", app.tag), "受理员", &hash).await.unwrap();
-    app.state.grant_role(&app.admin, user.id, app.county.id, Role::IntakeClerk).await.unwrap();
-    Principal { user_id: user.id, tenant_id: app.county.id }
+    let user = app
+        .state
+        .create_user_hashed(
+            &app.admin,
+            app.county.id,
+            &format!("{}.storeclerk", app.tag),
+            "受理员",
+            &hash,
+        )
+        .await
+        .unwrap();
+    app.state
+        .grant_role(&app.admin, user.id, app.county.id, Role::IntakeClerk)
+        .await
+        .unwrap();
+    Principal {
+        user_id: user.id,
+        tenant_id: app.county.id,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,15 +71,45 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
         let other = other.clone();
         tasks.push(tokio::spawn(async move {
             if i % 3 == 0 {
-                let tenant = state.directory.must(&state.store, clerk.tenant_id).await.unwrap();
-                let permit = state
-                    .authz
-                    .permit(&clerk, Action::CaseRegister, &Target::in_tenant(Some(tenant.id), tenant.ancestry))
+                let tenant = state
+                    .directory
+                    .must(&state.store, clerk.tenant_id)
                     .await
                     .unwrap();
-                other.register_case(&permit, &tenant, new_case("另一进程"), &state.vault, state.now()).await.unwrap().0.code
+                let permit = state
+                    .authz
+                    .permit(
+                        &clerk,
+                        Action::CaseRegister,
+                        &Target::in_tenant(Some(tenant.id), tenant.ancestry),
+                    )
+                    .await
+                    .unwrap();
+                other
+                    .register_case(
+                        &permit,
+                        &tenant,
+                        new_case("另一进程"),
+                        &state.vault,
+                        state.now(),
+                    )
+                    .await
+                    .unwrap()
+                    .0
+                    .code
             } else {
-                state.register_case(&clerk, Registration { tenant_id: None, case: new_case("并发登记") }).await.unwrap().0.code
+                state
+                    .register_case(
+                        &clerk,
+                        Registration {
+                            tenant_id: None,
+                            case: new_case("并发登记"),
+                        },
+                    )
+                    .await
+                    .unwrap()
+                    .0
+                    .code
             }
         }));
     }
@@ -74,14 +126,47 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
 async fn a_transition_on_a_stale_read_is_refused_not_lost() {
     let app = TestApp::spawn().await;
     let clerk = clerk(&app).await;
-    let (case, _) = app.state.register_case(&clerk, Registration { tenant_id: None, case: new_case("并发操作") }).await.unwrap();
-    let (stale, permit) = app.state.case_for(&clerk, case.id, Action::CaseAccept).await.unwrap();
-    let ctx = Context { now: app.state.now(), has_parent_tenant: false };
+    let (case, _) = app
+        .state
+        .register_case(
+            &clerk,
+            Registration {
+                tenant_id: None,
+                case: new_case("并发操作"),
+            },
+        )
+        .await
+        .unwrap();
+    let (stale, permit) = app
+        .state
+        .case_for(&clerk, case.id, Action::CaseAccept)
+        .await
+        .unwrap();
+    let ctx = Context {
+        now: app.state.now(),
+        has_parent_tenant: false,
+    };
     let next = stale.state.apply(&Command::Accept, ctx).unwrap();
-    let transition = || Transition { command: &Command::Accept, next: &next, tenant_after: stale.tenant_id, unit_id: None, note: "", data: serde_json::json!({}) };
-    let first = app.state.store.apply_transition(&permit, &stale, transition(), app.state.now()).await.unwrap();
+    let transition = || Transition {
+        command: &Command::Accept,
+        next: &next,
+        tenant_after: stale.tenant_id,
+        unit_id: None,
+        note: "",
+        data: serde_json::json!({}),
+    };
+    let first = app
+        .state
+        .store
+        .apply_transition(&permit, &stale, transition(), app.state.now())
+        .await
+        .unwrap();
     assert_eq!(first.version, stale.version + 1);
-    let second = app.state.store.apply_transition(&permit, &stale, transition(), app.state.now()).await;
+    let second = app
+        .state
+        .store
+        .apply_transition(&permit, &stale, transition(), app.state.now())
+        .await;
     assert!(matches!(second, Err(ApiError::Conflict(_))), "{second:?}");
     let events = app.state.store.events(case.id).await.unwrap();
     assert_eq!(events.iter().filter(|e| e.command == "accept").count(), 1);
@@ -92,11 +177,27 @@ async fn a_refresh_token_is_spent_exactly_once_under_races() {
     let app = TestApp::spawn().await;
     let now = app.state.now();
     let hash = format!("{}-refresh-hash", app.tag);
-    app.state.store.save_refresh_token(app.admin.user_id, &format!("{}-family", app.tag), &hash, now, now + chrono::Duration::days(1)).await.unwrap();
+    app.state
+        .store
+        .save_refresh_token(
+            app.admin.user_id,
+            &format!("{}-family", app.tag),
+            &hash,
+            now,
+            now + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
     let spends = (0..10).map(|_| {
         let state = app.state.clone();
         let hash = hash.clone();
-        tokio::spawn(async move { state.store.spend_refresh_token(&hash, state.now()).await.unwrap() })
+        tokio::spawn(async move {
+            state
+                .store
+                .spend_refresh_token(&hash, state.now())
+                .await
+                .unwrap()
+        })
     });
     let mut spent = 0;
     for spend in spends.collect::<Vec<_>>() {
@@ -108,6 +209,23 @@ async fn a_refresh_token_is_spent_exactly_once_under_races() {
     }
     assert_eq!(spent, 1);
     let expired = format!("{}-expired", app.tag);
-    app.state.store.save_refresh_token(app.admin.user_id, "f2", &expired, now - chrono::Duration::days(2), now - chrono::Duration::days(1)).await.unwrap();
-    assert_eq!(app.state.store.spend_refresh_token(&expired, now).await.unwrap(), Spend::Invalid);
+    app.state
+        .store
+        .save_refresh_token(
+            app.admin.user_id,
+            "f2",
+            &expired,
+            now - chrono::Duration::days(2),
+            now - chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.state
+            .store
+            .spend_refresh_token(&expired, now)
+            .await
+            .unwrap(),
+        Spend::Invalid
+    );
 }

@@ -115,22 +115,34 @@ impl CaseNode {
     /// The center where the case was registered.
     async fn registered_in(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
-        Ok(TenantNode(app.directory.must(&app.store, self.0.origin_tenant_id).await?))
+        Ok(TenantNode(
+            app.directory
+                .must(&app.store, self.0.origin_tenant_id)
+                .await?,
+        ))
     }
 
     /// The center handling the case now; differs from `registeredIn` after an escalation upward.
     async fn handled_by(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
-        Ok(TenantNode(app.directory.must(&app.store, self.0.tenant_id).await?))
+        Ok(TenantNode(
+            app.directory.must(&app.store, self.0.tenant_id).await?,
+        ))
     }
 
     /// The first-contact clerk (首问负责制), who registered the case.
     async fn registered_by(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        Ok(state(ctx).store.user(self.0.registered_by).await?.map(UserNode))
+        Ok(state(ctx)
+            .store
+            .user(self.0.registered_by)
+            .await?
+            .map(UserNode))
     }
 
     async fn lead_unit(&self, ctx: &Context<'_>) -> Result<Option<UnitNode>> {
-        let Some(id) = self.0.state.lead_unit else { return Ok(None) };
+        let Some(id) = self.0.state.lead_unit else {
+            return Ok(None);
+        };
         Ok(state(ctx).store.unit(id).await?.map(UnitNode))
     }
 
@@ -153,13 +165,27 @@ impl CaseNode {
         let app = state(ctx);
         let principal = &caller(ctx)?.principal;
         let reveal_names = app.may_reveal(principal, &self.0).await?;
-        Ok(app.parties(&self.0).await?.into_iter().map(|p| PartyNode { party: p, reveal_names }).collect())
+        Ok(app
+            .parties(&self.0)
+            .await?
+            .into_iter()
+            .map(|p| PartyNode {
+                party: p,
+                reveal_names,
+            })
+            .collect())
     }
 
     /// Every event of the case, oldest first: who did what, from which status to which, and when.
     #[graphql(complexity = "10 * child_complexity")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
-        Ok(state(ctx).store.events(self.0.id).await?.into_iter().map(EventNode).collect())
+        Ok(state(ctx)
+            .store
+            .events(self.0.id)
+            .await?
+            .into_iter()
+            .map(EventNode)
+            .collect())
     }
 }
 
@@ -190,7 +216,11 @@ impl PartyNode {
     }
 
     async fn name(&self) -> String {
-        if self.reveal_names { self.party.name.clone() } else { mask_name(&self.party.name) }
+        if self.reveal_names {
+            self.party.name.clone()
+        } else {
+            mask_name(&self.party.name)
+        }
     }
 
     /// Masked, e.g. `110101********1234`.
@@ -233,14 +263,18 @@ impl EventNode {
 
     /// The unit the actor acted for, if any.
     async fn unit(&self, ctx: &Context<'_>) -> Result<Option<UnitNode>> {
-        let Some(id) = self.0.unit_id else { return Ok(None) };
+        let Some(id) = self.0.unit_id else {
+            return Ok(None);
+        };
         Ok(state(ctx).store.unit(id).await?.map(UnitNode))
     }
 
     /// The center that held the case when this happened.
     async fn tenant(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
-        Ok(TenantNode(app.directory.must(&app.store, self.0.tenant_id).await?))
+        Ok(TenantNode(
+            app.directory.must(&app.store, self.0.tenant_id).await?,
+        ))
     }
 
     async fn note(&self) -> &str {
@@ -336,12 +370,18 @@ impl CaseQuery {
         let principal = &caller(ctx)?.principal;
         d::CaseCode::parse(&code).map_err(|e| ApiError::bad_input("code", e.to_string()))?;
         let app = state(ctx);
-        let id = app.store.case_id_by_code(&code).await?.ok_or(ApiError::NotFound)?;
+        let id = app
+            .store
+            .case_id_by_code(&code)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         Ok(CaseNode(app.case(principal, id).await?))
     }
 
     /// The cases the caller may see, newest first.
-    #[graphql(complexity = "first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize * child_complexity + 1")]
+    #[graphql(
+        complexity = "first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize * child_complexity + 1"
+    )]
     async fn cases(
         &self,
         ctx: &Context<'_>,
@@ -352,7 +392,9 @@ impl CaseQuery {
         let principal = &caller(ctx)?.principal;
         let first = first.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&first) {
-            return Err(ApiError::bad_input("first", format!("must be between 1 and {MAX_PAGE}")).into());
+            return Err(
+                ApiError::bad_input("first", format!("must be between 1 and {MAX_PAGE}")).into(),
+            );
         }
         let after = after.as_deref().map(decode_cursor).transpose()?;
         let app = state(ctx);
@@ -362,16 +404,27 @@ impl CaseQuery {
         };
         let (cases, more) = app.cases(principal, &filter, first as u64, after).await?;
         let mut connection = Connection::new(after.is_some(), more);
-        connection.edges.extend(cases.into_iter().map(|case| Edge::new(encode_cursor(case.id), CaseNode(case))));
+        connection.edges.extend(
+            cases
+                .into_iter()
+                .map(|case| Edge::new(encode_cursor(case.id), CaseNode(case))),
+        );
         Ok(connection)
     }
 }
 
-async fn case_filter(app: &crate::app::AppState, f: CaseFilterInput) -> Result<CaseFilter, ApiError> {
+async fn case_filter(
+    app: &crate::app::AppState,
+    f: CaseFilterInput,
+) -> Result<CaseFilter, ApiError> {
     let subtree = match f.tenant_id {
         Some(id) => {
             let id = decode_id("filter.tenantId", GlobalId::Tenant, &id)?;
-            let tenant = app.directory.get(&app.store, id).await?.ok_or_else(|| ApiError::bad_input("filter.tenantId", "no such tenant"))?;
+            let tenant = app
+                .directory
+                .get(&app.store, id)
+                .await?
+                .ok_or_else(|| ApiError::bad_input("filter.tenantId", "no such tenant"))?;
             Some((tenant.level, tenant.id))
         }
         None => None,
@@ -379,12 +432,30 @@ async fn case_filter(app: &crate::app::AppState, f: CaseFilterInput) -> Result<C
     if let (Some(from), Some(before)) = (f.registered_from, f.registered_before)
         && from >= before
     {
-        return Err(ApiError::bad_input("filter.registeredBefore", "must be after registeredFrom"));
+        return Err(ApiError::bad_input(
+            "filter.registeredBefore",
+            "must be after registeredFrom",
+        ));
     }
     Ok(CaseFilter {
-        statuses: f.statuses.unwrap_or_default().into_iter().map(Into::into).collect(),
-        kinds: f.kinds.unwrap_or_default().into_iter().map(Into::into).collect(),
-        categories: f.categories.unwrap_or_default().into_iter().map(Into::into).collect(),
+        statuses: f
+            .statuses
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        kinds: f
+            .kinds
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        categories: f
+            .categories
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
         subtree,
         registered_from: f.registered_from,
         registered_before: f.registered_before,
@@ -395,13 +466,18 @@ async fn case_filter(app: &crate::app::AppState, f: CaseFilterInput) -> Result<C
 fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
     let n = value.trim().chars().count();
     if n < min || n > max {
-        return Err(ApiError::bad_input(field, format!("must have {min} to {max} characters")));
+        return Err(ApiError::bad_input(
+            field,
+            format!("must have {min} to {max} characters"),
+        ));
     }
     Ok(())
 }
 
 fn unit_ids(field: &str, ids: &[ID]) -> Result<Vec<i64>, ApiError> {
-    ids.iter().map(|id| decode_id(field, GlobalId::Unit, id)).collect()
+    ids.iter()
+        .map(|id| decode_id(field, GlobalId::Unit, id))
+        .collect()
 }
 
 #[derive(Default)]
@@ -411,14 +487,20 @@ impl CaseMutation {
     async fn run(&self, ctx: &Context<'_>, id: &ID, command: Command) -> Result<CasePayload> {
         let principal = &caller(ctx)?.principal;
         let id = decode_id("id", GlobalId::Case, id)?;
-        Ok(CasePayload { case: CaseNode(state(ctx).transition(principal, id, command).await?) })
+        Ok(CasePayload {
+            case: CaseNode(state(ctx).transition(principal, id, command).await?),
+        })
     }
 }
 
 #[Object]
 impl CaseMutation {
     /// Registers what a resident brought (受理登记). Send an idempotency key to make retries safe.
-    async fn register_case(&self, ctx: &Context<'_>, input: RegisterCaseInput) -> Result<RegisterCasePayload> {
+    async fn register_case(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterCaseInput,
+    ) -> Result<RegisterCasePayload> {
         let principal = &caller(ctx)?.principal;
         let app = state(ctx);
         text("title", &input.title, 1, 200)?;
@@ -431,14 +513,28 @@ impl CaseMutation {
             Some(key) => {
                 text("idempotencyKey", key, 1, 128)?;
                 let canonical = serde_json::to_string(&input).map_err(ApiError::internal)?;
-                Some(Idempotency { key: key.clone(), request_hash: app.vault.lookup_hash(&canonical) })
+                Some(Idempotency {
+                    key: key.clone(),
+                    request_hash: app.vault.lookup_hash(&canonical),
+                })
             }
             None => None,
         };
-        let tenant_id = input.tenant_id.as_ref().map(|id| decode_id("tenantId", GlobalId::Tenant, id)).transpose()?;
+        let tenant_id = input
+            .tenant_id
+            .as_ref()
+            .map(|id| decode_id("tenantId", GlobalId::Tenant, id))
+            .transpose()?;
         let mut parties = Vec::with_capacity(input.parties.len());
         for (i, p) in input.parties.iter().enumerate() {
-            parties.push(party_from_input(i, p.role.into(), &p.name, p.id_card.as_deref(), p.phone.as_deref(), &p.address)?);
+            parties.push(party_from_input(
+                i,
+                p.role.into(),
+                &p.name,
+                p.id_card.as_deref(),
+                p.phone.as_deref(),
+                &p.address,
+            )?);
         }
         let case = NewCase {
             kind: input.kind.into(),
@@ -450,8 +546,13 @@ impl CaseMutation {
             parties,
             idempotency,
         };
-        let (case, replayed) = app.register_case(principal, Registration { tenant_id, case }).await?;
-        Ok(RegisterCasePayload { case: CaseNode(case), replayed })
+        let (case, replayed) = app
+            .register_case(principal, Registration { tenant_id, case })
+            .await?;
+        Ok(RegisterCasePayload {
+            case: CaseNode(case),
+            replayed,
+        })
     }
 
     /// Accepts a registered case (审核受理).
@@ -460,8 +561,15 @@ impl CaseMutation {
     }
 
     /// Declines a registered case with the reason and where the resident should go instead (一次性告知).
-    async fn reject_case(&self, ctx: &Context<'_>, id: ID, reason: String, referral: String) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Reject { reason, referral }).await
+    async fn reject_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        referral: String,
+    ) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Reject { reason, referral })
+            .await
     }
 
     /// Hands an accepted case to a lead unit, with co-units and a deadline (分流交办).
@@ -475,7 +583,16 @@ impl CaseMutation {
     ) -> Result<CasePayload> {
         let lead_unit = decode_id("leadUnitId", GlobalId::Unit, &lead_unit_id)?;
         let co_units = unit_ids("coUnitIds", &co_unit_ids)?;
-        self.run(ctx, &id, Command::Dispatch { lead_unit, co_units, deadline }).await
+        self.run(
+            ctx,
+            &id,
+            Command::Dispatch {
+                lead_unit,
+                co_units,
+                deadline,
+            },
+        )
+        .await
     }
 
     /// The lead unit takes the case on (签收).
@@ -489,6 +606,7 @@ impl CaseMutation {
     }
 
     /// Decides on a returned case: redispatch it (with units and a deadline) or take it back (异议审核).
+    #[allow(clippy::too_many_arguments)]
     async fn review_return(
         &self,
         ctx: &Context<'_>,
@@ -502,8 +620,12 @@ impl CaseMutation {
         let decision = match decision {
             ReturnReview::TakeBack => ReturnDecision::TakeBack { note },
             ReturnReview::Redispatch => {
-                let lead = lead_unit_id.ok_or_else(|| ApiError::bad_input("leadUnitId", "a redispatch names the lead unit"))?;
-                let deadline = deadline.ok_or_else(|| ApiError::bad_input("deadline", "a redispatch sets a deadline"))?;
+                let lead = lead_unit_id.ok_or_else(|| {
+                    ApiError::bad_input("leadUnitId", "a redispatch names the lead unit")
+                })?;
+                let deadline = deadline.ok_or_else(|| {
+                    ApiError::bad_input("deadline", "a redispatch sets a deadline")
+                })?;
                 ReturnDecision::Redispatch {
                     lead_unit: decode_id("leadUnitId", GlobalId::Unit, &lead)?,
                     co_units: unit_ids("coUnitIds", &co_unit_ids)?,
@@ -523,11 +645,25 @@ impl CaseMutation {
         method: MediationMethod,
         #[graphql(default)] note: String,
     ) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Resolve { outcome: outcome.into(), method: method.into(), note }).await
+        self.run(
+            ctx,
+            &id,
+            Command::Resolve {
+                outcome: outcome.into(),
+                method: method.into(),
+                note,
+            },
+        )
+        .await
     }
 
     /// Records that handling failed to resolve the case (未化解).
-    async fn unresolve_case(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<CasePayload> {
+    async fn unresolve_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<CasePayload> {
         self.run(ctx, &id, Command::Unresolve { reason }).await
     }
 
@@ -554,7 +690,15 @@ impl CaseMutation {
         satisfaction: Satisfaction,
         #[graphql(default)] note: String,
     ) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::FollowUp { satisfaction: satisfaction.into(), note }).await
+        self.run(
+            ctx,
+            &id,
+            Command::FollowUp {
+                satisfaction: satisfaction.into(),
+                note,
+            },
+        )
+        .await
     }
 
     /// Closes a followed-up case (办结).
@@ -563,18 +707,36 @@ impl CaseMutation {
     }
 
     /// Reopens a closed case to its lead unit, within 30 days of closing.
-    async fn reopen_case(&self, ctx: &Context<'_>, id: ID, reason: String, deadline: DateTime<Utc>) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Reopen { reason, deadline }).await
+    async fn reopen_case(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+        deadline: DateTime<Utc>,
+    ) -> Result<CasePayload> {
+        self.run(ctx, &id, Command::Reopen { reason, deadline })
+            .await
     }
 
     /// Shows a party's full ID number and phone. Needs the permission, a reason, and leaves an entry on
     /// the case's timeline.
-    async fn reveal_party(&self, ctx: &Context<'_>, case_id: ID, party_id: ID, reason: String) -> Result<RevealedPartyPayload> {
+    async fn reveal_party(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        party_id: ID,
+        reason: String,
+    ) -> Result<RevealedPartyPayload> {
         let principal = &caller(ctx)?.principal;
         let case_id = decode_id("caseId", GlobalId::Case, &case_id)?;
         let party_id = decode_id("partyId", GlobalId::Party, &party_id)?;
-        let revealed = state(ctx).reveal_party(principal, case_id, party_id, &reason).await?;
-        Ok(RevealedPartyPayload { id_card: revealed.id_card, phone: revealed.phone })
+        let revealed = state(ctx)
+            .reveal_party(principal, case_id, party_id, &reason)
+            .await?;
+        Ok(RevealedPartyPayload {
+            id_card: revealed.id_card,
+            phone: revealed.phone,
+        })
     }
 }
 

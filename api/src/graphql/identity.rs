@@ -52,7 +52,9 @@ impl IdentityQuery {
     async fn me(&self, ctx: &Context<'_>) -> Result<Me> {
         let caller = caller(ctx)?;
         let app = state(ctx);
-        let user = app.user(&caller.principal, caller.principal.user_id).await?;
+        let user = app
+            .user(&caller.principal, caller.principal.user_id)
+            .await?;
         Ok(Me { user })
     }
 }
@@ -69,7 +71,9 @@ impl Me {
 
     async fn tenant(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
-        Ok(TenantNode(app.directory.must(&app.store, self.user.tenant_id).await?))
+        Ok(TenantNode(
+            app.directory.must(&app.store, self.user.tenant_id).await?,
+        ))
     }
 
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<RoleGrantNode>> {
@@ -77,7 +81,10 @@ impl Me {
         let mut out = Vec::new();
         for grant in app.authz.grants_of(self.user.id).await {
             let tenant = app.directory.must(&app.store, grant.tenant_id).await?;
-            out.push(RoleGrantNode { role: grant.role.into(), tenant: TenantNode(tenant) });
+            out.push(RoleGrantNode {
+                role: grant.role.into(),
+                tenant: TenantNode(tenant),
+            });
         }
         Ok(out)
     }
@@ -107,12 +114,19 @@ pub struct IdentityMutation;
 impl IdentityMutation {
     /// Signs in with a username and password.
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> Result<SessionPayload> {
-        Ok(state(ctx).sign_in(&input.username, &input.password).await?.into())
+        Ok(state(ctx)
+            .sign_in(&input.username, &input.password)
+            .await?
+            .into())
     }
 
     /// Trades a refresh token for a new session pair. Each refresh token works once; presenting a spent
     /// one revokes the whole session.
-    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> Result<SessionPayload> {
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> Result<SessionPayload> {
         Ok(state(ctx).refresh(&refresh_token).await?.into())
     }
 

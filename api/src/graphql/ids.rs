@@ -27,7 +27,13 @@ impl GlobalId {
         }
     }
 
-    const ALL: [GlobalId; 5] = [GlobalId::Case, GlobalId::Tenant, GlobalId::Unit, GlobalId::User, GlobalId::Party];
+    const ALL: [GlobalId; 5] = [
+        GlobalId::Case,
+        GlobalId::Tenant,
+        GlobalId::Unit,
+        GlobalId::User,
+        GlobalId::Party,
+    ];
 }
 
 pub fn encode_id(kind: GlobalId, id: i64) -> ID {
@@ -40,7 +46,10 @@ pub fn decode_any(field: &str, id: &ID) -> ApiResult<(GlobalId, i64)> {
     let raw = URL_SAFE_NO_PAD.decode(id.as_str()).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (name, number) = text.split_once(':').ok_or_else(bad)?;
-    let kind = GlobalId::ALL.into_iter().find(|k| k.name() == name).ok_or_else(bad)?;
+    let kind = GlobalId::ALL
+        .into_iter()
+        .find(|k| k.name() == name)
+        .ok_or_else(bad)?;
     let number: i64 = number.parse().map_err(|_| bad())?;
     if number <= 0 {
         return Err(bad());
@@ -52,7 +61,10 @@ pub fn decode_any(field: &str, id: &ID) -> ApiResult<(GlobalId, i64)> {
 pub fn decode_id(field: &str, kind: GlobalId, id: &ID) -> ApiResult<i64> {
     match decode_any(field, id)? {
         (found, number) if found == kind => Ok(number),
-        _ => Err(ApiError::bad_input(field, format!("expected the id of a {}", kind.name()))),
+        _ => Err(ApiError::bad_input(
+            field,
+            format!("expected the id of a {}", kind.name()),
+        )),
     }
 }
 
@@ -64,7 +76,9 @@ pub fn decode_cursor(cursor: &str) -> ApiResult<i64> {
     let bad = || ApiError::bad_input("after", "not a cursor from this connection");
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
     let text = String::from_utf8(raw).map_err(|_| bad())?;
-    text.strip_prefix("cursor:").and_then(|n| n.parse().ok()).ok_or_else(bad)
+    text.strip_prefix("cursor:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(bad)
 }
 
 #[cfg(test)]

@@ -19,10 +19,19 @@ use crate::error::{ApiError, ApiResult};
 pub use ids::{GlobalId, decode_id, encode_id};
 
 #[derive(MergedObject, Default)]
-pub struct Query(identity::IdentityQuery, tenants::TenantQuery, cases::CaseQuery, node::NodeQuery);
+pub struct Query(
+    identity::IdentityQuery,
+    tenants::TenantQuery,
+    cases::CaseQuery,
+    node::NodeQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(identity::IdentityMutation, tenants::TenantMutation, cases::CaseMutation);
+pub struct Mutation(
+    identity::IdentityMutation,
+    tenants::TenantMutation,
+    cases::CaseMutation,
+);
 
 pub type FengqiaoSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -45,7 +54,9 @@ pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSch
 
 /// The schema as SDL, for `print-schema` and the drift check.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
 }
 
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
@@ -57,7 +68,9 @@ pub(crate) fn caller<'a>(ctx: &Context<'a>) -> ApiResult<&'a Caller> {
     match ctx.data_opt::<RequestAuth>() {
         Some(RequestAuth::Caller(caller)) => Ok(caller),
         Some(RequestAuth::Refused(why)) => Err(ApiError::Unauthenticated(why)),
-        _ => Err(ApiError::Unauthenticated("sign in first: send an access token as 'Authorization: Bearer …'")),
+        _ => Err(ApiError::Unauthenticated(
+            "sign in first: send an access token as 'Authorization: Bearer …'",
+        )),
     }
 }
 
@@ -66,20 +79,31 @@ pub(crate) fn caller<'a>(ctx: &Context<'a>) -> ApiResult<&'a Caller> {
 /// depth and complexity limits) get one here.
 pub fn assign_error_codes(errors: &mut [ServerError]) {
     for error in errors {
-        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        let has_code = error
+            .extensions
+            .as_ref()
+            .is_some_and(|ext| ext.get("code").is_some());
         if has_code {
             continue;
         }
         let message = error.message.as_str();
-        let code = if message.contains("Invalid value for argument") || message.contains("Failed to parse") {
+        let code = if message.contains("Invalid value for argument")
+            || message.contains("Failed to parse")
+        {
             "BAD_USER_INPUT"
         } else if message.contains("too complex") || message.contains("nested too deep") {
             "QUERY_TOO_COMPLEX"
-        } else if message.contains("Parse error") || message.starts_with(" -->") || message.contains("expected") {
+        } else if message.contains("Parse error")
+            || message.starts_with(" -->")
+            || message.contains("expected")
+        {
             "GRAPHQL_PARSE_FAILED"
         } else {
             "GRAPHQL_VALIDATION_FAILED"
         };
-        error.extensions.get_or_insert_with(Default::default).set("code", code);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
     }
 }

@@ -33,20 +33,35 @@ impl TenantNode {
 
     /// The parent center, when the caller may see it.
     async fn parent(&self, ctx: &Context<'_>) -> Result<Option<TenantNode>> {
-        let Some(parent) = self.0.parent_id else { return Ok(None) };
+        let Some(parent) = self.0.parent_id else {
+            return Ok(None);
+        };
         let principal = &caller(ctx)?.principal;
-        Ok(state(ctx).can_see_tenant(principal, parent).await?.map(TenantNode))
+        Ok(state(ctx)
+            .can_see_tenant(principal, parent)
+            .await?
+            .map(TenantNode))
     }
 
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<TenantNode>> {
         let principal = &caller(ctx)?.principal;
-        Ok(state(ctx).children(principal, self.0.id).await?.into_iter().map(TenantNode).collect())
+        Ok(state(ctx)
+            .children(principal, self.0.id)
+            .await?
+            .into_iter()
+            .map(TenantNode)
+            .collect())
     }
 
     /// Units stationed in this center.
     async fn units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
         let principal = &caller(ctx)?.principal;
-        Ok(state(ctx).units(principal, self.0.id).await?.into_iter().map(UnitNode).collect())
+        Ok(state(ctx)
+            .units(principal, self.0.id)
+            .await?
+            .into_iter()
+            .map(UnitNode)
+            .collect())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -163,44 +178,84 @@ pub struct TenantMutation;
 #[Object]
 impl TenantMutation {
     /// Creates a township under a county or a village under a township.
-    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> Result<TenantNode> {
+    async fn create_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTenantInput,
+    ) -> Result<TenantNode> {
         let principal = &caller(ctx)?.principal;
         let parent = decode_id("parentId", GlobalId::Tenant, &input.parent_id)?;
-        Ok(TenantNode(state(ctx).create_tenant(principal, parent, &input.code, &input.name).await?))
+        Ok(TenantNode(
+            state(ctx)
+                .create_tenant(principal, parent, &input.code, &input.name)
+                .await?,
+        ))
     }
 
     /// Creates a staff account in a tenant.
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserNode> {
         let principal = &caller(ctx)?.principal;
         let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
-        let user = state(ctx).create_user(principal, tenant, &input.username, &input.display_name, &input.password).await?;
+        let user = state(ctx)
+            .create_user(
+                principal,
+                tenant,
+                &input.username,
+                &input.display_name,
+                &input.password,
+            )
+            .await?;
         Ok(UserNode(user))
     }
 
     /// Grants a role at a tenant; it reaches the tenant's subtree. Nobody can grant themselves a role.
-    async fn grant_role(&self, ctx: &Context<'_>, input: GrantRoleInput) -> Result<super::identity::RoleGrantNode> {
+    async fn grant_role(
+        &self,
+        ctx: &Context<'_>,
+        input: GrantRoleInput,
+    ) -> Result<super::identity::RoleGrantNode> {
         let principal = &caller(ctx)?.principal;
         let user = decode_id("userId", GlobalId::User, &input.user_id)?;
         let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
         let app = state(ctx);
-        let grant = app.grant_role(principal, user, tenant, input.role.into()).await?;
+        let grant = app
+            .grant_role(principal, user, tenant, input.role.into())
+            .await?;
         let tenant = app.directory.must(&app.store, grant.tenant_id).await?;
-        Ok(super::identity::RoleGrantNode { role: grant.role.into(), tenant: TenantNode(tenant) })
+        Ok(super::identity::RoleGrantNode {
+            role: grant.role.into(),
+            tenant: TenantNode(tenant),
+        })
     }
 
     /// Stations a unit in a center.
     async fn create_unit(&self, ctx: &Context<'_>, input: CreateUnitInput) -> Result<UnitNode> {
         let principal = &caller(ctx)?.principal;
         let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
-        let unit = state(ctx).create_unit(principal, tenant, &input.name, &input.department, input.residency.into()).await?;
+        let unit = state(ctx)
+            .create_unit(
+                principal,
+                tenant,
+                &input.name,
+                &input.department,
+                input.residency.into(),
+            )
+            .await?;
         Ok(UnitNode(unit))
     }
 
     /// Adds a staff member to a unit.
-    async fn add_unit_member(&self, ctx: &Context<'_>, unit_id: ID, user_id: ID) -> Result<UnitNode> {
+    async fn add_unit_member(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: ID,
+        user_id: ID,
+    ) -> Result<UnitNode> {
         let principal = &caller(ctx)?.principal;
         let unit = decode_id("unitId", GlobalId::Unit, &unit_id)?;
         let user = decode_id("userId", GlobalId::User, &user_id)?;
-        Ok(UnitNode(state(ctx).add_unit_member(principal, unit, user).await?))
+        Ok(UnitNode(
+            state(ctx).add_unit_member(principal, unit, user).await?,
+        ))
     }
 }

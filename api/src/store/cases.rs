@@ -2,14 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use fengqiao_domain::{
-    Ancestry, CaseCode, CaseKind, CaseState, CaseStatus, Category, Channel, Command, IdCard, MediationMethod, Outcome,
-    PartyRole, Phone, Satisfaction, TenantLevel, Tier,
+    Ancestry, CaseCode, CaseKind, CaseState, CaseStatus, Category, Channel, Command, IdCard,
+    MediationMethod, Outcome, PartyRole, Phone, Satisfaction, TenantLevel, Tier,
 };
 use fengqiao_tenancy::{Action, CaseScope, Permit};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::entities::{case, case_co_unit, case_event, case_party, idempotency_key};
@@ -138,7 +138,12 @@ fn parse<T>(id: i64, what: &str, text: &str, f: fn(&str) -> Option<T>) -> ApiRes
     f(text).ok_or_else(|| corrupt(what, id))
 }
 
-fn parse_opt<T>(id: i64, what: &str, text: Option<&str>, f: fn(&str) -> Option<T>) -> ApiResult<Option<T>> {
+fn parse_opt<T>(
+    id: i64,
+    what: &str,
+    text: Option<&str>,
+    f: fn(&str) -> Option<T>,
+) -> ApiResult<Option<T>> {
     text.map(|t| parse(id, what, t, f)).transpose()
 }
 
@@ -151,14 +156,29 @@ fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
         co_units,
         deadline: m.due_at,
         outcome: parse_opt(id, "outcome", m.outcome.as_deref(), Outcome::parse)?,
-        method: parse_opt(id, "method", m.mediation_method.as_deref(), MediationMethod::parse)?,
-        satisfaction: parse_opt(id, "satisfaction", m.satisfaction.as_deref(), Satisfaction::parse)?,
+        method: parse_opt(
+            id,
+            "method",
+            m.mediation_method.as_deref(),
+            MediationMethod::parse,
+        )?,
+        satisfaction: parse_opt(
+            id,
+            "satisfaction",
+            m.satisfaction.as_deref(),
+            Satisfaction::parse,
+        )?,
         closed_at: m.closed_at,
     };
     Ok(CaseRecord {
         id,
         code: m.code,
-        origin: Ancestry { county: m.county_id, township: m.township_id, village: m.village_id, grid: m.grid_id },
+        origin: Ancestry {
+            county: m.county_id,
+            township: m.township_id,
+            village: m.village_id,
+            grid: m.grid_id,
+        },
         origin_tenant_id: m.origin_tenant_id,
         tenant_id: m.tenant_id,
         kind: parse(id, "kind", &m.kind, CaseKind::parse)?,
@@ -196,16 +216,22 @@ fn scope_condition(scope: &CaseScope) -> Option<Condition> {
     }
     if !scope.units.is_empty() {
         for (level, tenant) in &scope.unit_subtrees {
-            let of_units = Condition::any().add(case::Column::LeadUnitId.is_in(scope.units.clone())).add(
-                case::Column::Id.in_subquery(
-                    Query::select()
-                        .column(case_co_unit::Column::CaseId)
-                        .from(case_co_unit::Entity)
-                        .and_where(case_co_unit::Column::UnitId.is_in(scope.units.clone()))
-                        .to_owned(),
-                ),
+            let of_units = Condition::any()
+                .add(case::Column::LeadUnitId.is_in(scope.units.clone()))
+                .add(
+                    case::Column::Id.in_subquery(
+                        Query::select()
+                            .column(case_co_unit::Column::CaseId)
+                            .from(case_co_unit::Entity)
+                            .and_where(case_co_unit::Column::UnitId.is_in(scope.units.clone()))
+                            .to_owned(),
+                    ),
+                );
+            any = any.add(
+                Condition::all()
+                    .add(level_column(*level).eq(*tenant))
+                    .add(of_units),
             );
-            any = any.add(Condition::all().add(level_column(*level).eq(*tenant)).add(of_units));
             empty = false;
         }
     }
@@ -225,7 +251,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> ApiResult<(CaseRecord, bool)> {
         if !permit.covers(Action::CaseRegister, Some(origin.id)) {
-            return Err(ApiError::internal(anyhow::anyhow!("permit does not cover registering at {}", origin.id)));
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "permit does not cover registering at {}",
+                origin.id
+            )));
         }
         let county = origin.ancestry.county;
         let sequence = self.codes.next(&self.db, county).await?;
@@ -237,8 +266,16 @@ impl Store {
             let encrypt = |value: &str| vault.encrypt(value).map_err(ApiError::internal);
             parties.push((
                 party,
-                party.id_card.as_ref().map(|v| encrypt(v.expose())).transpose()?,
-                party.phone.as_ref().map(|v| encrypt(v.expose())).transpose()?,
+                party
+                    .id_card
+                    .as_ref()
+                    .map(|v| encrypt(v.expose()))
+                    .transpose()?,
+                party
+                    .phone
+                    .as_ref()
+                    .map(|v| encrypt(v.expose()))
+                    .transpose()?,
             ));
         }
 
@@ -276,20 +313,30 @@ impl Store {
         .insert(&txn)
         .await?;
         if !parties.is_empty() {
-            let models = parties.into_iter().map(|(party, id_card_cipher, phone_cipher)| case_party::ActiveModel {
-                case_id: Set(row.id),
-                county_id: Set(county),
-                role: Set(party.role.as_str().into()),
-                name: Set(party.name.clone()),
-                id_card_hash: Set(party.id_card.as_ref().map(|v| vault.lookup_hash(v.expose()))),
-                id_card_masked: Set(party.id_card.as_ref().map(IdCard::masked)),
-                id_card_cipher: Set(id_card_cipher),
-                phone_hash: Set(party.phone.as_ref().map(|v| vault.lookup_hash(v.expose()))),
-                phone_masked: Set(party.phone.as_ref().map(Phone::masked)),
-                phone_cipher: Set(phone_cipher),
-                address: Set(party.address.clone()),
-                ..Default::default()
-            });
+            let models = parties
+                .into_iter()
+                .map(
+                    |(party, id_card_cipher, phone_cipher)| case_party::ActiveModel {
+                        case_id: Set(row.id),
+                        county_id: Set(county),
+                        role: Set(party.role.as_str().into()),
+                        name: Set(party.name.clone()),
+                        id_card_hash: Set(party
+                            .id_card
+                            .as_ref()
+                            .map(|v| vault.lookup_hash(v.expose()))),
+                        id_card_masked: Set(party.id_card.as_ref().map(IdCard::masked)),
+                        id_card_cipher: Set(id_card_cipher),
+                        phone_hash: Set(party
+                            .phone
+                            .as_ref()
+                            .map(|v| vault.lookup_hash(v.expose()))),
+                        phone_masked: Set(party.phone.as_ref().map(Phone::masked)),
+                        phone_cipher: Set(phone_cipher),
+                        address: Set(party.address.clone()),
+                        ..Default::default()
+                    },
+                );
             case_party::Entity::insert_many(models).exec(&txn).await?;
         }
         case_event::ActiveModel {
@@ -325,7 +372,10 @@ impl Store {
                 if !is_unique_violation(&e) {
                     return Err(e.into());
                 }
-                return self.replay(permit.user_id(), idem).await.map(|case| (case, true));
+                return self
+                    .replay(permit.user_id(), idem)
+                    .await
+                    .map(|case| (case, true));
             }
         }
         txn.commit().await?;
@@ -342,19 +392,30 @@ impl Store {
         if first.request_hash != idem.request_hash {
             return Err(ApiError::IdempotencyConflict);
         }
-        self.case(first.case_id).await?.ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotent case vanished")))
+        self.case(first.case_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotent case vanished")))
     }
 
     pub async fn case(&self, id: i64) -> ApiResult<Option<CaseRecord>> {
         let Some(model) = case::Entity::find_by_id(id).one(&self.db).await? else {
             return Ok(None);
         };
-        let co_units = self.co_units(&[id]).await?.into_iter().map(|(_, unit)| unit).collect();
+        let co_units = self
+            .co_units(&[id])
+            .await?
+            .into_iter()
+            .map(|(_, unit)| unit)
+            .collect();
         record(model, co_units).map(Some)
     }
 
     pub async fn case_id_by_code(&self, code: &str) -> ApiResult<Option<i64>> {
-        Ok(case::Entity::find().filter(case::Column::Code.eq(code)).one(&self.db).await?.map(|m| m.id))
+        Ok(case::Entity::find()
+            .filter(case::Column::Code.eq(code))
+            .one(&self.db)
+            .await?
+            .map(|m| m.id))
     }
 
     async fn co_units(&self, case_ids: &[i64]) -> ApiResult<Vec<(i64, i64)>> {
@@ -369,13 +430,26 @@ impl Store {
     }
 
     /// Persists one transition and its event, if the case is still at the version it was read at.
-    pub async fn apply_transition(&self, permit: &Permit, case: &CaseRecord, t: Transition<'_>, now: DateTime<Utc>) -> ApiResult<CaseRecord> {
-        if permit.resource_id() != Some(case.id) || permit.action().as_str().split('.').next() != Some("case") {
-            return Err(ApiError::internal(anyhow::anyhow!("permit {permit:?} does not cover case {}", case.id)));
+    pub async fn apply_transition(
+        &self,
+        permit: &Permit,
+        case: &CaseRecord,
+        t: Transition<'_>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<CaseRecord> {
+        if permit.resource_id() != Some(case.id)
+            || permit.action().as_str().split('.').next() != Some("case")
+        {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "permit {permit:?} does not cover case {}",
+                case.id
+            )));
         }
         let next = t.next;
         let to = next.status;
-        let accepted_at = case.accepted_at.or((to == CaseStatus::Accepted).then_some(now));
+        let accepted_at = case
+            .accepted_at
+            .or((to == CaseStatus::Accepted).then_some(now));
         let resolved_at = match to {
             CaseStatus::Resolved | CaseStatus::Unresolved => Some(now),
             CaseStatus::Dispatched | CaseStatus::Accepted => None,
@@ -388,9 +462,18 @@ impl Store {
             .col_expr(case::Column::TenantId, Expr::value(t.tenant_after))
             .col_expr(case::Column::LeadUnitId, Expr::value(next.lead_unit))
             .col_expr(case::Column::DueAt, Expr::value(next.deadline))
-            .col_expr(case::Column::Outcome, Expr::value(next.outcome.map(|o| o.as_str())))
-            .col_expr(case::Column::MediationMethod, Expr::value(next.method.map(|m| m.as_str())))
-            .col_expr(case::Column::Satisfaction, Expr::value(next.satisfaction.map(|s| s.as_str())))
+            .col_expr(
+                case::Column::Outcome,
+                Expr::value(next.outcome.map(|o| o.as_str())),
+            )
+            .col_expr(
+                case::Column::MediationMethod,
+                Expr::value(next.method.map(|m| m.as_str())),
+            )
+            .col_expr(
+                case::Column::Satisfaction,
+                Expr::value(next.satisfaction.map(|s| s.as_str())),
+            )
             .col_expr(case::Column::AcceptedAt, Expr::value(accepted_at))
             .col_expr(case::Column::ResolvedAt, Expr::value(resolved_at))
             .col_expr(case::Column::ClosedAt, Expr::value(next.closed_at))
@@ -402,10 +485,15 @@ impl Store {
             .await?;
         if updated.rows_affected != 1 {
             txn.rollback().await?;
-            return Err(ApiError::Conflict("the case was changed by someone else meanwhile; reload it and try again".into()));
+            return Err(ApiError::Conflict(
+                "the case was changed by someone else meanwhile; reload it and try again".into(),
+            ));
         }
         if next.co_units != case.state.co_units {
-            case_co_unit::Entity::delete_many().filter(case_co_unit::Column::CaseId.eq(case.id)).exec(&txn).await?;
+            case_co_unit::Entity::delete_many()
+                .filter(case_co_unit::Column::CaseId.eq(case.id))
+                .exec(&txn)
+                .await?;
             if !next.co_units.is_empty() {
                 let rows = next.co_units.iter().map(|unit| case_co_unit::ActiveModel {
                     case_id: Set(case.id),
@@ -457,13 +545,15 @@ impl Store {
         };
         let mut query = case::Entity::find().filter(visible);
         if !filter.statuses.is_empty() {
-            query = query.filter(case::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+            query = query
+                .filter(case::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
         }
         if !filter.kinds.is_empty() {
             query = query.filter(case::Column::Kind.is_in(filter.kinds.iter().map(|k| k.as_str())));
         }
         if !filter.categories.is_empty() {
-            query = query.filter(case::Column::Category.is_in(filter.categories.iter().map(|c| c.as_str())));
+            query = query
+                .filter(case::Column::Category.is_in(filter.categories.iter().map(|c| c.as_str())));
         }
         if let Some((level, tenant)) = filter.subtree {
             query = query.filter(level_column(level).eq(tenant));
@@ -482,15 +572,27 @@ impl Store {
         if let Some(after) = after {
             query = query.filter(case::Column::Id.lt(after));
         }
-        let mut rows = query.order_by_desc(case::Column::Id).limit(first + 1).all(&self.db).await?;
+        let mut rows = query
+            .order_by_desc(case::Column::Id)
+            .limit(first + 1)
+            .all(&self.db)
+            .await?;
         let more = rows.len() as u64 > first;
         rows.truncate(first as usize);
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let co = if ids.is_empty() { Vec::new() } else { self.co_units(&ids).await? };
+        let co = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.co_units(&ids).await?
+        };
         let records = rows
             .into_iter()
             .map(|row| {
-                let units = co.iter().filter(|(case, _)| *case == row.id).map(|(_, unit)| *unit).collect();
+                let units = co
+                    .iter()
+                    .filter(|(case, _)| *case == row.id)
+                    .map(|(_, unit)| *unit)
+                    .collect();
                 record(row, units)
             })
             .collect::<ApiResult<Vec<_>>>()?;
@@ -498,9 +600,19 @@ impl Store {
     }
 
     /// Records on the timeline that a party's personal data was shown in full, by whom and why.
-    pub async fn record_reveal(&self, permit: &Permit, case: &CaseRecord, party_id: i64, reason: &str, now: DateTime<Utc>) -> ApiResult<()> {
+    pub async fn record_reveal(
+        &self,
+        permit: &Permit,
+        case: &CaseRecord,
+        party_id: i64,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
         if !permit.covers(Action::CaseRevealPersonalData, Some(case.id)) {
-            return Err(ApiError::internal(anyhow::anyhow!("permit {permit:?} does not cover revealing on case {}", case.id)));
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "permit {permit:?} does not cover revealing on case {}",
+                case.id
+            )));
         }
         let status = case.state.status.as_str();
         case_event::ActiveModel {
@@ -536,7 +648,12 @@ impl Store {
                     tenant_id: m.tenant_id,
                     actor_id: m.actor_id,
                     unit_id: m.unit_id,
-                    from_status: parse_opt(m.case_id, "event status", m.from_status.as_deref(), CaseStatus::parse)?,
+                    from_status: parse_opt(
+                        m.case_id,
+                        "event status",
+                        m.from_status.as_deref(),
+                        CaseStatus::parse,
+                    )?,
                     to_status: parse(m.case_id, "event status", &m.to_status, CaseStatus::parse)?,
                     command: m.command,
                     note: m.note,

@@ -16,11 +16,18 @@ pub struct CodeAllocator {
 
 impl CodeAllocator {
     pub fn new(block: i64) -> Self {
-        CodeAllocator { block: block.max(1), blocks: Mutex::new(HashMap::new()), refill: tokio::sync::Mutex::new(()) }
+        CodeAllocator {
+            block: block.max(1),
+            blocks: Mutex::new(HashMap::new()),
+            refill: tokio::sync::Mutex::new(()),
+        }
     }
 
     fn take(&self, county_id: i64) -> Result<Option<i64>, DbErr> {
-        let mut blocks = self.blocks.lock().map_err(|_| DbErr::Custom("code allocator lock poisoned".into()))?;
+        let mut blocks = self
+            .blocks
+            .lock()
+            .map_err(|_| DbErr::Custom("code allocator lock poisoned".into()))?;
         Ok(blocks.get_mut(&county_id).and_then(|(next, end)| {
             (*next <= *end).then(|| {
                 *next += 1;
@@ -48,12 +55,19 @@ impl CodeAllocator {
             _ => sql.to_owned(),
         };
         let row = db
-            .query_one_raw(Statement::from_sql_and_values(backend, sql, [county_id.into(), self.block.into()]))
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [county_id.into(), self.block.into()],
+            ))
             .await?
             .ok_or_else(|| DbErr::Custom("case code counter returned no row".into()))?;
         let end: i64 = row.try_get_by_index(0)?;
         let first = end - self.block + 1;
-        let mut blocks = self.blocks.lock().map_err(|_| DbErr::Custom("code allocator lock poisoned".into()))?;
+        let mut blocks = self
+            .blocks
+            .lock()
+            .map_err(|_| DbErr::Custom("code allocator lock poisoned".into()))?;
         blocks.insert(county_id, (first + 1, end));
         Ok(first)
     }

@@ -10,7 +10,10 @@ pub mod users;
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr, Statement};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
+    Statement,
+};
 use sea_orm_migration::MigratorTrait;
 
 pub use codes::CodeAllocator;
@@ -26,18 +29,30 @@ impl Store {
         let sqlite = url.starts_with("sqlite:");
         let mut options = ConnectOptions::new(url.to_owned());
         options
-            .max_connections(if sqlite { max_connections.min(8) } else { max_connections })
+            .max_connections(if sqlite {
+                max_connections.min(8)
+            } else {
+                max_connections
+            })
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
         let db = Database::connect(options).await?;
         if sqlite {
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=10000", "PRAGMA synchronous=NORMAL"] {
+            for pragma in [
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=10000",
+                "PRAGMA synchronous=NORMAL",
+            ] {
                 db.execute_unprepared(pragma).await?;
             }
         }
-        Ok(Store { db, codes: CodeAllocator::new(64) })
+        Ok(Store {
+            db,
+            codes: CodeAllocator::new(64),
+        })
     }
 
     pub fn db(&self) -> &DatabaseConnection {

@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 use fengqiao_domain::{Ancestry, DivisionCode, TenantLevel};
 use fengqiao_tenancy::{Action, Permit};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, TransactionTrait,
+};
 
 use super::entities::{role_grant, tenant, user};
 use super::{Store, is_unique_violation};
@@ -24,15 +27,23 @@ impl TryFrom<tenant::Model> for TenantRecord {
     type Error = ApiError;
 
     fn try_from(m: tenant::Model) -> Result<Self, ApiError> {
-        let level = TenantLevel::parse(&m.level).ok_or_else(|| ApiError::internal(anyhow::anyhow!("tenant {} has level {:?}", m.id, m.level)))?;
-        let code = DivisionCode::parse(&m.code, level).map_err(|e| ApiError::internal(anyhow::anyhow!("tenant {}: {e}", m.id)))?;
+        let level = TenantLevel::parse(&m.level).ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("tenant {} has level {:?}", m.id, m.level))
+        })?;
+        let code = DivisionCode::parse(&m.code, level)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("tenant {}: {e}", m.id)))?;
         Ok(TenantRecord {
             id: m.id,
             parent_id: m.parent_id,
             level,
             code,
             name: m.name,
-            ancestry: Ancestry { county: m.county_id, township: m.township_id, village: m.village_id, grid: m.grid_id },
+            ancestry: Ancestry {
+                county: m.county_id,
+                township: m.township_id,
+                village: m.village_id,
+                grid: m.grid_id,
+            },
             created_at: m.created_at,
         })
     }
@@ -80,7 +91,13 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("code", "a tenant with this code exists") } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::bad_input("code", "a tenant with this code exists")
+            } else {
+                e.into()
+            }
+        })?;
         let mut county: tenant::ActiveModel = inserted.clone().into();
         county.county_id = Set(inserted.id);
         let county = county.update(&txn).await?;
@@ -96,7 +113,13 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("username", "this username is taken") } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::bad_input("username", "this username is taken")
+            } else {
+                e.into()
+            }
+        })?;
         role_grant::ActiveModel {
             user_id: Set(user.id),
             tenant_id: Set(county.id),
@@ -123,10 +146,16 @@ impl Store {
         now: DateTime<Utc>,
     ) -> ApiResult<TenantRecord> {
         if !permit.covers(Action::TenantCreate, Some(parent.id)) {
-            return Err(ApiError::internal(anyhow::anyhow!("permit does not cover creating a tenant under {}", parent.id)));
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "permit does not cover creating a tenant under {}",
+                parent.id
+            )));
         }
         check_name(name)?;
-        let level = parent.level.child().ok_or_else(|| ApiError::bad_input("parent", "grids have no children"))?;
+        let level = parent
+            .level
+            .child()
+            .ok_or_else(|| ApiError::bad_input("parent", "grids have no children"))?;
         DivisionCode::check_child(&parent.code, parent.level, code, level)?;
         let txn = self.db.begin().await?;
         let inserted = tenant::ActiveModel {
@@ -143,7 +172,13 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("code", "a tenant with this code exists") } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::bad_input("code", "a tenant with this code exists")
+            } else {
+                e.into()
+            }
+        })?;
         let ancestry = parent.ancestry.child(level, inserted.id);
         let mut row: tenant::ActiveModel = inserted.into();
         row.township_id = Set(ancestry.township);
@@ -155,7 +190,11 @@ impl Store {
     }
 
     pub async fn tenant(&self, id: i64) -> ApiResult<Option<TenantRecord>> {
-        tenant::Entity::find_by_id(id).one(&self.db).await?.map(TryInto::try_into).transpose()
+        tenant::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(TryInto::try_into)
+            .transpose()
     }
 
     pub async fn children(&self, id: i64) -> ApiResult<Vec<TenantRecord>> {

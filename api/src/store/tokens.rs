@@ -53,10 +53,18 @@ impl Store {
             .filter(refresh_token::Column::ExpiresAt.gt(now))
             .exec(&self.db)
             .await?;
-        let row = refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(hash)).one(&self.db).await?;
+        let row = refresh_token::Entity::find()
+            .filter(refresh_token::Column::TokenHash.eq(hash))
+            .one(&self.db)
+            .await?;
         Ok(match row {
-            Some(row) if spent.rows_affected == 1 => Spend::Spent { user_id: row.user_id, family: row.family_id },
-            Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => Spend::Reused { family: row.family_id },
+            Some(row) if spent.rows_affected == 1 => Spend::Spent {
+                user_id: row.user_id,
+                family: row.family_id,
+            },
+            Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => Spend::Reused {
+                family: row.family_id,
+            },
             _ => Spend::Invalid,
         })
     }

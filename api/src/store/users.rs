@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use fengqiao_domain::{TenantLevel, vocabulary};
 use fengqiao_tenancy::{Action, Grant, Permit, Role};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use super::entities::{role_grant, unit, unit_member, user};
 use super::tenants::TenantRecord;
@@ -61,8 +63,13 @@ impl TryFrom<unit::Model> for UnitRecord {
     type Error = ApiError;
 
     fn try_from(m: unit::Model) -> Result<Self, ApiError> {
-        let residency = Residency::parse(&m.residency)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unit {} has residency {:?}", m.id, m.residency)))?;
+        let residency = Residency::parse(&m.residency).ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!(
+                "unit {} has residency {:?}",
+                m.id,
+                m.residency
+            ))
+        })?;
         Ok(UnitRecord {
             id: m.id,
             tenant_id: m.tenant_id,
@@ -79,14 +86,19 @@ fn check_permit(permit: &Permit, action: Action, resource: i64) -> ApiResult<()>
     if permit.covers(action, Some(resource)) {
         Ok(())
     } else {
-        Err(ApiError::internal(anyhow::anyhow!("permit {permit:?} does not cover {action} on {resource}")))
+        Err(ApiError::internal(anyhow::anyhow!(
+            "permit {permit:?} does not cover {action} on {resource}"
+        )))
     }
 }
 
 fn check_text(field: &str, text: &str, max: usize) -> ApiResult<()> {
     let n = text.trim().chars().count();
     if n == 0 || n > max {
-        return Err(ApiError::bad_input(field, format!("must have 1 to {max} characters")));
+        return Err(ApiError::bad_input(
+            field,
+            format!("must have 1 to {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -94,8 +106,17 @@ fn check_text(field: &str, text: &str, max: usize) -> ApiResult<()> {
 /// Usernames are ASCII letters, digits, `.`, `_` and `-`, 3 to 64 long.
 pub fn check_username(username: &str) -> ApiResult<()> {
     let ok = (3..=64).contains(&username.len())
-        && username.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok { Ok(()) } else { Err(ApiError::bad_input("username", "use 3 to 64 letters, digits, '.', '_' or '-'")) }
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_input(
+            "username",
+            "use 3 to 64 letters, digits, '.', '_' or '-'",
+        ))
+    }
 }
 
 impl Store {
@@ -124,16 +145,29 @@ impl Store {
         }
         .insert(&self.db)
         .await
-        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("username", "this username is taken") } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::bad_input("username", "this username is taken")
+            } else {
+                e.into()
+            }
+        })?;
         Ok(model.into())
     }
 
     pub async fn user(&self, id: i64) -> ApiResult<Option<UserRecord>> {
-        Ok(user::Entity::find_by_id(id).one(&self.db).await?.map(Into::into))
+        Ok(user::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(Into::into))
     }
 
     pub async fn user_by_username(&self, username: &str) -> ApiResult<Option<UserRecord>> {
-        Ok(user::Entity::find().filter(user::Column::Username.eq(username)).one(&self.db).await?.map(Into::into))
+        Ok(user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .one(&self.db)
+            .await?
+            .map(Into::into))
     }
 
     pub async fn users_of_tenant(&self, tenant_id: i64) -> ApiResult<Vec<UserRecord>> {
@@ -157,7 +191,12 @@ impl Store {
         now: DateTime<Utc>,
     ) -> ApiResult<Grant> {
         check_permit(permit, Action::RoleGrant, tenant.id)?;
-        let grant = Grant { user_id: grantee.id, role, tenant_id: tenant.id, level: tenant.level };
+        let grant = Grant {
+            user_id: grantee.id,
+            role,
+            tenant_id: tenant.id,
+            level: tenant.level,
+        };
         let inserted = role_grant::ActiveModel {
             user_id: Set(grantee.id),
             tenant_id: Set(tenant.id),
@@ -186,8 +225,16 @@ impl Store {
                 let role = Role::parse(&g.role);
                 let level = TenantLevel::parse(&g.level);
                 match (role, level) {
-                    (Some(role), Some(level)) => Ok(Grant { user_id: g.user_id, role, tenant_id: g.tenant_id, level }),
-                    _ => Err(ApiError::internal(anyhow::anyhow!("grant {} is malformed", g.id))),
+                    (Some(role), Some(level)) => Ok(Grant {
+                        user_id: g.user_id,
+                        role,
+                        tenant_id: g.tenant_id,
+                        level,
+                    }),
+                    _ => Err(ApiError::internal(anyhow::anyhow!(
+                        "grant {} is malformed",
+                        g.id
+                    ))),
                 }
             })
             .collect()
@@ -217,16 +264,31 @@ impl Store {
         }
         .insert(&self.db)
         .await
-        .map_err(|e| if is_unique_violation(&e) { ApiError::bad_input("name", "this center already has a unit of that name") } else { e.into() })?
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                ApiError::bad_input("name", "this center already has a unit of that name")
+            } else {
+                e.into()
+            }
+        })?
         .try_into()
     }
 
     /// Adds a member to a unit; the permit is for `unit.manage_members` on the unit's tenant.
-    pub async fn add_unit_member(&self, permit: &Permit, unit: &UnitRecord, member: &UserRecord) -> ApiResult<()> {
+    pub async fn add_unit_member(
+        &self,
+        permit: &Permit,
+        unit: &UnitRecord,
+        member: &UserRecord,
+    ) -> ApiResult<()> {
         check_permit(permit, Action::UnitManageMembers, unit.tenant_id)?;
-        let inserted = unit_member::ActiveModel { unit_id: Set(unit.id), user_id: Set(member.id), county_id: Set(unit.county_id) }
-            .insert(&self.db)
-            .await;
+        let inserted = unit_member::ActiveModel {
+            unit_id: Set(unit.id),
+            user_id: Set(member.id),
+            county_id: Set(unit.county_id),
+        }
+        .insert(&self.db)
+        .await;
         match inserted {
             Ok(_) => Ok(()),
             Err(e) if is_unique_violation(&e) => Ok(()),
@@ -235,7 +297,11 @@ impl Store {
     }
 
     pub async fn unit(&self, id: i64) -> ApiResult<Option<UnitRecord>> {
-        unit::Entity::find_by_id(id).one(&self.db).await?.map(TryInto::try_into).transpose()
+        unit::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(TryInto::try_into)
+            .transpose()
     }
 
     pub async fn units_of_tenant(&self, tenant_id: i64) -> ApiResult<Vec<UnitRecord>> {
@@ -251,6 +317,11 @@ impl Store {
 
     /// Every (unit, user) membership.
     pub async fn all_unit_members(&self) -> ApiResult<Vec<(i64, i64)>> {
-        Ok(unit_member::Entity::find().all(&self.db).await?.into_iter().map(|m| (m.unit_id, m.user_id)).collect())
+        Ok(unit_member::Entity::find()
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|m| (m.unit_id, m.user_id))
+            .collect())
     }
 }
