@@ -507,12 +507,33 @@ impl AppState {
     }
 
     /// Applies a lifecycle command to a case on behalf of the principal.
+    ///
+    /// When another request changed the case between reading and writing it, the command is checked
+    /// again against the fresh case (a few times), so a race ends in the same answer as if the two
+    /// requests had come one after the other.
     pub async fn transition(
         &self,
         principal: &Principal,
         case_id: i64,
         command: Command,
     ) -> ApiResult<CaseRecord> {
+        const ATTEMPTS: usize = 3;
+        let mut attempt = 1;
+        loop {
+            match self.transition_once(principal, case_id, &command).await {
+                Err(ApiError::Conflict(_)) if attempt < ATTEMPTS => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn transition_once(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        command: &Command,
+    ) -> ApiResult<CaseRecord> {
+        let command = command.clone();
         let action = action_of(&command);
         let (case, permit) = self.case_for(principal, case_id, action).await?;
         if let Command::Dispatch {
