@@ -65,6 +65,26 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
     pub directory: Directory,
+    /// Bounds concurrent argon2 computations (19 MiB and tens of milliseconds each), so a burst of
+    /// sign-ins queues instead of exhausting memory and starving every other request of CPU.
+    pub password_slots: tokio::sync::Semaphore,
+}
+
+impl AppState {
+    /// Runs an argon2 computation on the blocking pool, at most `password_slots` at a time.
+    async fn with_password_slot<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let _slot = self
+            .password_slots
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)
+    }
 }
 
 fn revoked_key(family: &str) -> String {
@@ -102,9 +122,9 @@ impl AppState {
             .map(|u| u.password_hash.clone())
             .unwrap_or_else(|| DUMMY_HASH.to_owned());
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored))
-            .await
-            .map_err(ApiError::internal)?;
+        let matches = self
+            .with_password_slot(move || verify_password(&password, &stored))
+            .await?;
         match user {
             Some(user) if matches && user.active => {
                 let family = RefreshToken::new_family();
@@ -301,9 +321,9 @@ impl AppState {
             .await?;
         check_username(username)?;
         let password = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-            .await
-            .map_err(ApiError::internal)?
+        let hash = self
+            .with_password_slot(move || hash_password(&password))
+            .await?
             .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
         self.store
             .create_user(&permit, &tenant, username, display_name, &hash, self.now())

@@ -1,4 +1,4 @@
-//! HTTP: `/graphql` (POST and GET), `/graphiql`, `/healthz` (the process is up) and `/readyz` (the
+//! HTTP: `/graphql` (POST), `/graphiql`, `/healthz` (the process is up) and `/readyz` (the
 //! database and cache answer).
 
 use std::sync::Arc;
@@ -34,13 +34,10 @@ pub fn server(
 
 /// Registers the routes. `graphiql` serves the in-browser IDE too.
 pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
-    cfg.service(
-        web::resource("/graphql")
-            .route(web::post().to(graphql))
-            .route(web::get().to(graphql)),
-    )
-    .route("/healthz", web::get().to(healthz))
-    .route("/readyz", web::get().to(readyz));
+    // POST only: a GET that could carry a mutation would be open to cross-site requests.
+    cfg.service(web::resource("/graphql").route(web::post().to(graphql)))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz));
     if graphiql {
         cfg.route("/graphiql", web::get().to(graphiql_page));
     }

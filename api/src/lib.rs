@@ -108,6 +108,11 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         clock,
         vault,
         directory: Directory::default(),
+        password_slots: tokio::sync::Semaphore::new(
+            std::thread::available_parallelism()
+                .map(usize::from)
+                .unwrap_or(2),
+        ),
     });
     state
         .load_policies()

@@ -234,7 +234,17 @@ async fn a_refresh_token_is_spent_exactly_once_under_races() {
 async fn racing_commands_end_as_if_they_came_one_after_the_other() {
     let app = TestApp::spawn().await;
     let clerk = clerk(&app).await;
-    let (case, _) = app.state.register_case(&clerk, Registration { tenant_id: None, case: new_case("同时受理") }).await.unwrap();
+    let (case, _) = app
+        .state
+        .register_case(
+            &clerk,
+            Registration {
+                tenant_id: None,
+                case: new_case("同时受理"),
+            },
+        )
+        .await
+        .unwrap();
     let racers = (0..6).map(|_| {
         let state = app.state.clone();
         let clerk = clerk.clone();
@@ -250,5 +260,11 @@ async fn racing_commands_end_as_if_they_came_one_after_the_other() {
     }
     assert_eq!(accepted, 1);
     let events = app.state.store.events(case.id).await.unwrap();
-    assert_eq!(events.iter().map(|e| e.command.as_str()).collect::<Vec<_>>(), ["register", "accept"]);
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| e.command.as_str())
+            .collect::<Vec<_>>(),
+        ["register", "accept"]
+    );
 }
