@@ -4,6 +4,7 @@
 //! This crate is pure. It must not depend on tokio, sea-orm, async-graphql, actix or redis, and it never
 //! reads the clock: every rule that depends on time takes the moment as a parameter.
 
+pub mod calendar;
 pub mod case;
 pub mod code;
 pub mod lifecycle;
