@@ -6,6 +6,7 @@
 
 pub mod calendar;
 pub mod case;
+pub mod clocks;
 pub mod code;
 pub mod lifecycle;
 pub mod personal;
