@@ -141,14 +141,18 @@ impl AppState {
         self.store
             .save_refresh_token(user.id, family, &refresh.hash, now, expires)
             .await?;
+        self.session(user, family, refresh.secret)
+    }
+
+    fn session(&self, user: UserRecord, family: &str, refresh_secret: String) -> ApiResult<Session> {
         let (access_token, access_expires_at) = self
             .tokens
-            .issue_access(user.id, user.tenant_id, family, now)
+            .issue_access(user.id, user.tenant_id, family, self.now())
             .map_err(ApiError::internal)?;
         Ok(Session {
             access_token,
             access_expires_at,
-            refresh_token: refresh.secret,
+            refresh_token: refresh_secret,
             user,
         })
     }
@@ -156,9 +160,11 @@ impl AppState {
     /// Trades a refresh token for a new pair. A refresh token that was already spent ends the session.
     pub async fn refresh(&self, secret: &str) -> ApiResult<Session> {
         let now = self.now();
+        let next = RefreshToken::generate();
+        let expires = now + self.tokens.settings().refresh_ttl;
         match self
             .store
-            .spend_refresh_token(&RefreshToken::hash_of(secret), now)
+            .rotate_refresh_token(&RefreshToken::hash_of(secret), &next.hash, now, expires)
             .await?
         {
             Spend::Spent { user_id, family } => {
@@ -168,7 +174,7 @@ impl AppState {
                     .await?
                     .filter(|u| u.active)
                     .ok_or(ApiError::Unauthenticated("the account is disabled"))?;
-                self.open_session(user, &family).await
+                self.session(user, &family, next.secret)
             }
             Spend::Reused { family } => {
                 self.revoke_session(&family).await?;

@@ -173,61 +173,36 @@ async fn a_transition_on_a_stale_read_is_refused_not_lost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refresh_token_is_spent_exactly_once_under_races() {
+async fn a_refresh_token_raced_by_a_thief_ends_the_whole_session() {
     let app = TestApp::spawn().await;
-    let now = app.state.now();
-    let hash = format!("{}-refresh-hash", app.tag);
-    app.state
-        .store
-        .save_refresh_token(
-            app.admin.user_id,
-            &format!("{}-family", app.tag),
-            &hash,
-            now,
-            now + chrono::Duration::days(1),
-        )
-        .await
-        .unwrap();
-    let spends = (0..10).map(|_| {
+    let session = app.state.sign_in(&format!("{}.admin", app.tag), crate::helpers::PASSWORD).await.unwrap();
+    let secret = session.refresh_token.clone();
+    let racers = (0..8).map(|_| {
         let state = app.state.clone();
-        let hash = hash.clone();
-        tokio::spawn(async move {
-            state
-                .store
-                .spend_refresh_token(&hash, state.now())
-                .await
-                .unwrap()
-        })
+        let secret = secret.clone();
+        tokio::spawn(async move { state.refresh(&secret).await })
     });
-    let mut spent = 0;
-    for spend in spends.collect::<Vec<_>>() {
-        match spend.await.unwrap() {
-            Spend::Spent { .. } => spent += 1,
-            Spend::Reused { .. } => {}
-            Spend::Invalid => panic!("a live token was reported invalid"),
+    let mut winners = Vec::new();
+    for racer in racers.collect::<Vec<_>>() {
+        match racer.await.unwrap() {
+            Ok(session) => winners.push(session),
+            Err(ApiError::Unauthenticated(_)) => {}
+            Err(other) => panic!("unexpected {}", other.detail()),
         }
     }
-    assert_eq!(spent, 1);
+    assert_eq!(winners.len(), 1, "exactly one use spends the token");
+    // The others revealed a reuse: the winner's new refresh token must be dead as well.
+    let successor = app.state.refresh(&winners[0].refresh_token).await;
+    assert!(matches!(successor, Err(ApiError::Unauthenticated(_))), "the successor survived the revocation");
     let expired = format!("{}-expired", app.tag);
+    let now = app.state.now();
     app.state
         .store
-        .save_refresh_token(
-            app.admin.user_id,
-            "f2",
-            &expired,
-            now - chrono::Duration::days(2),
-            now - chrono::Duration::days(1),
-        )
+        .save_refresh_token(app.admin.user_id, "f2", &expired, now - chrono::Duration::days(2), now - chrono::Duration::days(1))
         .await
         .unwrap();
-    assert_eq!(
-        app.state
-            .store
-            .spend_refresh_token(&expired, now)
-            .await
-            .unwrap(),
-        Spend::Invalid
-    );
+    let spend = app.state.store.rotate_refresh_token(&expired, "never-saved", now, now + chrono::Duration::days(1)).await;
+    assert_eq!(spend.unwrap(), Spend::Invalid);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
