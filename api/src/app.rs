@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use fengqiao_domain::lifecycle::Context;
-use fengqiao_domain::{CaseStatus, Command, DivisionCode, IdCard, Phone};
+use fengqiao_domain::{Command, DivisionCode, IdCard, Phone};
 use fengqiao_tenancy::{
     Action, Authorizer, CaseScope, Permit, Principal, RefreshToken, Role, Target, TokenIssuer,
     hash_password, verify_password,
@@ -15,7 +15,7 @@ use fengqiao_tenancy::{
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::directory::Directory;
-use crate::error::{ApiError, ApiResult, personal_data_error};
+use crate::error::{ApiError, ApiResult, clean_text, personal_data_error};
 use crate::pii::Vault;
 use crate::store::Store;
 use crate::store::cases::{CaseFilter, CaseRecord, NewCase, NewParty, PartyRecord, Transition};
@@ -30,8 +30,8 @@ pub struct Caller {
     pub family: String,
 }
 
-/// The tokens handed out at sign-in and refresh.
-#[derive(Debug, Clone)]
+/// The tokens handed out at sign-in and refresh. `Debug` shows neither token.
+#[derive(Clone)]
 pub struct Session {
     pub access_token: String,
     pub access_expires_at: DateTime<Utc>,
@@ -39,11 +39,28 @@ pub struct Session {
     pub user: UserRecord,
 }
 
-/// A party's contact data in full, after an audited reveal.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user", &self.user.id)
+            .field("access_expires_at", &self.access_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A party's personal data in full, after an audited reveal. `Debug` never shows it.
+#[derive(Clone)]
 pub struct RevealedParty {
+    pub name: String,
+    pub address: String,
     pub id_card: Option<String>,
     pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for RevealedParty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RevealedParty(<redacted>)")
+    }
 }
 
 /// What a registration needs besides the stored fields.
@@ -113,7 +130,7 @@ impl AppState {
     // ---- identity ------------------------------------------------------------------------------------
 
     pub async fn sign_in(&self, username: &str, password: &str) -> ApiResult<Session> {
-        if username.len() > 64 || password.len() > 1024 {
+        if username.len() > 64 || password.len() > 1024 || username.chars().any(char::is_control) {
             return Err(unauthenticated());
         }
         let user = self.store.user_by_username(username).await?;
@@ -144,7 +161,12 @@ impl AppState {
         self.session(user, family, refresh.secret)
     }
 
-    fn session(&self, user: UserRecord, family: &str, refresh_secret: String) -> ApiResult<Session> {
+    fn session(
+        &self,
+        user: UserRecord,
+        family: &str,
+        refresh_secret: String,
+    ) -> ApiResult<Session> {
         let (access_token, access_expires_at) = self
             .tokens
             .issue_access(user.id, user.tenant_id, family, self.now())
@@ -305,6 +327,12 @@ impl AppState {
             .level
             .child()
             .ok_or_else(|| ApiError::bad_input("parentId", "grids have no children"))?;
+        if level == fengqiao_domain::TenantLevel::Grid {
+            return Err(ApiError::bad_input(
+                "parentId",
+                "grids come with grid members; a village has no child tenants yet",
+            ));
+        }
         let code = DivisionCode::parse(code, level)?;
         let tenant = self
             .store
@@ -560,7 +588,7 @@ impl AppState {
         command: &Command,
     ) -> ApiResult<CaseRecord> {
         let command = command.clone();
-        let action = action_of(&command);
+        let action = Action::for_command(&command);
         let (case, permit) = self.case_for(principal, case_id, action).await?;
         if let Command::Dispatch {
             lead_unit,
@@ -639,17 +667,7 @@ impl AppState {
         self.store.parties(case.id).await
     }
 
-    /// Whether the principal may see parties' names in full on this case.
-    pub async fn may_reveal(&self, principal: &Principal, case: &CaseRecord) -> ApiResult<bool> {
-        let target = self.case_target(case).await?;
-        Ok(self
-            .authz
-            .permit(principal, Action::CaseRevealPersonalData, &target)
-            .await
-            .is_ok())
-    }
-
-    /// Shows a party's full ID number and phone, recording who asked and why on the case's timeline.
+    /// Shows a party's name, address, ID number and phone in full, recording who asked and why on the case's timeline.
     pub async fn reveal_party(
         &self,
         principal: &Principal,
@@ -657,13 +675,8 @@ impl AppState {
         party_id: i64,
         reason: &str,
     ) -> ApiResult<RevealedParty> {
-        let reason = reason.trim();
-        if reason.chars().count() < 2 || reason.chars().count() > 500 {
-            return Err(ApiError::bad_input(
-                "reason",
-                "say why, in 2 to 500 characters",
-            ));
-        }
+        let reason = clean_text("reason", reason, 2, 500, true)?;
+        let reason = reason.as_str();
         let (case, permit) = self
             .case_for(principal, case_id, Action::CaseRevealPersonalData)
             .await?;
@@ -680,6 +693,8 @@ impl AppState {
                 .transpose()
         };
         let revealed = RevealedParty {
+            name: party.name.clone(),
+            address: party.address.clone(),
             id_card: decrypt(&party.id_card_cipher)?,
             phone: decrypt(&party.phone_cipher)?,
         };
@@ -687,24 +702,6 @@ impl AppState {
             .record_reveal(&permit, &case, party.id, reason, self.now())
             .await?;
         Ok(revealed)
-    }
-}
-
-/// The action a command needs.
-pub fn action_of(command: &Command) -> Action {
-    match command {
-        Command::Accept => Action::CaseAccept,
-        Command::Reject { .. } => Action::CaseReject,
-        Command::Dispatch { .. } => Action::CaseDispatch,
-        Command::Claim => Action::CaseClaim,
-        Command::Return { .. } => Action::CaseReturn,
-        Command::ReviewReturn(_) => Action::CaseReviewReturn,
-        Command::Resolve { .. } => Action::CaseResolve,
-        Command::Unresolve { .. } => Action::CaseUnresolve,
-        Command::Escalate { .. } => Action::CaseEscalate,
-        Command::FollowUp { .. } => Action::CaseFollowUp,
-        Command::Close => Action::CaseClose,
-        Command::Reopen { .. } => Action::CaseReopen,
     }
 }
 
@@ -758,19 +755,8 @@ pub fn party_from_input(
     phone: Option<&str>,
     address: &str,
 ) -> ApiResult<NewParty> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 64 {
-        return Err(ApiError::bad_input(
-            format!("parties[{index}].name"),
-            "must have 1 to 64 characters",
-        ));
-    }
-    if address.chars().count() > 200 {
-        return Err(ApiError::bad_input(
-            format!("parties[{index}].address"),
-            "must have at most 200 characters",
-        ));
-    }
+    let name = clean_text(&format!("parties[{index}].name"), name, 1, 64, false)?;
+    let address = clean_text(&format!("parties[{index}].address"), address, 0, 200, false)?;
     let id_card = id_card
         .filter(|s| !s.trim().is_empty())
         .map(IdCard::parse)
@@ -783,16 +769,9 @@ pub fn party_from_input(
         .map_err(|e| personal_data_error(&format!("parties[{index}].phone"), e))?;
     Ok(NewParty {
         role,
-        name: name.to_owned(),
+        name,
         id_card,
         phone,
-        address: address.trim().to_owned(),
+        address,
     })
-}
-
-/// A case that is open and past its deadline.
-pub fn is_overdue(case: &CaseRecord, now: DateTime<Utc>) -> bool {
-    case.state.status.is_open()
-        && case.state.deadline.is_some_and(|d| d < now)
-        && case.state.status != CaseStatus::Registered
 }

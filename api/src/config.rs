@@ -53,8 +53,9 @@ pub struct Config {
     pub redis_url: Secret,
     /// Migrate the database on start.
     pub auto_migrate: bool,
-    /// Seed the demo county on start when the database has no tenant.
-    pub seed_demo_if_empty: bool,
+    /// Seed the demo county on start when the database has no tenant. Unset, it does so only on the
+    /// embedded database (no `database_url`), so a production database never gets the demo accounts.
+    pub seed_demo_if_empty: Option<bool>,
     pub auth: AuthConfig,
     pub personal_data: PersonalDataConfig,
     pub graphql: GraphqlConfig,
@@ -99,7 +100,7 @@ impl Default for Config {
             database_max_connections: 32,
             redis_url: Secret::default(),
             auto_migrate: true,
-            seed_demo_if_empty: true,
+            seed_demo_if_empty: None,
             auth: AuthConfig::default(),
             personal_data: PersonalDataConfig::default(),
             graphql: GraphqlConfig::default(),
@@ -155,7 +156,12 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("FENGQIAO_").split("__"))
+        // FENGQIAO_CONFIG (the file) and FENGQIAO_LOG (the log filter) belong to the command line.
+        figment.merge(
+            Env::prefixed("FENGQIAO_")
+                .ignore(&["config", "log"])
+                .split("__"),
+        )
     }
 
     /// Extracts and checks a configuration; secret files are not read yet.
@@ -205,6 +211,12 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// Whether to seed the demo county into an empty database on start.
+    pub fn seeds_demo(&self) -> bool {
+        self.seed_demo_if_empty
+            .unwrap_or(self.database_url.is_empty())
     }
 
     /// The database URL in force: the configured one, or a SQLite file in the data folder.

@@ -99,6 +99,20 @@ impl From<TenantError> for ApiError {
     }
 }
 
+/// Checks free text from a client (length in characters, no control characters; line breaks only where
+/// `multiline`) and returns it trimmed, or the `BAD_USER_INPUT` naming `field`.
+pub fn clean_text(
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+    multiline: bool,
+) -> ApiResult<String> {
+    fengqiao_domain::text::checked(value, min, max, multiline)
+        .map(str::to_owned)
+        .map_err(|e| ApiError::bad_input(field, e.to_string()))
+}
+
 /// Personal-data errors name the input field they came from.
 pub fn personal_data_error(field: &str, error: PersonalDataError) -> ApiError {
     ApiError::bad_input(field, error.to_string())

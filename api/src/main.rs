@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    if config.seed_demo_if_empty {
+    if config.seeds_demo() {
         let summary = seed::seed_demo_if_empty(&config).await?;
         if let Some(summary) = summary {
             println!("{summary}");
@@ -96,7 +96,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if graphiql {
         println!("GraphiQL: http://{shown}/graphiql");
     }
-    if config.seed_demo_if_empty {
+    if config.seeds_demo() {
         println!("{}", seed::SIGN_IN_HINT);
     }
     server.await?;

@@ -5,7 +5,13 @@
 
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+/// The date in China Standard Time (UTC+8, no daylight saving), the date a center's staff see: a case
+/// registered at 07:00 in Beijing carries that day's date, not the previous day's in UTC.
+pub fn china_date(at: DateTime<Utc>) -> NaiveDate {
+    (at + Duration::hours(8)).date_naive()
+}
 
 /// Why a text is not a case code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,6 +116,24 @@ mod tests {
         ] {
             assert_eq!(CaseCode::parse(bad), Err(CaseCodeError::Format), "{bad}");
         }
+    }
+
+    #[test]
+    fn dates_are_taken_in_china_standard_time() {
+        let early = DateTime::parse_from_rfc3339("2026-11-22T23:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            china_date(early),
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+        );
+        let late = DateTime::parse_from_rfc3339("2026-11-23T15:59:59Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            china_date(late),
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+        );
     }
 
     proptest! {

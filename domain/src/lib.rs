@@ -11,6 +11,7 @@ pub mod code;
 pub mod lifecycle;
 pub mod personal;
 pub mod tenant;
+pub mod text;
 
 pub use case::{
     CaseKind, Category, Channel, MediationMethod, Outcome, PartyRole, Satisfaction, Tier,

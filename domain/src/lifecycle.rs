@@ -355,23 +355,26 @@ impl CaseState {
 }
 
 fn required_text(field: &'static str, text: &str) -> Result<(), LifecycleError> {
-    if text.trim().is_empty() {
-        return Err(LifecycleError::InvalidInput {
-            field,
-            reason: "must not be empty",
-        });
-    }
-    optional_text(field, text)
+    checked_text(field, text, 1)
 }
 
 fn optional_text(field: &'static str, text: &str) -> Result<(), LifecycleError> {
-    if text.chars().count() > MAX_TEXT {
-        return Err(LifecycleError::InvalidInput {
+    checked_text(field, text, 0)
+}
+
+fn checked_text(field: &'static str, text: &str, min: usize) -> Result<(), LifecycleError> {
+    crate::text::checked(text, min, MAX_TEXT, true)
+        .map(|_| ())
+        .map_err(|e| LifecycleError::InvalidInput {
             field,
-            reason: "is too long",
-        });
-    }
-    Ok(())
+            reason: match e {
+                crate::text::TextError::Length { .. } if min > 0 && text.trim().is_empty() => {
+                    "must not be empty"
+                }
+                crate::text::TextError::Length { .. } => "is too long",
+                crate::text::TextError::ControlCharacter => "must not contain control characters",
+            },
+        })
 }
 
 #[cfg(test)]
@@ -423,6 +426,7 @@ mod tests {
                 referral: "县人民法院".into()
             }),
             (units.clone(), deadline.clone()).prop_map(|((lead_unit, mut co_units), deadline)| {
+                co_units.sort_unstable();
                 co_units.dedup();
                 Command::Dispatch {
                     lead_unit,
@@ -435,6 +439,7 @@ mod tests {
                 reason: "不属本单位职责".into()
             }),
             (units, deadline.clone()).prop_map(|((lead_unit, mut co_units), deadline)| {
+                co_units.sort_unstable();
                 co_units.dedup();
                 Command::ReviewReturn(ReturnDecision::Redispatch {
                     lead_unit,
@@ -496,16 +501,23 @@ mod tests {
                         prop_assert_eq!(from, before.status);
                         prop_assert_eq!(oracle(before.status, command), None);
                     }
-                    Err(_) => prop_assert!(oracle(before.status, command).is_some()),
+                    Err(LifecycleError::TopOfLadder) => {
+                        prop_assert_eq!(before.tier, Tier::LeaderCase);
+                        let is_next_tier = matches!(command, Command::Escalate { target: EscalationTarget::NextTier, .. });
+                        prop_assert!(is_next_tier);
+                    }
+                    Err(other) => prop_assert!(false, "a valid command was refused: {other}"),
                 }
             }
         }
 
         #[test]
-        fn terminal_and_final_statuses_only_leave_by_reopen(commands in proptest::collection::vec(command(), 1..40)) {
+        fn a_rejected_case_takes_no_command_and_a_closed_one_only_reopens(commands in proptest::collection::vec(command(), 1..40)) {
             let rejected = CaseState { status: CaseStatus::Rejected, ..CaseState::registered() };
+            let closed = CaseState { status: CaseStatus::Closed, lead_unit: Some(1), closed_at: Some(at(0)), ..CaseState::registered() };
             for command in &commands {
                 prop_assert!(rejected.apply(command, ctx(0)).is_err());
+                prop_assert_eq!(closed.apply(command, ctx(0)).is_ok(), matches!(command, Command::Reopen { .. }));
             }
         }
     }

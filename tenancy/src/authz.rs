@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi, StringAdapter};
-use fengqiao_domain::{Ancestry, TenantLevel, vocabulary};
+use fengqiao_domain::{Ancestry, Command, TenantLevel, vocabulary};
 use tokio::sync::RwLock;
 
 const MODEL: &str = include_str!("../casbin/model.conf");
@@ -66,17 +66,50 @@ impl Action {
 
     /// The read action of the same object: whoever lacks it must not learn the object exists.
     pub fn read_of_object(self) -> Action {
-        match self.split().0 {
-            "tenant" => Action::TenantRead,
-            "user" => Action::UserRead,
-            "unit" => Action::UnitRead,
-            "audit" => Action::AuditRead,
-            _ => Action::CaseRead,
+        use Action::*;
+        match self {
+            TenantRead | TenantCreate => TenantRead,
+            UserRead | UserCreate | RoleGrant => UserRead,
+            UnitRead | UnitCreate | UnitManageMembers => UnitRead,
+            AuditRead => AuditRead,
+            CaseRead
+            | CaseRegister
+            | CaseAccept
+            | CaseReject
+            | CaseDispatch
+            | CaseClaim
+            | CaseReturn
+            | CaseReviewReturn
+            | CaseResolve
+            | CaseUnresolve
+            | CaseEscalate
+            | CaseFollowUp
+            | CaseClose
+            | CaseReopen
+            | CaseRevealPersonalData => CaseRead,
         }
     }
 
     pub fn is_read(self) -> bool {
         self.read_of_object() == self
+    }
+
+    /// The action a lifecycle command needs.
+    pub fn for_command(command: &Command) -> Action {
+        match command {
+            Command::Accept => Action::CaseAccept,
+            Command::Reject { .. } => Action::CaseReject,
+            Command::Dispatch { .. } => Action::CaseDispatch,
+            Command::Claim => Action::CaseClaim,
+            Command::Return { .. } => Action::CaseReturn,
+            Command::ReviewReturn(_) => Action::CaseReviewReturn,
+            Command::Resolve { .. } => Action::CaseResolve,
+            Command::Unresolve { .. } => Action::CaseUnresolve,
+            Command::Escalate { .. } => Action::CaseEscalate,
+            Command::FollowUp { .. } => Action::CaseFollowUp,
+            Command::Close => Action::CaseClose,
+            Command::Reopen { .. } => Action::CaseReopen,
+        }
     }
 }
 

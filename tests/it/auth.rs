@@ -104,6 +104,7 @@ async fn bad_credentials_and_tokens_are_unauthenticated() {
         (username.as_str(), "wrong password"),
         ("nobody.here", PASSWORD),
         ("", ""),
+        ("admin\u{0}", PASSWORD),
         (&"x".repeat(300), PASSWORD),
     ] {
         let body = app.gql(None, SIGN_IN, json!({ "u": u, "p": p })).await;

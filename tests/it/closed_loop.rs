@@ -437,6 +437,13 @@ async fn the_case_list_pages_by_keyset_and_filters() {
         count(&supervisor, json!({ "registeredBefore": hour_ago })).await,
         0
     );
-    // A filter never widens what a principal sees.
-    assert_eq!(count(&clerk_a, json!({ "tenantId": b })).await, 0);
+    // A filter never widens what a principal sees: a sibling's tenant is not found at all.
+    let body = app
+        .gql(
+            Some(&clerk_a),
+            "query($f: CaseFilterInput) { cases(filter: $f) { edges { cursor } } }",
+            json!({ "f": { "tenantId": b } }),
+        )
+        .await;
+    assert_eq!(crate::helpers::code(&body), "NOT_FOUND");
 }

@@ -20,7 +20,22 @@ async fn registration_input_is_checked_field_by_field() {
         .await;
     let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
     type Mutate = Box<dyn Fn(&mut Value)>;
-    let cases: [(&str, Mutate, &str); 8] = [
+    let cases: [(&str, Mutate, &str); 11] = [
+        (
+            "title",
+            Box::new(|v| v["title"] = json!("宅基地\u{0}纠纷")),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "parties[0].address",
+            Box::new(|v| v["parties"][0]["address"] = json!("一组\u{7}")),
+            "BAD_USER_INPUT",
+        ),
+        (
+            "idempotencyKey",
+            Box::new(|v| v["idempotencyKey"] = json!(format!("{} ", "k".repeat(129)))),
+            "BAD_USER_INPUT",
+        ),
         (
             "title",
             Box::new(|v| v["title"] = json!("  ")),
@@ -332,7 +347,7 @@ async fn malformed_and_oversized_queries_get_codes_not_crashes() {
         .gql(Some(&token), &deep, json!({ "id": app.county_gid() }))
         .await;
     assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body:#}");
-    let wide = "{ cases(first: 100) { edges { node { timeline { actor { username } unit { name } tenant { name } } parties { name } leadUnit { name } coUnits { name } registeredIn { name } handledBy { name } } } } }";
+    let wide = "{ cases(first: 100) { edges { node { timeline { actor { displayName } unit { name } tenant { name } } parties { name } leadUnit { name } coUnits { name } registeredIn { name } handledBy { name } } } } }";
     let body = app.gql(Some(&token), wide, json!({})).await;
     assert_eq!(code(&body), "QUERY_TOO_COMPLEX", "{body:#}");
     let raw = app

@@ -28,7 +28,7 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         database_url: Secret::new(database_url(dir)),
         database_max_connections: 8,
         redis_url: Secret::new(std::env::var("REDIS_URL").unwrap_or_default()),
-        seed_demo_if_empty: false,
+        seed_demo_if_empty: Some(false),
         ..Config::default()
     };
     config.auth.jwt_secret = Secret::new("integration-test-signing-secret-0123456789");
@@ -80,7 +80,10 @@ impl TestApp {
         tokio::spawn(server);
 
         let hash = hash_password(PASSWORD).unwrap();
+        let mut attempts = 0;
         let (county, admin_id, code) = loop {
+            attempts += 1;
+            assert!(attempts <= 20, "could not bootstrap a test county");
             let code = unique_county_code();
             let division = DivisionCode::parse(&code, TenantLevel::County).unwrap();
             let username = format!("c{}.admin", &code[..6]);

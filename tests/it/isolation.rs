@@ -29,7 +29,8 @@ async fn a_sibling_township_cannot_see_or_touch_a_case() {
         )
         .await;
     let (our_unit, our_handler) = app.unit(&ours, "甲镇司法所", "handler").await;
-    let (_, their_clerk) = app.user(&theirs, "clerk", &[Role::IntakeClerk]).await;
+    let (their_clerk_id, their_clerk) = app.user(&theirs, "clerk", &[Role::IntakeClerk]).await;
+    let (their_unit, _) = app.unit(&theirs, "乙镇司法所", "theirhandler").await;
     let (_, supervisor) = app.user(&county, "supervisor", &[Role::Supervisor]).await;
     let (_, county_director) = app
         .user(&county, "cdirector", &[Role::CenterDirector])
@@ -95,6 +96,26 @@ async fn a_sibling_township_cannot_see_or_touch_a_case() {
         (
             "query($id: ID!) { node(id: $id) { id } }",
             json!({ "id": their_village }),
+        ),
+        (
+            "query($t: ID!) { cases(filter: { tenantId: $t }) { edges { cursor } } }",
+            json!({ "t": theirs }),
+        ),
+        (
+            "query($id: ID!) { unit(id: $id) { id } }",
+            json!({ "id": their_unit }),
+        ),
+        (
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": their_unit }),
+        ),
+        (
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": their_clerk_id }),
+        ),
+        (
+            "query($id: ID!) { tenant(id: $id) { children { id } } }",
+            json!({ "id": theirs }),
         ),
     ];
     let mutations = [
@@ -165,6 +186,22 @@ async fn a_sibling_township_cannot_see_or_touch_a_case() {
         (
             "mutation($t: ID!) { createUnit(input: { tenantId: $t, name: \"越权单位\", department: \"司法\", residency: RESIDENT }) { id } }",
             json!({ "t": theirs }),
+        ),
+        (
+            "mutation($t: ID!, $u: String!) { createUser(input: { tenantId: $t, username: $u, displayName: \"越权\", password: \"correct horse battery\" }) { id } }",
+            json!({ "t": theirs, "u": format!("{}.intruder", app.tag) }),
+        ),
+        (
+            "mutation($u: ID!, $t: ID!) { grantRole(input: { userId: $u, tenantId: $t, role: DISPATCHER }) { role } }",
+            json!({ "u": their_clerk_id, "t": theirs }),
+        ),
+        (
+            "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }",
+            json!({ "u": their_unit, "m": their_clerk_id }),
+        ),
+        (
+            "mutation($p: ID!) { createTenant(input: { parentId: $p, code: \"000000000000\", name: \"越权村\" }) { id } }",
+            json!({ "p": theirs }),
         ),
     ];
     let mut tried = 0;

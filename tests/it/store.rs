@@ -175,7 +175,11 @@ async fn a_transition_on_a_stale_read_is_refused_not_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_token_raced_by_a_thief_ends_the_whole_session() {
     let app = TestApp::spawn().await;
-    let session = app.state.sign_in(&format!("{}.admin", app.tag), crate::helpers::PASSWORD).await.unwrap();
+    let session = app
+        .state
+        .sign_in(&format!("{}.admin", app.tag), crate::helpers::PASSWORD)
+        .await
+        .unwrap();
     let secret = session.refresh_token.clone();
     let racers = (0..8).map(|_| {
         let state = app.state.clone();
@@ -193,15 +197,33 @@ async fn a_refresh_token_raced_by_a_thief_ends_the_whole_session() {
     assert_eq!(winners.len(), 1, "exactly one use spends the token");
     // The others revealed a reuse: the winner's new refresh token must be dead as well.
     let successor = app.state.refresh(&winners[0].refresh_token).await;
-    assert!(matches!(successor, Err(ApiError::Unauthenticated(_))), "the successor survived the revocation");
+    assert!(
+        matches!(successor, Err(ApiError::Unauthenticated(_))),
+        "the successor survived the revocation"
+    );
     let expired = format!("{}-expired", app.tag);
     let now = app.state.now();
     app.state
         .store
-        .save_refresh_token(app.admin.user_id, "f2", &expired, now - chrono::Duration::days(2), now - chrono::Duration::days(1))
+        .save_refresh_token(
+            app.admin.user_id,
+            "f2",
+            &expired,
+            now - chrono::Duration::days(2),
+            now - chrono::Duration::days(1),
+        )
         .await
         .unwrap();
-    let spend = app.state.store.rotate_refresh_token(&expired, "never-saved", now, now + chrono::Duration::days(1)).await;
+    let spend = app
+        .state
+        .store
+        .rotate_refresh_token(
+            &expired,
+            "never-saved",
+            now,
+            now + chrono::Duration::days(1),
+        )
+        .await;
     assert_eq!(spend.unwrap(), Spend::Invalid);
 }
 

@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use super::enums::*;
 use super::ids::{GlobalId, decode_cursor, decode_id, encode_cursor, encode_id};
-use super::tenants::{TenantNode, UnitNode, UserNode};
+use super::tenants::{StaffNode, TenantNode, UnitNode};
 use super::{caller, state};
 use crate::app::{Registration, party_from_input};
-use crate::error::ApiError;
+use crate::error::{ApiError, clean_text};
 use crate::store::cases::{CaseFilter, CaseRecord, EventRecord, Idempotency, NewCase, PartyRecord};
 
 /// The largest page of a connection.
@@ -131,12 +131,12 @@ impl CaseNode {
     }
 
     /// The first-contact clerk (首问负责制), who registered the case.
-    async fn registered_by(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
+    async fn registered_by(&self, ctx: &Context<'_>) -> Result<Option<StaffNode>> {
         Ok(state(ctx)
             .store
             .user(self.0.registered_by)
             .await?
-            .map(UserNode))
+            .map(StaffNode))
     }
 
     async fn lead_unit(&self, ctx: &Context<'_>) -> Result<Option<UnitNode>> {
@@ -158,21 +158,15 @@ impl CaseNode {
         Ok(out)
     }
 
-    /// The parties, with ID numbers and phones masked; names are masked too unless the caller may reveal
-    /// personal data on this case.
+    /// The parties, with names, ID numbers, phones and addresses masked. `revealParty` shows them in
+    /// full to a role allowed to, with a reason, and records it on the timeline.
     #[graphql(complexity = "5 * child_complexity")]
     async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<PartyNode>> {
-        let app = state(ctx);
-        let principal = &caller(ctx)?.principal;
-        let reveal_names = app.may_reveal(principal, &self.0).await?;
-        Ok(app
+        Ok(state(ctx)
             .parties(&self.0)
             .await?
             .into_iter()
-            .map(|p| PartyNode {
-                party: p,
-                reveal_names,
-            })
+            .map(PartyNode)
             .collect())
     }
 
@@ -189,13 +183,10 @@ impl CaseNode {
     }
 }
 
-pub struct PartyNode {
-    party: PartyRecord,
-    reveal_names: bool,
-}
+pub struct PartyNode(PartyRecord);
 
 /// `张*明`: the first and last characters of a name.
-fn mask_name(name: &str) -> String {
+pub fn mask_name(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     match chars.len() {
         0 | 1 => "*".into(),
@@ -208,33 +199,31 @@ fn mask_name(name: &str) -> String {
 #[Object(name = "Party")]
 impl PartyNode {
     pub async fn id(&self) -> ID {
-        encode_id(GlobalId::Party, self.party.id)
+        encode_id(GlobalId::Party, self.0.id)
     }
 
     async fn role(&self) -> PartyRole {
-        self.party.role.into()
+        self.0.role.into()
     }
 
+    /// Masked, e.g. `张*明`.
     async fn name(&self) -> String {
-        if self.reveal_names {
-            self.party.name.clone()
-        } else {
-            mask_name(&self.party.name)
-        }
+        mask_name(&self.0.name)
     }
 
     /// Masked, e.g. `110101********1234`.
     async fn id_card(&self) -> Option<&str> {
-        self.party.id_card_masked.as_deref()
+        self.0.id_card_masked.as_deref()
     }
 
     /// Masked, e.g. `138****5678`.
     async fn phone(&self) -> Option<&str> {
-        self.party.phone_masked.as_deref()
+        self.0.phone_masked.as_deref()
     }
 
-    async fn address(&self) -> &str {
-        &self.party.address
+    /// Masked: only the first half is shown, e.g. `李家村****`.
+    async fn address(&self) -> String {
+        mask_address(&self.0.address)
     }
 }
 
@@ -257,8 +246,8 @@ impl EventNode {
         self.0.to_status.into()
     }
 
-    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<UserNode>> {
-        Ok(state(ctx).store.user(self.0.actor_id).await?.map(UserNode))
+    async fn actor(&self, ctx: &Context<'_>) -> Result<Option<StaffNode>> {
+        Ok(state(ctx).store.user(self.0.actor_id).await?.map(StaffNode))
     }
 
     /// The unit the actor acted for, if any.
@@ -346,9 +335,11 @@ pub struct CasePayload {
     pub case: CaseNode,
 }
 
-/// A party's full contact data, shown after an audited reveal.
+/// A party's full personal data, shown after an audited reveal.
 #[derive(SimpleObject)]
 pub struct RevealedPartyPayload {
+    pub name: String,
+    pub address: String,
     pub id_card: Option<String>,
     pub phone: Option<String>,
 }
@@ -399,7 +390,7 @@ impl CaseQuery {
         let after = after.as_deref().map(decode_cursor).transpose()?;
         let app = state(ctx);
         let filter = match filter {
-            Some(f) => case_filter(app, f).await?,
+            Some(f) => case_filter(app, principal, f).await?,
             None => CaseFilter::default(),
         };
         let (cases, more) = app.cases(principal, &filter, first as u64, after).await?;
@@ -415,16 +406,14 @@ impl CaseQuery {
 
 async fn case_filter(
     app: &crate::app::AppState,
+    principal: &fengqiao_tenancy::Principal,
     f: CaseFilterInput,
 ) -> Result<CaseFilter, ApiError> {
     let subtree = match f.tenant_id {
         Some(id) => {
             let id = decode_id("filter.tenantId", GlobalId::Tenant, &id)?;
-            let tenant = app
-                .directory
-                .get(&app.store, id)
-                .await?
-                .ok_or_else(|| ApiError::bad_input("filter.tenantId", "no such tenant"))?;
+            // A tenant the caller may not see is NOT_FOUND, whether or not it exists.
+            let tenant = app.tenant(principal, id).await?;
             Some((tenant.level, tenant.id))
         }
         None => None,
@@ -463,17 +452,6 @@ async fn case_filter(
     })
 }
 
-fn text(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let n = value.trim().chars().count();
-    if n < min || n > max {
-        return Err(ApiError::bad_input(
-            field,
-            format!("must have {min} to {max} characters"),
-        ));
-    }
-    Ok(())
-}
-
 fn unit_ids(field: &str, ids: &[ID]) -> Result<Vec<i64>, ApiError> {
     ids.iter()
         .map(|id| decode_id(field, GlobalId::Unit, id))
@@ -503,18 +481,18 @@ impl CaseMutation {
     ) -> Result<RegisterCasePayload> {
         let principal = &caller(ctx)?.principal;
         let app = state(ctx);
-        text("title", &input.title, 1, 200)?;
-        text("description", &input.description, 1, 5000)?;
-        text("place", &input.place, 0, 200)?;
+        let title = clean_text("title", &input.title, 1, 200, false)?;
+        let description = clean_text("description", &input.description, 1, 5000, true)?;
+        let place = clean_text("place", &input.place, 0, 200, false)?;
         if input.parties.is_empty() || input.parties.len() > 20 {
             return Err(ApiError::bad_input("parties", "name 1 to 20 parties").into());
         }
         let idempotency = match &input.idempotency_key {
             Some(key) => {
-                text("idempotencyKey", key, 1, 128)?;
+                let key = clean_text("idempotencyKey", key, 1, 128, false)?;
                 let canonical = serde_json::to_string(&input).map_err(ApiError::internal)?;
                 Some(Idempotency {
-                    key: key.clone(),
+                    key,
                     request_hash: app.vault.lookup_hash(&canonical),
                 })
             }
@@ -540,9 +518,9 @@ impl CaseMutation {
             kind: input.kind.into(),
             channel: input.channel.into(),
             category: input.category.into(),
-            title: input.title.trim().to_owned(),
-            description: input.description.trim().to_owned(),
-            place: input.place.trim().to_owned(),
+            title,
+            description,
+            place,
             parties,
             idempotency,
         };
@@ -734,20 +712,37 @@ impl CaseMutation {
             .reveal_party(principal, case_id, party_id, &reason)
             .await?;
         Ok(RevealedPartyPayload {
+            name: revealed.name,
+            address: revealed.address,
             id_card: revealed.id_card,
             phone: revealed.phone,
         })
     }
 }
 
+/// The first half of an address (the village or street), the rest starred.
+pub fn mask_address(address: &str) -> String {
+    let chars: Vec<char> = address.chars().collect();
+    let shown = chars.len() / 2;
+    let mut masked: String = chars[..shown].iter().collect();
+    masked.push_str(&"*".repeat(chars.len() - shown));
+    masked
+}
+
 #[cfg(test)]
 mod tests {
-    use super::mask_name;
+    use super::{mask_address, mask_name};
 
     #[test]
     fn names_keep_only_their_first_and_last_characters() {
         assert_eq!(mask_name("张三"), "张*");
         assert_eq!(mask_name("欧阳明月"), "欧**月");
         assert_eq!(mask_name("李"), "*");
+    }
+
+    #[test]
+    fn addresses_keep_only_their_first_half() {
+        assert_eq!(mask_address("李家村3组12号"), "李家村3****");
+        assert_eq!(mask_address(""), "");
     }
 }

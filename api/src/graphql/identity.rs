@@ -112,7 +112,8 @@ pub struct IdentityMutation;
 
 #[Object]
 impl IdentityMutation {
-    /// Signs in with a username and password.
+    /// Signs in with a username and password. Priced so that one request holds at most one password check.
+    #[graphql(complexity = 1000)]
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> Result<SessionPayload> {
         Ok(state(ctx)
             .sign_in(&input.username, &input.password)
@@ -122,6 +123,7 @@ impl IdentityMutation {
 
     /// Trades a refresh token for a new session pair. Each refresh token works once; presenting a spent
     /// one revokes the whole session.
+    #[graphql(complexity = 1000)]
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,

@@ -95,6 +95,21 @@ impl UserNode {
     }
 }
 
+/// A staff member as others see them on a case or its timeline: a name, not the account.
+pub struct StaffNode(pub UserRecord);
+
+#[Object(name = "Staff")]
+impl StaffNode {
+    /// The global id of the staff member's user account.
+    async fn id(&self) -> ID {
+        encode_id(GlobalId::User, self.0.id)
+    }
+
+    async fn display_name(&self) -> &str {
+        &self.0.display_name
+    }
+}
+
 /// A department stationed in a center (入驻单位).
 pub struct UnitNode(pub UnitRecord);
 
@@ -192,7 +207,8 @@ impl TenantMutation {
         ))
     }
 
-    /// Creates a staff account in a tenant.
+    /// Creates a staff account in a tenant (one per request: it hashes a password).
+    #[graphql(complexity = 1000)]
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> Result<UserNode> {
         let principal = &caller(ctx)?.principal;
         let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;

@@ -258,9 +258,13 @@ impl Store {
         }
         let county = origin.ancestry.county;
         let sequence = self.codes.next(&self.db, county).await?;
-        let code = CaseCode::new(origin.code.county_part(), now.date_naive(), sequence as u64)
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("case code: {e}")))?
-            .to_string();
+        let code = CaseCode::new(
+            origin.code.county_part(),
+            fengqiao_domain::code::china_date(now),
+            sequence as u64,
+        )
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("case code: {e}")))?
+        .to_string();
         let mut parties = Vec::with_capacity(new.parties.len());
         for party in &new.parties {
             let encrypt = |value: &str| vault.encrypt(value).map_err(ApiError::internal);
@@ -437,9 +441,7 @@ impl Store {
         t: Transition<'_>,
         now: DateTime<Utc>,
     ) -> ApiResult<CaseRecord> {
-        if permit.resource_id() != Some(case.id)
-            || permit.action().as_str().split('.').next() != Some("case")
-        {
+        if !permit.covers(Action::for_command(t.command), Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover case {}",
                 case.id

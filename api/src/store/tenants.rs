@@ -10,7 +10,7 @@ use sea_orm::{
 
 use super::entities::{role_grant, tenant, user};
 use super::{Store, is_unique_violation};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, clean_text};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantRecord {
@@ -57,11 +57,7 @@ pub struct CountyAdmin<'a> {
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
-    let n = name.trim().chars().count();
-    if n == 0 || n > 100 {
-        return Err(ApiError::bad_input("name", "must have 1 to 100 characters"));
-    }
-    Ok(())
+    clean_text("name", name, 1, 100, false).map(|_| ())
 }
 
 impl Store {

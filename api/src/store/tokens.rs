@@ -84,11 +84,14 @@ impl Store {
                 }
                 .insert(&txn)
                 .await?;
-                Spend::Spent { user_id: row.user_id, family: row.family_id }
+                Spend::Spent {
+                    user_id: row.user_id,
+                    family: row.family_id,
+                }
             }
-            Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => {
-                Spend::Reused { family: row.family_id }
-            }
+            Some(row) if row.used_at.is_some() && row.revoked_at.is_none() => Spend::Reused {
+                family: row.family_id,
+            },
             _ => Spend::Invalid,
         };
         txn.commit().await?;

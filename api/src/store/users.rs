@@ -10,7 +10,7 @@ use sea_orm::{
 use super::entities::{role_grant, unit, unit_member, user};
 use super::tenants::TenantRecord;
 use super::{Store, is_unique_violation};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, clean_text};
 
 vocabulary! {
     /// How a unit is stationed in a center (常驻 / 轮驻 / 随驻).
@@ -93,14 +93,7 @@ fn check_permit(permit: &Permit, action: Action, resource: i64) -> ApiResult<()>
 }
 
 fn check_text(field: &str, text: &str, max: usize) -> ApiResult<()> {
-    let n = text.trim().chars().count();
-    if n == 0 || n > max {
-        return Err(ApiError::bad_input(
-            field,
-            format!("must have 1 to {max} characters"),
-        ));
-    }
-    Ok(())
+    clean_text(field, text, 1, max, false).map(|_| ())
 }
 
 /// Usernames are ASCII letters, digits, `.`, `_` and `-`, 3 to 64 long.
