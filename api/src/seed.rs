@@ -20,13 +20,13 @@ use crate::build_state;
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
 use crate::store::cases::{NewCase, NewParty};
-use crate::store::tenants::CountyAdmin;
+use crate::store::tenants::FirstAccount;
 use crate::store::users::Residency;
 
 pub const DEMO_PASSWORD: &str = "fengqiao-demo";
 pub const COUNTY_CODE: &str = "620521000000";
 pub const SIGN_IN_HINT: &str = "Demo sign-in: username county.director (or county.supervisor, t01.clerk, t01.dispatcher, \
-t01.sfs for a unit handler, admin for the administrator), password fengqiao-demo";
+t01.sfs for a unit handler, admin and security for the system and security administrators), password fengqiao-demo";
 const CASES: usize = 3000;
 const DAYS: i64 = 150;
 
@@ -289,14 +289,19 @@ async fn seed(
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let code = DivisionCode::parse(COUNTY_CODE, TenantLevel::County)?;
-    let (county, admin_id) = state
+    let (county, first) = state
         .store
         .bootstrap_county(
             &code,
             "清水县",
-            CountyAdmin {
+            FirstAccount {
                 username: "admin",
                 display_name: "系统管理员",
+                password_hash: &hash,
+            },
+            FirstAccount {
+                username: "security",
+                display_name: "安全保密管理员",
                 password_hash: &hash,
             },
             clock.now(),
@@ -306,20 +311,25 @@ async fn seed(
         .context("the demo county exists already")?;
     state.load_policies().await.map_err(err)?;
     let admin = Principal {
-        user_id: admin_id,
+        user_id: first.admin,
+        tenant_id: county.id,
+    };
+    let security = Principal {
+        user_id: first.security,
         tenant_id: county.id,
     };
 
     let staff = |tenant: i64, username: String, name: String, role: Role| {
         let hash = hash.clone();
         let admin = admin.clone();
+        let security = security.clone();
         async move {
             let user = state
                 .create_user_hashed(&admin, tenant, &username, &name, &hash)
                 .await
                 .map_err(err)?;
             state
-                .grant_role(&admin, user.id, tenant, role)
+                .grant_role(&security, user.id, tenant, role)
                 .await
                 .map_err(err)?;
             anyhow::Ok(Principal {
@@ -335,6 +345,7 @@ async fn seed(
                 handler: String| {
         let hash = hash.clone();
         let admin = admin.clone();
+        let security = security.clone();
         async move {
             let unit = state
                 .create_unit(&admin, tenant, &name, department, residency)
@@ -345,7 +356,7 @@ async fn seed(
                 .await
                 .map_err(err)?;
             state
-                .grant_role(&admin, user.id, tenant, Role::UnitHandler)
+                .grant_role(&security, user.id, tenant, Role::UnitHandler)
                 .await
                 .map_err(err)?;
             state

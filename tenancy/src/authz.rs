@@ -17,7 +17,10 @@ const ROLE_PERMISSIONS: &str = include_str!("../casbin/roles.csv");
 vocabulary! {
     /// Roles of DOMAIN.md, granted per tenant and inherited by its subtree.
     Role {
+        /// The system administrator (系统管理员): the tenant tree, accounts and units.
         CountyAdmin = "county_admin",
+        /// The security administrator (安全保密管理员): role grants.
+        SecurityAdmin = "security_admin",
         CenterDirector = "center_director",
         IntakeClerk = "intake_clerk",
         Dispatcher = "dispatcher",
@@ -653,6 +656,53 @@ mod tests {
                 .await,
             Err(Denied::Forbidden(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn the_system_and_security_administrators_hold_separate_powers() {
+        let (county, _, _) = tree();
+        let authz = authorizer(
+            &[
+                (1, Role::CountyAdmin, 1, TenantLevel::County),
+                (3, Role::SecurityAdmin, 1, TenantLevel::County),
+            ],
+            &[],
+        )
+        .await;
+        let admin = Principal {
+            user_id: 1,
+            tenant_id: 1,
+        };
+        let security = Principal {
+            user_id: 3,
+            tenant_id: 1,
+        };
+        let here = Target::in_tenant(Some(1), county);
+        assert!(
+            authz
+                .permit(&admin, Action::UserCreate, &here)
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            authz.permit(&admin, Action::RoleGrant, &here).await,
+            Err(Denied::Forbidden(_))
+        ));
+        assert!(
+            authz
+                .permit(&security, Action::RoleGrant, &here)
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            authz.permit(&security, Action::UserCreate, &here).await,
+            Err(Denied::Forbidden(_))
+        ));
+        let case = case_in(county, None, vec![]);
+        assert_eq!(
+            authz.permit(&security, Action::CaseRead, &case).await,
+            Err(Denied::NotVisible)
+        );
     }
 
     #[tokio::test]

@@ -147,23 +147,29 @@ async fn nobody_grants_themselves_a_role_and_grants_stay_in_the_users_subtree() 
     let county = app.county_gid();
     let a = app.tenant(&county, &app.township_code(1), "甲镇").await;
     let b = app.tenant(&county, &app.township_code(2), "乙镇").await;
-    let me = app.ok(&app.admin_token, "{ me { id } }", json!({})).await["me"]["id"]
+    let me = app
+        .ok(&app.security_token, "{ me { id } }", json!({}))
+        .await["me"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let grant = "mutation($u: ID!, $t: ID!, $r: Role!) { grantRole(input: {userId: $u, tenantId: $t, role: $r}) { role } }";
     let body = app
         .gql(
-            Some(&app.admin_token),
+            Some(&app.security_token),
             grant,
             json!({ "u": me, "t": county, "r": "SUPERVISOR" }),
         )
         .await;
     assert_eq!(code(&body), "FORBIDDEN");
+    assert_eq!(
+        body["errors"][0]["message"],
+        "nobody can grant themselves a role"
+    );
     let (user, _) = app.user(&a, "clerk", &[Role::IntakeClerk]).await;
     let body = app
         .gql(
-            Some(&app.admin_token),
+            Some(&app.security_token),
             grant,
             json!({ "u": user, "t": b, "r": "DISPATCHER" }),
         )
@@ -177,10 +183,47 @@ async fn nobody_grants_themselves_a_role_and_grants_stay_in_the_users_subtree() 
     );
     let body = app
         .gql(
-            Some(&app.admin_token),
+            Some(&app.security_token),
             grant,
             json!({ "u": user, "t": county, "r": "DISPATCHER" }),
         )
         .await;
     assert_eq!(code(&body), "BAD_USER_INPUT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_system_administrator_cannot_grant_and_the_security_administrator_cannot_create_accounts()
+ {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    // The system administrator creates an account of their own choosing, but cannot give it any power.
+    let data = app
+        .ok(&app.admin_token, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"傀儡\", password: \"correct horse battery\"}) { id } }", json!({ "t": county, "u": format!("{}.puppet", app.tag) }))
+        .await;
+    let puppet = data["createUser"]["id"].as_str().unwrap().to_owned();
+    let grant = "mutation($u: ID!, $t: ID!) { grantRole(input: {userId: $u, tenantId: $t, role: CENTER_DIRECTOR}) { role } }";
+    let body = app
+        .gql(
+            Some(&app.admin_token),
+            grant,
+            json!({ "u": puppet, "t": county }),
+        )
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let body = app
+        .gql(Some(&app.security_token), "mutation($t: ID!) { createUser(input: {tenantId: $t, username: \"someone.new\", displayName: \"x\", password: \"correct horse battery\"}) { id } }", json!({ "t": county }))
+        .await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let cases = app
+        .gql(
+            Some(&app.security_token),
+            "{ cases { edges { cursor } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        cases["data"]["cases"]["edges"].as_array().map(Vec::len),
+        Some(0),
+        "{cases:#}"
+    );
 }

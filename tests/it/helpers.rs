@@ -7,7 +7,7 @@ use fengqiao::app::AppState;
 use fengqiao::clock::OffsetClock;
 use fengqiao::config::{Config, Secret};
 use fengqiao::pii::Vault;
-use fengqiao::store::tenants::{CountyAdmin, TenantRecord};
+use fengqiao::store::tenants::{FirstAccount, TenantRecord};
 use fengqiao_domain::{DivisionCode, TenantLevel};
 use fengqiao_tenancy::{Principal, Role, hash_password};
 use serde_json::{Value, json};
@@ -60,8 +60,12 @@ pub struct TestApp {
     pub county: TenantRecord,
     /// A prefix for usernames, unique to this test.
     pub tag: String,
+    /// The system administrator (`county_admin`): creates tenants, accounts and units.
     pub admin_token: String,
     pub admin: Principal,
+    /// The security administrator (`security_admin`): grants roles.
+    pub security_token: String,
+    pub security: Principal,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
 }
@@ -81,27 +85,33 @@ impl TestApp {
 
         let hash = hash_password(PASSWORD).unwrap();
         let mut attempts = 0;
-        let (county, admin_id, code) = loop {
+        let (county, first, code) = loop {
             attempts += 1;
             assert!(attempts <= 20, "could not bootstrap a test county");
             let code = unique_county_code();
             let division = DivisionCode::parse(&code, TenantLevel::County).unwrap();
-            let username = format!("c{}.admin", &code[..6]);
+            let admin = format!("c{}.admin", &code[..6]);
+            let security = format!("c{}.security", &code[..6]);
             let made = state
                 .store
                 .bootstrap_county(
                     &division,
                     "测试县",
-                    CountyAdmin {
-                        username: &username,
-                        display_name: "管理员",
+                    FirstAccount {
+                        username: &admin,
+                        display_name: "系统管理员",
+                        password_hash: &hash,
+                    },
+                    FirstAccount {
+                        username: &security,
+                        display_name: "安全保密管理员",
                         password_hash: &hash,
                     },
                     clock_now(&state),
                 )
                 .await;
-            if let Ok((county, admin)) = made {
-                break (county, admin, code);
+            if let Ok((county, first)) = made {
+                break (county, first, code);
             }
         };
         state.load_policies().await.unwrap();
@@ -110,7 +120,11 @@ impl TestApp {
             url: format!("http://127.0.0.1:{port}/graphql"),
             database_url: config.database_url.expose().to_owned(),
             admin: Principal {
-                user_id: admin_id,
+                user_id: first.admin,
+                tenant_id: county.id,
+            },
+            security: Principal {
+                user_id: first.security,
                 tenant_id: county.id,
             },
             state,
@@ -118,10 +132,12 @@ impl TestApp {
             county,
             tag: tag.clone(),
             admin_token: String::new(),
+            security_token: String::new(),
             http: reqwest::Client::new(),
             _dir: dir,
         };
         app.admin_token = app.sign_in(&format!("{tag}.admin")).await;
+        app.security_token = app.sign_in(&format!("{tag}.security")).await;
         app
     }
 
@@ -191,7 +207,7 @@ impl TestApp {
         let id = data["createUser"]["id"].as_str().unwrap().to_owned();
         for role in roles {
             let role = async_graphql_name(*role);
-            self.ok(&self.admin_token, "mutation($u: ID!, $t: ID!, $r: Role!) { grantRole(input: {userId: $u, tenantId: $t, role: $r}) { role } }", json!({ "u": id, "t": tenant, "r": role }))
+            self.ok(&self.security_token, "mutation($u: ID!, $t: ID!, $r: Role!) { grantRole(input: {userId: $u, tenantId: $t, role: $r}) { role } }", json!({ "u": id, "t": tenant, "r": role }))
                 .await;
         }
         let token = self.sign_in(&username).await;

@@ -49,7 +49,7 @@ async fn clerk(app: &TestApp) -> Principal {
         .await
         .unwrap();
     app.state
-        .grant_role(&app.admin, user.id, app.county.id, Role::IntakeClerk)
+        .grant_role(&app.security, user.id, app.county.id, Role::IntakeClerk)
         .await
         .unwrap();
     Principal {

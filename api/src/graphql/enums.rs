@@ -44,7 +44,7 @@ mirror!("Satisfaction", Satisfaction => d::Satisfaction { Satisfied, BasicallySa
 mirror!("PartyRole", PartyRole => d::PartyRole { Applicant, Respondent, ThirdParty });
 mirror!("TenantLevel", TenantLevel => d::TenantLevel { County, Township, Village, Grid });
 mirror!("Role", Role => t::Role {
-    CountyAdmin, CenterDirector, IntakeClerk, Dispatcher, UnitHandler, Mediator, GridMember, Supervisor, Auditor
+    CountyAdmin, SecurityAdmin, CenterDirector, IntakeClerk, Dispatcher, UnitHandler, Mediator, GridMember, Supervisor, Auditor
 });
 mirror!("Residency", Residency => s::Residency { Resident, Rotating, OnCall });
 

@@ -49,11 +49,20 @@ impl TryFrom<tenant::Model> for TenantRecord {
     }
 }
 
-/// The first account of a new county: its administrator.
-pub struct CountyAdmin<'a> {
+/// One of the first accounts of a new county.
+pub struct FirstAccount<'a> {
     pub username: &'a str,
     pub display_name: &'a str,
     pub password_hash: &'a str,
+}
+
+/// The ids of a new county's first accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstAccounts {
+    /// The system administrator (`county_admin`): the tree, accounts and units.
+    pub admin: i64,
+    /// The security administrator (`security_admin`): role grants.
+    pub security: i64,
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
@@ -61,16 +70,17 @@ fn check_name(name: &str) -> ApiResult<()> {
 }
 
 impl Store {
-    /// Creates a county with its administrator and the administrator's `county_admin` grant, in one
-    /// transaction. This is the operator's path (the command line and the demo seed); it is not reachable
+    /// Creates a county with its system administrator (`county_admin`) and security administrator
+    /// (`security_admin`), two different people as 三员分立 requires, in one transaction. This is the operator's path (the command line and the demo seed); it is not reachable
     /// through the API, and everything after it is done by signed-in users holding permits.
     pub async fn bootstrap_county(
         &self,
         code: &DivisionCode,
         name: &str,
-        admin: CountyAdmin<'_>,
+        admin: FirstAccount<'_>,
+        security: FirstAccount<'_>,
         now: DateTime<Utc>,
-    ) -> ApiResult<(TenantRecord, i64)> {
+    ) -> ApiResult<(TenantRecord, FirstAccounts)> {
         check_name(name)?;
         let txn = self.db.begin().await?;
         let inserted = tenant::ActiveModel {
@@ -97,39 +107,47 @@ impl Store {
         let mut county: tenant::ActiveModel = inserted.clone().into();
         county.county_id = Set(inserted.id);
         let county = county.update(&txn).await?;
-        let user = user::ActiveModel {
-            tenant_id: Set(county.id),
-            county_id: Set(county.id),
-            username: Set(admin.username.into()),
-            display_name: Set(admin.display_name.into()),
-            password_hash: Set(admin.password_hash.into()),
-            active: Set(true),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                ApiError::bad_input("username", "this username is taken")
-            } else {
-                e.into()
+        let mut ids = Vec::with_capacity(2);
+        for (account, role) in [(&admin, "county_admin"), (&security, "security_admin")] {
+            let user = user::ActiveModel {
+                tenant_id: Set(county.id),
+                county_id: Set(county.id),
+                username: Set(account.username.into()),
+                display_name: Set(account.display_name.into()),
+                password_hash: Set(account.password_hash.into()),
+                active: Set(true),
+                created_at: Set(now),
+                ..Default::default()
             }
-        })?;
-        role_grant::ActiveModel {
-            user_id: Set(user.id),
-            tenant_id: Set(county.id),
-            county_id: Set(county.id),
-            level: Set(TenantLevel::County.as_str().into()),
-            role: Set("county_admin".into()),
-            granted_by: Set(None),
-            created_at: Set(now),
-            ..Default::default()
+            .insert(&txn)
+            .await
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    ApiError::bad_input("username", "this username is taken")
+                } else {
+                    e.into()
+                }
+            })?;
+            role_grant::ActiveModel {
+                user_id: Set(user.id),
+                tenant_id: Set(county.id),
+                county_id: Set(county.id),
+                level: Set(TenantLevel::County.as_str().into()),
+                role: Set(role.into()),
+                granted_by: Set(None),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            ids.push(user.id);
         }
-        .insert(&txn)
-        .await?;
         txn.commit().await?;
-        Ok((county.try_into()?, user.id))
+        let accounts = FirstAccounts {
+            admin: ids[0],
+            security: ids[1],
+        };
+        Ok((county.try_into()?, accounts))
     }
 
     /// Creates a child tenant under `parent`.
