@@ -71,6 +71,8 @@ pub struct AuthConfig {
     pub audience: String,
     pub access_token_minutes: i64,
     pub refresh_token_days: i64,
+    /// Password checks (argon2id, 19 MiB each) run at once; more wait. Size it to the memory limit.
+    pub password_check_concurrency: usize,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -117,6 +119,7 @@ impl Default for AuthConfig {
             audience: "fengqiao-api".into(),
             access_token_minutes: 15,
             refresh_token_days: 14,
+            password_check_concurrency: 2,
         }
     }
 }
@@ -193,6 +196,11 @@ impl Config {
         if !(1..=120).contains(&self.auth.access_token_minutes) {
             return Err(ConfigError::Invalid(
                 "auth.access_token_minutes must be between 1 and 120".into(),
+            ));
+        }
+        if !(1..=64).contains(&self.auth.password_check_concurrency) {
+            return Err(ConfigError::Invalid(
+                "auth.password_check_concurrency must be between 1 and 64".into(),
             ));
         }
         if self.database_max_connections == 0 {

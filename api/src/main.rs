@@ -38,6 +38,19 @@ enum Cmd {
     SeedDemo,
     /// Print the GraphQL schema (SDL).
     PrintSchema,
+    /// Create a county with its system administrator and security administrator. Reads their two
+    /// passwords from standard input, one per line.
+    BootstrapCounty {
+        /// The county's 12-digit administrative division code, e.g. 620521000000.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "admin")]
+        admin_username: String,
+        #[arg(long, default_value = "security")]
+        security_username: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,9 +86,72 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Cmd::PrintSchema => Ok(()),
+            Cmd::BootstrapCounty {
+                code,
+                name,
+                admin_username,
+                security_username,
+            } => bootstrap_county(&config, &code, &name, &admin_username, &security_username).await,
             Cmd::Serve => serve(config).await,
         }
     })
+}
+
+async fn bootstrap_county(
+    config: &Config,
+    code: &str,
+    name: &str,
+    admin: &str,
+    security: &str,
+) -> anyhow::Result<()> {
+    use fengqiao::store::tenants::FirstAccount;
+    use fengqiao_domain::{DivisionCode, TenantLevel};
+
+    let code = DivisionCode::parse(code, TenantLevel::County)?;
+    for username in [admin, security] {
+        fengqiao::store::users::check_username(username)
+            .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    }
+    anyhow::ensure!(
+        admin != security,
+        "the two administrators must be different accounts"
+    );
+    let mut lines = std::io::stdin().lines();
+    let mut next_password = |who: &str| -> anyhow::Result<String> {
+        let line = lines
+            .next()
+            .with_context(|| format!("standard input ended before the {who} password"))??;
+        fengqiao_tenancy::hash_password(line.trim_end_matches(['\r', '\n']))
+            .map_err(|e| anyhow::anyhow!("the {who} password: {e}"))
+    };
+    let admin_hash = next_password("system administrator's")?;
+    let security_hash = next_password("security administrator's")?;
+    let state = build_state(config, Arc::new(SystemClock)).await?;
+    let now = fengqiao::clock::Clock::now(&SystemClock);
+    let (county, _) = state
+        .store
+        .bootstrap_county(
+            &code,
+            name,
+            FirstAccount {
+                username: admin,
+                display_name: "系统管理员",
+                password_hash: &admin_hash,
+            },
+            FirstAccount {
+                username: security,
+                display_name: "安全保密管理员",
+                password_hash: &security_hash,
+            },
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    println!(
+        "created county {} ({}) with administrators {admin} and {security}",
+        county.name, county.code
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
