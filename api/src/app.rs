@@ -5,8 +5,11 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
+use fengqiao_domain::calendar::WorkingCalendar;
+use fengqiao_domain::clocks::ClockPolicy;
+use fengqiao_domain::code::china_date;
 use fengqiao_domain::lifecycle::Context;
-use fengqiao_domain::{Command, DivisionCode, IdCard, Phone};
+use fengqiao_domain::{CaseStatus, Command, DivisionCode, IdCard, Phone};
 use fengqiao_tenancy::{
     Action, Authorizer, CaseScope, Permit, Principal, RefreshToken, Role, Target, TokenIssuer,
     hash_password, verify_password,
@@ -18,7 +21,9 @@ use crate::directory::Directory;
 use crate::error::{ApiError, ApiResult, clean_text, personal_data_error};
 use crate::pii::Vault;
 use crate::store::Store;
-use crate::store::cases::{CaseFilter, CaseRecord, NewCase, NewParty, PartyRecord, Transition};
+use crate::store::cases::{
+    CaseFilter, CaseRecord, LegalClocks, NewCase, NewParty, PartyRecord, Transition,
+};
 use crate::store::tenants::TenantRecord;
 use crate::store::tokens::Spend;
 use crate::store::users::{Residency, UnitRecord, UserRecord, check_username};
@@ -82,12 +87,33 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
     pub directory: Directory,
+    /// The working-day calendar: shipped notices with the administrator's loaded over them.
+    pub calendar: std::sync::RwLock<WorkingCalendar>,
     /// Bounds concurrent argon2 computations (19 MiB and tens of milliseconds each), so a burst of
     /// sign-ins queues instead of exhausting memory and starving every other request of CPU.
     pub password_slots: tokio::sync::Semaphore,
 }
 
 impl AppState {
+    /// Runs `f` with the working-day calendar.
+    fn with_calendar<T>(&self, f: impl FnOnce(&WorkingCalendar) -> T) -> ApiResult<T> {
+        let calendar = self
+            .calendar
+            .read()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("calendar lock poisoned")))?;
+        Ok(f(&calendar))
+    }
+
+    /// Reloads the calendar from the store (after an administrator loaded a notice).
+    pub async fn reload_calendar(&self) -> ApiResult<()> {
+        let fresh = self.store.working_calendar().await?;
+        *self
+            .calendar
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("calendar lock poisoned")))? = fresh;
+        Ok(())
+    }
+
     /// Runs an argon2 computation on the blocking pool, at most `password_slots` at a time.
     async fn with_password_slot<T: Send + 'static>(
         &self,
@@ -555,8 +581,13 @@ impl AppState {
         let (origin, permit) = self
             .permit_on_tenant(principal, Action::CaseRegister, tenant_id)
             .await?;
+        let now = self.now();
+        let case = registration.case;
+        let policy = ClockPolicy::default_for(case.kind, case.complexity);
+        let accept_by =
+            self.with_calendar(|cal| policy.accept_within.ends(cal, china_date(now)))?;
         self.store
-            .register_case(&permit, &origin, registration.case, &self.vault, self.now())
+            .register_case(&permit, &origin, case, accept_by, &self.vault, now)
             .await
     }
 
@@ -622,6 +653,7 @@ impl AppState {
         let units = self.authz.units_of(principal.user_id).await;
         let unit_id = case.state.lead_unit.filter(|lead| units.contains(lead));
         let (note, data) = describe(&command);
+        let clocks = self.clocks_after(&case, &command, now)?;
         self.store
             .apply_transition(
                 &permit,
@@ -633,9 +665,83 @@ impl AppState {
                     unit_id,
                     note: &note,
                     data,
+                    clocks,
                 },
                 now,
             )
+            .await
+    }
+
+    /// The legal clocks after a command: acceptance starts the conclusion clock (so does arriving at a
+    /// parent center, or a reopening), and a conclusion starts the follow-up clock.
+    fn clocks_after(
+        &self,
+        case: &CaseRecord,
+        command: &Command,
+        now: DateTime<Utc>,
+    ) -> ApiResult<LegalClocks> {
+        let policy = ClockPolicy::default_for(case.kind, case.complexity);
+        let today = china_date(now);
+        let mut clocks = case.clocks;
+        self.with_calendar(|cal| {
+            match command {
+                Command::Accept
+                | Command::Escalate {
+                    target: fengqiao_domain::EscalationTarget::ParentTenant,
+                    ..
+                } => {
+                    clocks.conclude_by = Some(policy.conclude_within.ends(cal, today));
+                }
+                Command::Reopen { .. } => {
+                    clocks.conclude_by = Some(policy.conclude_within.ends(cal, today));
+                    clocks.follow_up_by = None;
+                }
+                Command::Resolve { .. } | Command::Unresolve { .. } => {
+                    clocks.follow_up_by = Some(policy.follow_up_within.ends(cal, today));
+                }
+                _ => {}
+            }
+            clocks
+        })
+    }
+
+    /// Extends a case's conclusion deadline by its policy's extension, once, with a supervisor's approval
+    /// and a reason recorded on the timeline.
+    pub async fn extend_conclusion(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        reason: &str,
+    ) -> ApiResult<CaseRecord> {
+        let reason = clean_text("reason", reason, 2, 500, true)?;
+        let (case, permit) = self
+            .case_for(principal, case_id, Action::CaseExtend)
+            .await?;
+        let policy = ClockPolicy::default_for(case.kind, case.complexity);
+        let refuse = |why: &str| Err(ApiError::InvalidTransition(why.to_owned()));
+        let (Some(extension), Some(conclude_by)) = (policy.extension, case.clocks.conclude_by)
+        else {
+            return refuse(
+                "this kind of case has no extension, or its conclusion clock has not started",
+            );
+        };
+        if case.extended {
+            return refuse(
+                "the deadline of this case was extended already; it can be extended once",
+            );
+        }
+        if !matches!(
+            case.state.status,
+            CaseStatus::Accepted
+                | CaseStatus::Dispatched
+                | CaseStatus::Returned
+                | CaseStatus::InProgress
+        ) {
+            return refuse("only a case that is being worked can have its deadline extended");
+        }
+        let to = self.with_calendar(|cal| extension.ends(cal, conclude_by))?;
+        self.store
+            .extend_conclusion(&permit, &case, to, &reason, self.now())
             .await
     }
 

@@ -97,6 +97,12 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 .context("connecting to Redis")?,
         )
     };
+    let calendar = std::sync::RwLock::new(
+        store
+            .working_calendar()
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the working-day calendar: {}", e.detail()))?,
+    );
     let authz = Authorizer::new()
         .await
         .context("loading the authorization model")?;
@@ -108,6 +114,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         clock,
         vault,
         directory: Directory::default(),
+        calendar,
         password_slots: tokio::sync::Semaphore::new(
             std::thread::available_parallelism()
                 .map(usize::from)

@@ -38,6 +38,12 @@ enum Cmd {
     SeedDemo,
     /// Print the GraphQL schema (SDL).
     PrintSchema,
+    /// Load a year's working-day calendar notice (a file like domain/calendars/cn-2026.txt), replacing that
+    /// year's days off and make-up working days. Servers read it when they start.
+    LoadCalendar {
+        /// The notice file.
+        file: PathBuf,
+    },
     /// Create a county with its system administrator and security administrator. Reads their two
     /// passwords from standard input, one per line.
     BootstrapCounty {
@@ -86,6 +92,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Cmd::PrintSchema => Ok(()),
+            Cmd::LoadCalendar { file } => load_calendar(&config, &file).await,
             Cmd::BootstrapCounty {
                 code,
                 name,
@@ -95,6 +102,27 @@ fn main() -> anyhow::Result<()> {
             Cmd::Serve => serve(config).await,
         }
     })
+}
+
+async fn load_calendar(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let notice = fengqiao_domain::calendar::YearNotice::parse(&text)
+        .with_context(|| format!("in {}", file.display()))?;
+    let store = fengqiao::store::Store::connect(&config.effective_database_url(), 2).await?;
+    store.migrate().await?;
+    let now = fengqiao::clock::Clock::now(&SystemClock);
+    store
+        .save_calendar_notice(&notice, &text, now)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    println!(
+        "loaded the {} calendar: {} days off, {} make-up working days",
+        notice.year,
+        notice.days_off.len(),
+        notice.working_days.len()
+    );
+    Ok(())
 }
 
 async fn bootstrap_county(

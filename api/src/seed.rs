@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::store::cases::{NewCase, NewParty};
 use crate::store::tenants::FirstAccount;
 use crate::store::users::Residency;
+use fengqiao_domain::clocks::Complexity;
 
 pub const DEMO_PASSWORD: &str = "fengqiao-demo";
 pub const COUNTY_CODE: &str = "620521000000";
@@ -653,6 +654,12 @@ async fn seed_case(
     ];
     let new = NewCase {
         kind: template.kind,
+        complexity: [
+            Complexity::Simple,
+            Complexity::General,
+            Complexity::General,
+            Complexity::Complex,
+        ][rng.gen_range(0..4)],
         channel,
         category: template.category,
         title: template.title.into(),

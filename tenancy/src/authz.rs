@@ -58,6 +58,8 @@ vocabulary! {
         CaseClose = "case.close",
         CaseReopen = "case.reopen",
         CaseRevealPersonalData = "case.reveal_personal_data",
+        /// Approve extending a case's conclusion deadline.
+        CaseExtend = "case.extend",
         AuditRead = "audit.read",
     }
 }
@@ -89,7 +91,8 @@ impl Action {
             | CaseFollowUp
             | CaseClose
             | CaseReopen
-            | CaseRevealPersonalData => CaseRead,
+            | CaseRevealPersonalData
+            | CaseExtend => CaseRead,
         }
     }
 

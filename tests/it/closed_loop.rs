@@ -447,3 +447,106 @@ async fn the_case_list_pages_by_keyset_and_filters() {
         .await;
     assert_eq!(crate::helpers::code(&body), "NOT_FOUND");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legal_clocks_count_working_days_across_the_spring_festival() {
+    let app = TestApp::spawn().await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(4), "金集镇")
+        .await;
+    let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
+    let (_, supervisor) = app
+        .user(&app.county_gid(), "sup", &[Role::Supervisor])
+        .await;
+    // Move the server's clock to Wednesday 11 February 2026, 10:00 in Beijing (tokens were issued before).
+    let target = chrono::DateTime::parse_from_rfc3339("2026-02-11T02:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.clock.advance(target - app.state.now());
+
+    let mut input = case_input(None, "邻里纠纷");
+    input["complexity"] = json!("GENERAL");
+    let data = app.ok(&clerk, REGISTER, json!({ "input": input })).await;
+    let id = data["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        data["registerCase"]["case"]["code"]
+            .as_str()
+            .unwrap()
+            .contains("-20260211-")
+    );
+    let clocks =
+        "query($id: ID!) { case(id: $id) { acceptBy concludeBy followUpBy overdue extended } }";
+    assert_eq!(
+        app.ok(&clerk, clocks, json!({ "id": id })).await["case"]["acceptBy"],
+        "2026-02-12"
+    );
+
+    app.clock.advance(chrono::Duration::days(1));
+    app.ok(
+        &clerk,
+        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    // 7 working days from Thursday 12 February: 13, 14 (a worked Saturday), then 24–28 after the holiday.
+    let case = app.ok(&clerk, clocks, json!({ "id": id })).await;
+    assert_eq!(
+        (
+            case["case"]["concludeBy"].as_str(),
+            case["case"]["overdue"].as_bool()
+        ),
+        (Some("2026-02-28"), Some(false))
+    );
+
+    // A supervisor extends it once, by a month, with a reason; a second extension is refused.
+    let extend = "mutation($id: ID!) { extendCaseDeadline(id: $id, reason: \"需等待司法鉴定结果\") { case { concludeBy extended } } }";
+    let body = app.gql(Some(&clerk), extend, json!({ "id": id })).await;
+    assert_eq!(code(&body), "FORBIDDEN");
+    let extended = app.ok(&supervisor, extend, json!({ "id": id })).await;
+    assert_eq!(
+        extended["extendCaseDeadline"]["case"]["concludeBy"],
+        "2026-03-30"
+    );
+    assert_eq!(
+        code(
+            &app.gql(Some(&supervisor), extend, json!({ "id": id }))
+                .await
+        ),
+        "INVALID_TRANSITION"
+    );
+
+    app.clock.advance(chrono::Duration::days(47));
+    let late = app.ok(&clerk, clocks, json!({ "id": id })).await;
+    assert_eq!(
+        late["case"]["overdue"], true,
+        "31 March is past the extended deadline"
+    );
+    let listed = app
+        .ok(
+            &clerk,
+            "{ cases(filter: {overdue: true}) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed["cases"]["edges"][0]["node"]["id"], id.as_str());
+    let timeline = app
+        .ok(
+            &clerk,
+            "query($id: ID!) { case(id: $id) { timeline { command note } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let last = timeline["case"]["timeline"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (last["command"].as_str(), last["note"].as_str()),
+        (Some("extend"), Some("需等待司法鉴定结果"))
+    );
+}

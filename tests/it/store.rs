@@ -19,6 +19,7 @@ use crate::helpers::TestApp;
 fn new_case(title: &str) -> NewCase {
     NewCase {
         kind: CaseKind::Dispute,
+        complexity: fengqiao_domain::clocks::Complexity::General,
         channel: Channel::Window,
         category: Category::Lending,
         title: title.into(),
@@ -90,6 +91,7 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
                         &permit,
                         &tenant,
                         new_case("另一进程"),
+                        state.now().date_naive(),
                         &state.vault,
                         state.now(),
                     )
@@ -154,6 +156,7 @@ async fn a_transition_on_a_stale_read_is_refused_not_lost() {
         unit_id: None,
         note: "",
         data: serde_json::json!({}),
+        clocks: stale.clocks,
     };
     let first = app
         .state

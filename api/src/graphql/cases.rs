@@ -2,7 +2,7 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use fengqiao_domain as d;
 use fengqiao_domain::{Command, EscalationTarget as DomainTarget, ReturnDecision};
 use serde::Serialize;
@@ -73,12 +73,37 @@ impl CaseNode {
         self.0.accepted_at
     }
 
+    /// How involved the case is; it sets the legal time limits.
+    async fn complexity(&self) -> Complexity {
+        self.0.complexity.into()
+    }
+
+    /// The last day (China time) to accept or decline the case, on the working-day calendar.
+    async fn accept_by(&self) -> Option<NaiveDate> {
+        self.0.clocks.accept_by
+    }
+
+    /// The last day to conclude the case, once accepted.
+    async fn conclude_by(&self) -> Option<NaiveDate> {
+        self.0.clocks.conclude_by
+    }
+
+    /// The last day to follow up with the resident, once concluded.
+    async fn follow_up_by(&self) -> Option<NaiveDate> {
+        self.0.clocks.follow_up_by
+    }
+
+    /// Whether a supervisor extended the conclusion deadline.
+    async fn extended(&self) -> bool {
+        self.0.extended
+    }
+
     /// When the lead unit must be done.
     async fn deadline(&self) -> Option<DateTime<Utc>> {
         self.0.state.deadline
     }
 
-    /// Open and past its deadline now.
+    /// Past the unit's deadline or the legal clock of the stage the case is in.
     async fn overdue(&self, ctx: &Context<'_>) -> bool {
         self.0.is_overdue(state(ctx).now())
     }
@@ -310,6 +335,8 @@ pub struct RegisterCaseInput {
     /// Where to register; the caller's own tenant when absent.
     pub tenant_id: Option<ID>,
     pub kind: CaseKind,
+    /// Sets the legal time limits; general when absent.
+    pub complexity: Option<Complexity>,
     pub channel: Channel,
     pub category: Category,
     pub title: String,
@@ -516,6 +543,7 @@ impl CaseMutation {
         }
         let case = NewCase {
             kind: input.kind.into(),
+            complexity: input.complexity.unwrap_or(Complexity::General).into(),
             channel: input.channel.into(),
             category: input.category.into(),
             title,
@@ -696,7 +724,22 @@ impl CaseMutation {
             .await
     }
 
-    /// Shows a party's full ID number and phone. Needs the permission, a reason, and leaves an entry on
+    /// Extends the conclusion deadline by the case's policy (e.g. 30 days for a petition), once, with a
+    /// supervisor's approval and a reason recorded on the timeline.
+    async fn extend_case_deadline(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<CasePayload> {
+        let principal = &caller(ctx)?.principal;
+        let id = decode_id("id", GlobalId::Case, &id)?;
+        Ok(CasePayload {
+            case: CaseNode(state(ctx).extend_conclusion(principal, id, &reason).await?),
+        })
+    }
+
+    /// Shows a party's name, address, ID number and phone in full. Needs the permission, a reason, and leaves an entry on
     /// the case's timeline.
     async fn reveal_party(
         &self,

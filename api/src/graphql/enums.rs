@@ -35,6 +35,7 @@ mirror!("Channel", Channel => d::Channel { Window, Phone, Letter, Hotline12345, 
 mirror!("Category", Category => d::Category {
     Neighbour, MarriageFamily, LandForest, Labour, Medical, Traffic, Lending, PropertyManagement, LandRequisition, Other
 });
+mirror!("Complexity", Complexity => d::clocks::Complexity { Simple, General, Complex });
 mirror!("Tier", Tier => d::Tier { InitialMediation, JointMediation, Litigation, LeaderCase });
 mirror!("Outcome", Outcome => d::Outcome { Resolved, BasicallyResolved });
 mirror!("MediationMethod", MediationMethod => d::MediationMethod {

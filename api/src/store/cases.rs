@@ -1,6 +1,8 @@
 //! Cases, their parties, co-units and append-only event timeline, and idempotent registration.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use fengqiao_domain::clocks::Complexity;
+use fengqiao_domain::code::china_date;
 use fengqiao_domain::{
     Ancestry, CaseCode, CaseKind, CaseState, CaseStatus, Category, Channel, Command, IdCard,
     MediationMethod, Outcome, PartyRole, Phone, Satisfaction, TenantLevel, Tier,
@@ -38,6 +40,7 @@ pub struct Idempotency {
 #[derive(Debug, Clone)]
 pub struct NewCase {
     pub kind: CaseKind,
+    pub complexity: Complexity,
     pub channel: Channel,
     pub category: Category,
     pub title: String,
@@ -69,12 +72,69 @@ pub struct CaseRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
+    pub complexity: Complexity,
+    pub clocks: LegalClocks,
+    /// Whether the conclusion deadline was extended (once, with a supervisor's approval).
+    pub extended: bool,
 }
 
+/// A case's legal deadlines, as dates in China: each is met by the end of its day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LegalClocks {
+    pub accept_by: Option<NaiveDate>,
+    pub conclude_by: Option<NaiveDate>,
+    pub follow_up_by: Option<NaiveDate>,
+}
+
+/// Statuses in which the conclusion clock runs.
+const CONCLUDING: [CaseStatus; 4] = [
+    CaseStatus::Accepted,
+    CaseStatus::Dispatched,
+    CaseStatus::Returned,
+    CaseStatus::InProgress,
+];
+/// Statuses in which the follow-up clock runs.
+const FOLLOWING_UP: [CaseStatus; 2] = [CaseStatus::Resolved, CaseStatus::Unresolved];
+
 impl CaseRecord {
+    /// Past a deadline that applies to where the case stands: the unit's dispatch deadline, or the legal
+    /// clock of the current stage (accepting, concluding, following up).
     pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
-        self.state.status.is_open() && self.state.deadline.is_some_and(|due| due < now)
+        let today = china_date(now);
+        let status = self.state.status;
+        let past = |day: Option<NaiveDate>| day.is_some_and(|d| d < today);
+        (status.is_open() && self.state.deadline.is_some_and(|due| due < now))
+            || (status == CaseStatus::Registered && past(self.clocks.accept_by))
+            || (CONCLUDING.contains(&status) && past(self.clocks.conclude_by))
+            || (FOLLOWING_UP.contains(&status) && past(self.clocks.follow_up_by))
     }
+}
+
+/// The SQL form of `CaseRecord::is_overdue`.
+fn overdue_condition(now: DateTime<Utc>) -> Condition {
+    let today = china_date(now);
+    let names = |statuses: &[CaseStatus]| statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>();
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(case::Column::Status.is_in(names(CaseStatus::OPEN)))
+                .add(case::Column::DueAt.lt(now)),
+        )
+        .add(
+            Condition::all()
+                .add(case::Column::Status.eq(CaseStatus::Registered.as_str()))
+                .add(case::Column::AcceptBy.lt(today)),
+        )
+        .add(
+            Condition::all()
+                .add(case::Column::Status.is_in(names(&CONCLUDING)))
+                .add(case::Column::ConcludeBy.lt(today)),
+        )
+        .add(
+            Condition::all()
+                .add(case::Column::Status.is_in(names(&FOLLOWING_UP)))
+                .add(case::Column::FollowUpBy.lt(today)),
+        )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +188,8 @@ pub struct Transition<'a> {
     pub unit_id: Option<i64>,
     pub note: &'a str,
     pub data: serde_json::Value,
+    /// The legal clocks afterwards.
+    pub clocks: LegalClocks,
 }
 
 fn corrupt(what: &str, id: i64) -> ApiError {
@@ -194,6 +256,13 @@ fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
         resolved_at: m.resolved_at,
         updated_at: m.updated_at,
         version: m.version,
+        complexity: parse(id, "complexity", &m.complexity, Complexity::parse)?,
+        clocks: LegalClocks {
+            accept_by: m.accept_by,
+            conclude_by: m.conclude_by,
+            follow_up_by: m.follow_up_by,
+        },
+        extended: m.extended,
     })
 }
 
@@ -239,7 +308,7 @@ fn scope_condition(scope: &CaseScope) -> Option<Condition> {
 }
 
 impl Store {
-    /// Registers a case with its parties and first event. With an idempotency key, a repeat of the same
+    /// Registers a case with its parties and first event; `accept_by` starts its acceptance clock. With an idempotency key, a repeat of the same
     /// input returns the case first registered (`true` in the pair) and other input under the same key is
     /// refused.
     pub async fn register_case(
@@ -247,6 +316,7 @@ impl Store {
         permit: &Permit,
         origin: &TenantRecord,
         new: NewCase,
+        accept_by: NaiveDate,
         vault: &Vault,
         now: DateTime<Utc>,
     ) -> ApiResult<(CaseRecord, bool)> {
@@ -312,6 +382,11 @@ impl Store {
             closed_at: Set(None),
             updated_at: Set(now),
             version: Set(1),
+            complexity: Set(new.complexity.as_str().into()),
+            accept_by: Set(Some(accept_by)),
+            conclude_by: Set(None),
+            follow_up_by: Set(None),
+            extended: Set(false),
             ..Default::default()
         }
         .insert(&txn)
@@ -481,6 +556,9 @@ impl Store {
             .col_expr(case::Column::ClosedAt, Expr::value(next.closed_at))
             .col_expr(case::Column::UpdatedAt, Expr::value(now))
             .col_expr(case::Column::Version, Expr::value(case.version + 1))
+            .col_expr(case::Column::AcceptBy, Expr::value(t.clocks.accept_by))
+            .col_expr(case::Column::ConcludeBy, Expr::value(t.clocks.conclude_by))
+            .col_expr(case::Column::FollowUpBy, Expr::value(t.clocks.follow_up_by))
             .filter(case::Column::Id.eq(case.id))
             .filter(case::Column::Version.eq(case.version))
             .exec(&txn)
@@ -524,6 +602,7 @@ impl Store {
         txn.commit().await?;
         Ok(CaseRecord {
             tenant_id: t.tenant_after,
+            clocks: t.clocks,
             state: next.clone(),
             accepted_at,
             resolved_at,
@@ -567,9 +646,7 @@ impl Store {
             query = query.filter(case::Column::RegisteredAt.lt(before));
         }
         if let Some(now) = filter.overdue_at {
-            query = query
-                .filter(case::Column::Status.is_in(CaseStatus::OPEN.iter().map(|s| s.as_str())))
-                .filter(case::Column::DueAt.lt(now));
+            query = query.filter(overdue_condition(now));
         }
         if let Some(after) = after {
             query = query.filter(case::Column::Id.lt(after));
@@ -599,6 +676,69 @@ impl Store {
             })
             .collect::<ApiResult<Vec<_>>>()?;
         Ok((records, more))
+    }
+
+    /// Extends the conclusion deadline to `to`, once per case, recording the approval and its reason on
+    /// the timeline; refused as a conflict if the case changed since it was read.
+    pub async fn extend_conclusion(
+        &self,
+        permit: &Permit,
+        case: &CaseRecord,
+        to: NaiveDate,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> ApiResult<CaseRecord> {
+        if !permit.covers(Action::CaseExtend, Some(case.id)) {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "permit {permit:?} does not cover extending case {}",
+                case.id
+            )));
+        }
+        let txn = self.db.begin().await?;
+        let updated = case::Entity::update_many()
+            .col_expr(case::Column::ConcludeBy, Expr::value(Some(to)))
+            .col_expr(case::Column::Extended, Expr::value(true))
+            .col_expr(case::Column::UpdatedAt, Expr::value(now))
+            .col_expr(case::Column::Version, Expr::value(case.version + 1))
+            .filter(case::Column::Id.eq(case.id))
+            .filter(case::Column::Version.eq(case.version))
+            .filter(case::Column::Extended.eq(false))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(ApiError::Conflict(
+                "the case was changed by someone else meanwhile; reload it and try again".into(),
+            ));
+        }
+        let status = case.state.status.as_str();
+        case_event::ActiveModel {
+            case_id: Set(case.id),
+            county_id: Set(case.origin.county),
+            tenant_id: Set(case.tenant_id),
+            actor_id: Set(permit.user_id()),
+            unit_id: Set(None),
+            command: Set("extend".into()),
+            from_status: Set(Some(status.into())),
+            to_status: Set(status.into()),
+            note: Set(reason.into()),
+            data: Set(serde_json::json!({ "from": case.clocks.conclude_by, "to": to }).to_string()),
+            at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(CaseRecord {
+            clocks: LegalClocks {
+                conclude_by: Some(to),
+                ..case.clocks
+            },
+            extended: true,
+            updated_at: now,
+            version: case.version + 1,
+            ..case.clone()
+        })
     }
 
     /// Records on the timeline that a party's personal data was shown in full, by whom and why.

@@ -136,6 +136,11 @@ pub mod case {
         pub closed_at: Option<DateTimeUtc>,
         pub updated_at: DateTimeUtc,
         pub version: i32,
+        pub complexity: String,
+        pub accept_by: Option<Date>,
+        pub conclude_by: Option<Date>,
+        pub follow_up_by: Option<Date>,
+        pub extended: bool,
     }
     no_relations!();
 }
@@ -234,6 +239,20 @@ pub mod refresh_token {
         pub expires_at: DateTimeUtc,
         pub used_at: Option<DateTimeUtc>,
         pub revoked_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod calendar_notice {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "calendar_notices")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub year: i32,
+        pub notice: String,
+        pub loaded_at: DateTimeUtc,
     }
     no_relations!();
 }

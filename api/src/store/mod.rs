@@ -1,6 +1,7 @@
 //! Persistence with sea-orm on PostgreSQL or SQLite. Methods that change tenant data take a `&Permit`
 //! from the authorizer; reads are scoped by the caller from the principal's `CaseScope`.
 
+pub mod calendar;
 pub mod cases;
 mod codes;
 pub mod entities;
