@@ -17,6 +17,9 @@ pub trait Cache: Send + Sync {
     /// Stores `value` under `key` for `ttl`.
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError>;
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
+    /// Takes the lease `key` for `ttl` if nobody holds it; says whether it was taken. Leases coordinate
+    /// work between replicas (one scanner at a time); they are not locks for correctness.
+    async fn try_lease(&self, key: &str, ttl: Duration) -> Result<bool, CacheError>;
     /// Checks that the backend answers.
     async fn ping(&self) -> Result<(), CacheError>;
     fn backend(&self) -> &'static str;
@@ -61,6 +64,16 @@ impl Cache for MemoryCache {
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         self.lock()?.remove(key);
         Ok(())
+    }
+
+    async fn try_lease(&self, key: &str, ttl: Duration) -> Result<bool, CacheError> {
+        let mut entries = self.lock()?;
+        let now = Instant::now();
+        if entries.get(key).is_some_and(|(_, until)| *until > now) {
+            return Ok(false);
+        }
+        entries.insert(key.to_owned(), ("lease".to_owned(), now + ttl));
+        Ok(true)
     }
 
     async fn ping(&self) -> Result<(), CacheError> {
@@ -131,6 +144,20 @@ impl Cache for RedisCache {
             .query_async::<()>(&mut conn)
             .await
             .map_err(redis_error)
+    }
+
+    async fn try_lease(&self, key: &str, ttl: Duration) -> Result<bool, CacheError> {
+        let mut conn = self.conn.clone();
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(self.key(key))
+            .arg("lease")
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl.as_millis().max(1) as u64)
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(taken.is_some())
     }
 
     async fn ping(&self) -> Result<(), CacheError> {

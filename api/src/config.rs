@@ -56,6 +56,8 @@ pub struct Config {
     /// Seed the demo county on start when the database has no tenant. Unset, it does so only on the
     /// embedded database (no `database_url`), so a production database never gets the demo accounts.
     pub seed_demo_if_empty: Option<bool>,
+    /// Minutes between runs of the deadline scanner; 0 turns it off in this process.
+    pub deadline_scan_minutes: u64,
     pub auth: AuthConfig,
     pub personal_data: PersonalDataConfig,
     pub graphql: GraphqlConfig,
@@ -103,6 +105,7 @@ impl Default for Config {
             redis_url: Secret::default(),
             auto_migrate: true,
             seed_demo_if_empty: None,
+            deadline_scan_minutes: 5,
             auth: AuthConfig::default(),
             personal_data: PersonalDataConfig::default(),
             graphql: GraphqlConfig::default(),

@@ -38,6 +38,8 @@ enum Cmd {
     SeedDemo,
     /// Print the GraphQL schema (SDL).
     PrintSchema,
+    /// Run the deadline scanner once: raise supervision on every case past a legal deadline.
+    ScanDeadlines,
     /// Load a year's working-day calendar notice (a file like domain/calendars/cn-2026.txt), replacing that
     /// year's days off and make-up working days. Servers read it when they start.
     LoadCalendar {
@@ -92,6 +94,15 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Cmd::PrintSchema => Ok(()),
+            Cmd::ScanDeadlines => {
+                let state = build_state(&config, Arc::new(SystemClock)).await?;
+                let report = state
+                    .scan_deadlines()
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.detail()))?;
+                println!("{report:?}");
+                Ok(())
+            }
             Cmd::LoadCalendar { file } => load_calendar(&config, &file).await,
             Cmd::BootstrapCounty {
                 code,
@@ -102,6 +113,25 @@ fn main() -> anyhow::Result<()> {
             Cmd::Serve => serve(config).await,
         }
     })
+}
+
+/// Runs the deadline scanner every `minutes`, for as long as the server runs.
+async fn scan_deadlines_every(state: Arc<fengqiao::app::AppState>, minutes: u64) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(minutes * 60));
+    loop {
+        ticks.tick().await;
+        match state.scan_deadlines().await {
+            Ok(report) if report.raised > 0 => {
+                tracing::info!(
+                    examined = report.examined,
+                    raised = report.raised,
+                    "deadline scan raised supervision"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e.detail(), "deadline scan failed"),
+        }
+    }
 }
 
 async fn load_calendar(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
@@ -190,6 +220,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     let state = build_state(&config, Arc::new(SystemClock)).await?;
+    if config.deadline_scan_minutes > 0 {
+        tokio::spawn(scan_deadlines_every(
+            state.clone(),
+            config.deadline_scan_minutes,
+        ));
+    }
     let listen = config.listen.clone();
     let listener =
         std::net::TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;

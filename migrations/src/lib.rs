@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
 mod m20261124_000001_legal_clocks;
+mod m20261124_000002_supervision_orders;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261124_000001_legal_clocks::Migration),
+            Box::new(m20261124_000002_supervision_orders::Migration),
         ]
     }
 }

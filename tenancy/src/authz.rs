@@ -60,6 +60,10 @@ vocabulary! {
         CaseRevealPersonalData = "case.reveal_personal_data",
         /// Approve extending a case's conclusion deadline.
         CaseExtend = "case.extend",
+        /// Issue a supervision order on a subordinate center's case.
+        CaseSupervise = "case.supervise",
+        /// Answer a supervision order on one's own center's case.
+        CaseRespondSupervision = "case.respond_supervision",
         AuditRead = "audit.read",
     }
 }
@@ -92,7 +96,9 @@ impl Action {
             | CaseClose
             | CaseReopen
             | CaseRevealPersonalData
-            | CaseExtend => CaseRead,
+            | CaseExtend
+            | CaseSupervise
+            | CaseRespondSupervision => CaseRead,
         }
     }
 

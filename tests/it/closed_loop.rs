@@ -550,3 +550,162 @@ async fn legal_clocks_count_working_days_across_the_spring_festival() {
         (Some("extend"), Some("需等待司法鉴定结果"))
     );
 }
+
+fn async_graphql_id(id: &str) -> async_graphql::ID {
+    async_graphql::ID(id.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_scanners_raise_each_supervision_exactly_once() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    let township = app.tenant(&county, &app.township_code(5), "秦亭镇").await;
+    let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
+    let (_, director) = app
+        .user(&township, "director", &[Role::CenterDirector])
+        .await;
+    let (_, supervisor) = app.user(&county, "sup", &[Role::Supervisor]).await;
+    // A second server process on the same database, with the same clock.
+    let second = fengqiao::build_state(
+        &crate::helpers::test_config_for(&app),
+        std::sync::Arc::new(app.clock.clone()),
+    )
+    .await
+    .unwrap();
+
+    let target = chrono::DateTime::parse_from_rfc3339("2026-09-28T02:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.clock.advance(target - app.state.now());
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut input = case_input(None, &format!("督办测试{i}"));
+        input["complexity"] = json!("SIMPLE");
+        let data = app.ok(&clerk, REGISTER, json!({ "input": input })).await;
+        let id = data["registerCase"]["case"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.ok(
+            &clerk,
+            "mutation($id: ID!) { acceptCase(id: $id) { case { concludeBy } } }",
+            json!({ "id": id }),
+        )
+        .await;
+        ids.push(id);
+    }
+    // Accepted Monday 28 September: concluded by Tuesday 29. Wednesday 30: urge. Five working days after
+    // the 29th, across National Day, is 12 October: on the 13th, notice.
+    // Scanners see every county of a shared database: count the orders of this test's cases.
+    let case_ids: Vec<i64> = ids
+        .iter()
+        .map(|id| {
+            fengqiao::graphql::decode_id(
+                "id",
+                fengqiao::graphql::GlobalId::Case,
+                &async_graphql_id(id),
+            )
+            .unwrap()
+        })
+        .collect();
+    let levels_of = |state: std::sync::Arc<fengqiao::app::AppState>, ids: Vec<i64>| async move {
+        let mut all = Vec::new();
+        for id in ids {
+            let orders = state.store.supervision_orders_of_case(id).await.unwrap();
+            all.push(orders.iter().map(|o| o.level.as_str()).collect::<Vec<_>>());
+        }
+        all
+    };
+    app.clock.advance(chrono::Duration::days(2));
+    let (a, b) = tokio::join!(app.state.scan_deadlines(), second.scan_deadlines());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(a.raised + b.raised >= 3, "{a:?} {b:?}");
+    assert_eq!(
+        levels_of(app.state.clone(), case_ids.clone()).await,
+        vec![vec!["urge"]; 3]
+    );
+    app.state.scan_deadlines().await.unwrap();
+    assert_eq!(
+        levels_of(app.state.clone(), case_ids.clone()).await,
+        vec![vec!["urge"]; 3],
+        "a rerun raises nothing"
+    );
+
+    app.clock.advance(chrono::Duration::days(13));
+    let (a, b) = tokio::join!(app.state.scan_deadlines(), second.scan_deadlines());
+    let (_, _) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        levels_of(app.state.clone(), case_ids.clone()).await,
+        vec![vec!["urge", "notice"]; 3]
+    );
+    let orders = "query($id: ID!) { case(id: $id) { overdue supervisionOrders { id level automatic status respondBy issuer { name } target { name } } } }";
+    let data = app.ok(&supervisor, orders, json!({ "id": ids[0] })).await;
+    let levels: Vec<&str> = data["case"]["supervisionOrders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(levels, ["URGE", "NOTICE"]);
+    assert_eq!(
+        data["case"]["supervisionOrders"][0]["issuer"]["name"],
+        "测试县"
+    );
+    assert_eq!(
+        data["case"]["supervisionOrders"][0]["target"]["name"],
+        "秦亭镇"
+    );
+
+    // The county supervisor issues one by hand; the township answers it, once.
+    let issue = "mutation($id: ID!) { issueSupervisionOrder(caseId: $id, level: ACCOUNTABILITY, reason: \"逾期未办结，约谈责任人\") { order { id status automatic } } }";
+    let issued = app.ok(&supervisor, issue, json!({ "id": ids[0] })).await;
+    let order = issued["issueSupervisionOrder"]["order"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(issued["issueSupervisionOrder"]["order"]["automatic"], false);
+    assert_eq!(
+        code(
+            &app.gql(Some(&director), issue, json!({ "id": ids[0] }))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    let respond = "mutation($o: ID!) { respondToSupervision(orderId: $o, response: \"已约谈并限期三日内办结\") { order { status response } } }";
+    let answered = app.ok(&director, respond, json!({ "o": order })).await;
+    assert_eq!(
+        answered["respondToSupervision"]["order"]["status"],
+        "RESPONDED"
+    );
+    assert_eq!(
+        code(
+            &app.gql(Some(&director), respond, json!({ "o": order }))
+                .await
+        ),
+        "INVALID_TRANSITION"
+    );
+    let timeline = app
+        .ok(
+            &director,
+            "query($id: ID!) { case(id: $id) { timeline { command } } }",
+            json!({ "id": ids[0] }),
+        )
+        .await;
+    let commands: Vec<&str> = timeline["case"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "register",
+            "accept",
+            "supervise",
+            "supervise",
+            "supervise",
+            "respond_supervision"
+        ]
+    );
+}

@@ -52,7 +52,13 @@ fn unique_county_code() -> String {
     format!("{n}000000")
 }
 
+/// The configuration of a second server process beside `app`: same database, same keys.
+pub fn test_config_for(app: &TestApp) -> Config {
+    app.config.clone()
+}
+
 pub struct TestApp {
+    pub config: Config,
     pub url: String,
     pub database_url: String,
     pub state: Arc<AppState>,
@@ -73,7 +79,8 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn() -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let config = test_config(dir.path());
+        let mut config = test_config(dir.path());
+        config.deadline_scan_minutes = 0;
         let clock = OffsetClock::default();
         let state = fengqiao::build_state(&config, Arc::new(clock.clone()))
             .await
@@ -117,6 +124,7 @@ impl TestApp {
         state.load_policies().await.unwrap();
         let tag = format!("c{}", &code[..6]);
         let mut app = TestApp {
+            config: config.clone(),
             url: format!("http://127.0.0.1:{port}/graphql"),
             database_url: config.database_url.expose().to_owned(),
             admin: Principal {

@@ -14,6 +14,7 @@ use super::{caller, state};
 use crate::app::{Registration, party_from_input};
 use crate::error::{ApiError, clean_text};
 use crate::store::cases::{CaseFilter, CaseRecord, EventRecord, Idempotency, NewCase, PartyRecord};
+use crate::store::supervision::OrderRecord;
 
 /// The largest page of a connection.
 const MAX_PAGE: i32 = 100;
@@ -195,6 +196,18 @@ impl CaseNode {
             .collect())
     }
 
+    /// Supervision orders on the case (督办), oldest first.
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn supervision_orders(&self, ctx: &Context<'_>) -> Result<Vec<SupervisionOrderNode>> {
+        Ok(state(ctx)
+            .store
+            .supervision_orders_of_case(self.0.id)
+            .await?
+            .into_iter()
+            .map(SupervisionOrderNode)
+            .collect())
+    }
+
     /// Every event of the case, oldest first: who did what, from which status to which, and when.
     #[graphql(complexity = "10 * child_complexity")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
@@ -250,6 +263,82 @@ impl PartyNode {
     async fn address(&self) -> String {
         mask_address(&self.0.address)
     }
+}
+
+/// A supervision order (督办) on a case: raised by the deadline scanner or issued by a supervising center,
+/// answered by the center handling the case.
+pub struct SupervisionOrderNode(OrderRecord);
+
+#[Object(name = "SupervisionOrder")]
+impl SupervisionOrderNode {
+    async fn id(&self) -> ID {
+        encode_id(GlobalId::SupervisionOrder, self.0.id)
+    }
+
+    async fn level(&self) -> SupervisionLevel {
+        self.0.level.into()
+    }
+
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    /// Raised by the deadline scanner rather than issued by a person.
+    async fn automatic(&self) -> bool {
+        self.0.issued_by.is_none()
+    }
+
+    async fn issued_by(&self, ctx: &Context<'_>) -> Result<Option<StaffNode>> {
+        let Some(id) = self.0.issued_by else {
+            return Ok(None);
+        };
+        Ok(state(ctx).store.user(id).await?.map(StaffNode))
+    }
+
+    /// The supervising center.
+    async fn issuer(&self, ctx: &Context<'_>) -> Result<TenantNode> {
+        let app = state(ctx);
+        Ok(TenantNode(
+            app.directory
+                .must(&app.store, self.0.issuer_tenant_id)
+                .await?,
+        ))
+    }
+
+    /// The center that must answer.
+    async fn target(&self, ctx: &Context<'_>) -> Result<TenantNode> {
+        let app = state(ctx);
+        Ok(TenantNode(
+            app.directory
+                .must(&app.store, self.0.target_tenant_id)
+                .await?,
+        ))
+    }
+
+    async fn respond_by(&self) -> NaiveDate {
+        self.0.respond_by
+    }
+
+    async fn status(&self) -> SupervisionStatus {
+        self.0.status.into()
+    }
+
+    async fn response(&self) -> Option<&str> {
+        self.0.response.as_deref()
+    }
+
+    async fn responded_at(&self) -> Option<DateTime<Utc>> {
+        self.0.responded_at
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct SupervisionOrderPayload {
+    pub order: SupervisionOrderNode,
 }
 
 /// One step of a case's timeline.
@@ -722,6 +811,43 @@ impl CaseMutation {
     ) -> Result<CasePayload> {
         self.run(ctx, &id, Command::Reopen { reason, deadline })
             .await
+    }
+
+    /// Issues a supervision order (督办) on a case handled by a center below the caller's. The handling
+    /// center must answer by `respondBy` (three working days when absent).
+    async fn issue_supervision_order(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        level: SupervisionLevel,
+        reason: String,
+        respond_by: Option<NaiveDate>,
+    ) -> Result<SupervisionOrderPayload> {
+        let principal = &caller(ctx)?.principal;
+        let case_id = decode_id("caseId", GlobalId::Case, &case_id)?;
+        let order = state(ctx)
+            .issue_supervision(principal, case_id, level.into(), &reason, respond_by)
+            .await?;
+        Ok(SupervisionOrderPayload {
+            order: SupervisionOrderNode(order),
+        })
+    }
+
+    /// Answers a supervision order on one of the caller's center's cases.
+    async fn respond_to_supervision(
+        &self,
+        ctx: &Context<'_>,
+        order_id: ID,
+        response: String,
+    ) -> Result<SupervisionOrderPayload> {
+        let principal = &caller(ctx)?.principal;
+        let order_id = decode_id("orderId", GlobalId::SupervisionOrder, &order_id)?;
+        let order = state(ctx)
+            .respond_supervision(principal, order_id, &response)
+            .await?;
+        Ok(SupervisionOrderPayload {
+            order: SupervisionOrderNode(order),
+        })
     }
 
     /// Extends the conclusion deadline by the case's policy (e.g. 30 days for a petition), once, with a

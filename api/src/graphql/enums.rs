@@ -35,6 +35,8 @@ mirror!("Channel", Channel => d::Channel { Window, Phone, Letter, Hotline12345, 
 mirror!("Category", Category => d::Category {
     Neighbour, MarriageFamily, LandForest, Labour, Medical, Traffic, Lending, PropertyManagement, LandRequisition, Other
 });
+mirror!("SupervisionLevel", SupervisionLevel => d::supervision::SupervisionLevel { Remind, Urge, Notice, Accountability });
+mirror!("SupervisionStatus", SupervisionStatus => d::supervision::SupervisionStatus { Open, Responded });
 mirror!("Complexity", Complexity => d::clocks::Complexity { Simple, General, Complex });
 mirror!("Tier", Tier => d::Tier { InitialMediation, JointMediation, Litigation, LeaderCase });
 mirror!("Outcome", Outcome => d::Outcome { Resolved, BasicallyResolved });

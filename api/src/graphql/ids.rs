@@ -14,6 +14,7 @@ pub enum GlobalId {
     Unit,
     User,
     Party,
+    SupervisionOrder,
 }
 
 impl GlobalId {
@@ -24,15 +25,17 @@ impl GlobalId {
             GlobalId::Unit => "Unit",
             GlobalId::User => "User",
             GlobalId::Party => "Party",
+            GlobalId::SupervisionOrder => "SupervisionOrder",
         }
     }
 
-    const ALL: [GlobalId; 5] = [
+    const ALL: [GlobalId; 6] = [
         GlobalId::Case,
         GlobalId::Tenant,
         GlobalId::Unit,
         GlobalId::User,
         GlobalId::Party,
+        GlobalId::SupervisionOrder,
     ];
 }
 

@@ -31,7 +31,9 @@ impl NodeQuery {
             (GlobalId::Tenant, id) => Node::Tenant(TenantNode(app.tenant(principal, id).await?)),
             (GlobalId::Unit, id) => Node::Unit(UnitNode(app.unit(principal, id).await?)),
             (GlobalId::User, id) => Node::User(UserNode(app.user(principal, id).await?)),
-            (GlobalId::Party, _) => return Err(ApiError::NotFound.into()),
+            (GlobalId::Party | GlobalId::SupervisionOrder, _) => {
+                return Err(ApiError::NotFound.into());
+            }
         })
     }
 }

@@ -110,6 +110,33 @@ impl CaseRecord {
     }
 }
 
+/// The SQL form of a case filter (visibility excepted).
+fn filter_condition(filter: &CaseFilter) -> Condition {
+    let mut all = Condition::all();
+    if !filter.statuses.is_empty() {
+        all = all.add(case::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if !filter.kinds.is_empty() {
+        all = all.add(case::Column::Kind.is_in(filter.kinds.iter().map(|k| k.as_str())));
+    }
+    if !filter.categories.is_empty() {
+        all = all.add(case::Column::Category.is_in(filter.categories.iter().map(|c| c.as_str())));
+    }
+    if let Some((level, tenant)) = filter.subtree {
+        all = all.add(level_column(level).eq(tenant));
+    }
+    if let Some(from) = filter.registered_from {
+        all = all.add(case::Column::RegisteredAt.gte(from));
+    }
+    if let Some(before) = filter.registered_before {
+        all = all.add(case::Column::RegisteredAt.lt(before));
+    }
+    if let Some(now) = filter.overdue_at {
+        all = all.add(overdue_condition(now));
+    }
+    all
+}
+
 /// The SQL form of `CaseRecord::is_overdue`.
 fn overdue_condition(now: DateTime<Utc>) -> Condition {
     let today = china_date(now);
@@ -624,30 +651,9 @@ impl Store {
         let Some(visible) = scope_condition(scope) else {
             return Ok((Vec::new(), false));
         };
-        let mut query = case::Entity::find().filter(visible);
-        if !filter.statuses.is_empty() {
-            query = query
-                .filter(case::Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
-        }
-        if !filter.kinds.is_empty() {
-            query = query.filter(case::Column::Kind.is_in(filter.kinds.iter().map(|k| k.as_str())));
-        }
-        if !filter.categories.is_empty() {
-            query = query
-                .filter(case::Column::Category.is_in(filter.categories.iter().map(|c| c.as_str())));
-        }
-        if let Some((level, tenant)) = filter.subtree {
-            query = query.filter(level_column(level).eq(tenant));
-        }
-        if let Some(from) = filter.registered_from {
-            query = query.filter(case::Column::RegisteredAt.gte(from));
-        }
-        if let Some(before) = filter.registered_before {
-            query = query.filter(case::Column::RegisteredAt.lt(before));
-        }
-        if let Some(now) = filter.overdue_at {
-            query = query.filter(overdue_condition(now));
-        }
+        let mut query = case::Entity::find()
+            .filter(visible)
+            .filter(filter_condition(filter));
         if let Some(after) = after {
             query = query.filter(case::Column::Id.lt(after));
         }
@@ -658,14 +664,36 @@ impl Store {
             .await?;
         let more = rows.len() as u64 > first;
         rows.truncate(first as usize);
+        Ok((self.records(rows).await?, more))
+    }
+
+    /// Cases with ids above `after` matching `filter` in every tenant, oldest first: for system tasks
+    /// such as the deadline scanner, never for answering a principal.
+    pub async fn cases_for_system(
+        &self,
+        filter: &CaseFilter,
+        after: i64,
+        limit: u64,
+    ) -> ApiResult<Vec<CaseRecord>> {
+        let rows = case::Entity::find()
+            .filter(filter_condition(filter))
+            .filter(case::Column::Id.gt(after))
+            .order_by_asc(case::Column::Id)
+            .limit(limit)
+            .all(&self.db)
+            .await?;
+        self.records(rows).await
+    }
+
+    /// Turns rows into records, loading their co-units in one query.
+    async fn records(&self, rows: Vec<case::Model>) -> ApiResult<Vec<CaseRecord>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let co = if ids.is_empty() {
             Vec::new()
         } else {
             self.co_units(&ids).await?
         };
-        let records = rows
-            .into_iter()
+        rows.into_iter()
             .map(|row| {
                 let units = co
                     .iter()
@@ -674,8 +702,7 @@ impl Store {
                     .collect();
                 record(row, units)
             })
-            .collect::<ApiResult<Vec<_>>>()?;
-        Ok((records, more))
+            .collect()
     }
 
     /// Extends the conclusion deadline to `to`, once per case, recording the approval and its reason on

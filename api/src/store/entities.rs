@@ -256,3 +256,31 @@ pub mod calendar_notice {
     }
     no_relations!();
 }
+
+pub mod supervision_order {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "supervision_orders")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub county_id: i64,
+        pub township_id: Option<i64>,
+        pub village_id: Option<i64>,
+        pub target_tenant_id: i64,
+        pub issuer_tenant_id: i64,
+        pub issued_by: Option<i64>,
+        pub level: String,
+        pub reason: String,
+        pub trigger: Option<String>,
+        pub respond_by: Date,
+        pub status: String,
+        pub response: Option<String>,
+        pub responded_by: Option<i64>,
+        pub responded_at: Option<DateTimeUtc>,
+        pub created_at: DateTimeUtc,
+    }
+    no_relations!();
+}
