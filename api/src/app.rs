@@ -652,10 +652,22 @@ impl AppState {
             } => handler.parent_id.unwrap_or(handler.id),
             _ => case.tenant_id,
         };
+        if let Command::Escalate {
+            leader: Some(leader),
+            ..
+        } = &command
+        {
+            self.check_leader(&handler, *leader).await?;
+        }
         let units = self.authz.units_of(principal.user_id).await;
         let unit_id = case.state.lead_unit.filter(|lead| units.contains(lead));
         let (note, data) = describe(&command);
         let clocks = self.clocks_after(&case, &command, now)?;
+        let resolved_level = match command {
+            Command::Resolve { .. } => Some(handler.level),
+            Command::Reopen { .. } => None,
+            _ => case.resolved_level,
+        };
         self.store
             .apply_transition(
                 &permit,
@@ -668,6 +680,7 @@ impl AppState {
                     note: &note,
                     data,
                     clocks,
+                    resolved_level,
                 },
                 now,
             )
@@ -745,6 +758,26 @@ impl AppState {
         self.store
             .extend_conclusion(&permit, &case, to, &reason, self.now())
             .await
+    }
+
+    /// A leader case's leader is staff of the handling center or of a center above it.
+    async fn check_leader(&self, handler: &TenantRecord, leader: i64) -> ApiResult<()> {
+        let user = self.store.user(leader).await?.filter(|u| u.active);
+        let ok = match user {
+            Some(user) => {
+                let home = self.directory.must(&self.store, user.tenant_id).await?;
+                handler.ancestry.is_within(home.level, home.id)
+            }
+            None => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::bad_input(
+                "leaderId",
+                "the leader must be staff of this center or one above it",
+            ))
+        }
     }
 
     /// Dispatch targets must be units stationed in the handling center or above it in the same county.
@@ -987,9 +1020,14 @@ fn describe(command: &Command) -> (String, serde_json::Value) {
             note.clone(),
             json!({ "outcome": outcome.as_str(), "method": method.as_str() }),
         ),
-        Command::Escalate { target, note } => {
-            (note.clone(), json!({ "target": format!("{target:?}") }))
-        }
+        Command::Escalate {
+            target,
+            note,
+            leader,
+        } => (
+            note.clone(),
+            json!({ "target": format!("{target:?}"), "leader": leader }),
+        ),
         Command::FollowUp { satisfaction, note } => (
             note.clone(),
             json!({ "satisfaction": satisfaction.as_str() }),

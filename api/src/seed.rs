@@ -781,6 +781,7 @@ async fn seed_case(
             Command::Escalate {
                 target: EscalationTarget::ParentTenant,
                 note: "乡镇调解未果，逐级上报县综治中心".into(),
+                leader: None,
             },
         )
         .await?;

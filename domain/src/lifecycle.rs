@@ -94,9 +94,11 @@ pub enum Command {
     Unresolve {
         reason: String,
     },
+    /// Up the ladder or to the parent center. Reaching `leader_case` names the leader who owns the case.
     Escalate {
         target: EscalationTarget,
         note: String,
+        leader: Option<i64>,
     },
     FollowUp {
         satisfaction: Satisfaction,
@@ -194,6 +196,8 @@ pub struct CaseState {
     pub method: Option<MediationMethod>,
     pub satisfaction: Option<Satisfaction>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The leader who owns a leader case (领导包案).
+    pub leader: Option<i64>,
 }
 
 impl CaseState {
@@ -209,6 +213,7 @@ impl CaseState {
             method: None,
             satisfaction: None,
             closed_at: None,
+            leader: None,
         }
     }
 
@@ -268,11 +273,21 @@ impl CaseState {
                 next.method = None;
                 next.status = CaseStatus::Unresolved;
             }
-            Command::Escalate { target, note } => {
+            Command::Escalate {
+                target,
+                note,
+                leader,
+            } => {
                 optional_text("note", note)?;
                 match target {
                     EscalationTarget::NextTier => {
                         next.tier = self.tier.next().ok_or(LifecycleError::TopOfLadder)?;
+                        if next.tier == Tier::LeaderCase {
+                            next.leader = Some(leader.ok_or(LifecycleError::InvalidInput {
+                                field: "leaderId",
+                                reason: "a leader case names the leader who owns it",
+                            })?);
+                        }
                     }
                     EscalationTarget::ParentTenant if !ctx.has_parent_tenant => {
                         return Err(LifecycleError::NoParentTenant);
@@ -460,11 +475,13 @@ mod tests {
             }),
             Just(Command::Escalate {
                 target: EscalationTarget::NextTier,
-                note: String::new()
+                note: String::new(),
+                leader: Some(9)
             }),
             Just(Command::Escalate {
                 target: EscalationTarget::ParentTenant,
-                note: String::new()
+                note: String::new(),
+                leader: None
             }),
             Just(Command::FollowUp {
                 satisfaction: Satisfaction::Satisfied,
@@ -531,6 +548,7 @@ mod tests {
         let up = Command::Escalate {
             target: EscalationTarget::NextTier,
             note: String::new(),
+            leader: Some(9),
         };
         for _ in 0..3 {
             state = state.apply(&up, ctx(0)).unwrap();
@@ -540,6 +558,7 @@ mod tests {
         let parent = Command::Escalate {
             target: EscalationTarget::ParentTenant,
             note: String::new(),
+            leader: Some(9),
         };
         let county = Context {
             now: at(0),
@@ -549,6 +568,34 @@ mod tests {
             state.apply(&parent, county),
             Err(LifecycleError::NoParentTenant)
         );
+    }
+
+    #[test]
+    fn a_leader_case_names_its_leader() {
+        let state = CaseState {
+            status: CaseStatus::Accepted,
+            tier: Tier::Litigation,
+            ..CaseState::registered()
+        };
+        let anonymous = Command::Escalate {
+            target: EscalationTarget::NextTier,
+            note: String::new(),
+            leader: None,
+        };
+        assert!(matches!(
+            state.apply(&anonymous, ctx(0)),
+            Err(LifecycleError::InvalidInput {
+                field: "leaderId",
+                ..
+            })
+        ));
+        let named = Command::Escalate {
+            target: EscalationTarget::NextTier,
+            note: String::new(),
+            leader: Some(42),
+        };
+        let next = state.apply(&named, ctx(0)).unwrap();
+        assert_eq!((next.tier, next.leader), (Tier::LeaderCase, Some(42)));
     }
 
     #[test]

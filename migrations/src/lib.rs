@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261124_000001_legal_clocks;
 mod m20261124_000002_supervision_orders;
+mod m20261124_000003_ladder;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261124_000001_legal_clocks::Migration),
             Box::new(m20261124_000002_supervision_orders::Migration),
+            Box::new(m20261124_000003_ladder::Migration),
         ]
     }
 }

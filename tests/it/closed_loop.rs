@@ -709,3 +709,80 @@ async fn two_scanners_raise_each_supervision_exactly_once() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ladder_ends_in_a_leader_case_and_records_where_it_was_resolved() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    let township = app.tenant(&county, &app.township_code(6), "山门镇").await;
+    let other = app.tenant(&county, &app.township_code(7), "白沙镇").await;
+    let (_, staff) = app
+        .user(&township, "staff", &[Role::IntakeClerk, Role::Dispatcher])
+        .await;
+    let (leader, _) = app.user(&township, "leader", &[Role::CenterDirector]).await;
+    let (stranger, _) = app.user(&other, "stranger", &[Role::CenterDirector]).await;
+    let (unit, handler) = app.unit(&township, "山门司法所", "sfs").await;
+    let data = app
+        .ok(
+            &staff,
+            REGISTER,
+            json!({ "input": case_input(None, "土地纠纷") }),
+        )
+        .await;
+    let id = data["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(
+        &staff,
+        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let up = "mutation($id: ID!, $l: ID) { escalateCase(id: $id, target: NEXT_TIER, leaderId: $l) { case { tier leader { displayName } } } }";
+    app.ok(&staff, up, json!({ "id": id })).await;
+    app.ok(&staff, up, json!({ "id": id })).await;
+    let body = app.gql(Some(&staff), up, json!({ "id": id })).await;
+    assert_eq!(
+        (
+            code(&body),
+            body["errors"][0]["extensions"]["field"].as_str()
+        ),
+        ("BAD_USER_INPUT", Some("leaderId"))
+    );
+    let body = app
+        .gql(Some(&staff), up, json!({ "id": id, "l": stranger }))
+        .await;
+    assert_eq!(
+        (
+            code(&body),
+            body["errors"][0]["extensions"]["field"].as_str()
+        ),
+        ("BAD_USER_INPUT", Some("leaderId"))
+    );
+    let top = app.ok(&staff, up, json!({ "id": id, "l": leader })).await;
+    assert_eq!(top["escalateCase"]["case"]["tier"], "LEADER_CASE");
+    assert_eq!(
+        top["escalateCase"]["case"]["leader"]["displayName"],
+        "测试用户"
+    );
+
+    let dispatch = "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, deadline: $d) { case { id } } }";
+    app.ok(
+        &staff,
+        dispatch,
+        json!({ "id": id, "u": unit, "d": deadline(5) }),
+    )
+    .await;
+    app.ok(
+        &handler,
+        "mutation($id: ID!) { claimCase(id: $id) { case { id } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let resolved = app
+        .ok(&handler, "mutation($id: ID!) { resolveCase(id: $id, outcome: RESOLVED, method: ADMINISTRATIVE_MEDIATION) { case { resolvedLevel tier } } }", json!({ "id": id }))
+        .await;
+    assert_eq!(resolved["resolveCase"]["case"]["resolvedLevel"], "TOWNSHIP");
+    assert_eq!(resolved["resolveCase"]["case"]["tier"], "LEADER_CASE");
+}

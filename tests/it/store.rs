@@ -157,6 +157,7 @@ async fn a_transition_on_a_stale_read_is_refused_not_lost() {
         note: "",
         data: serde_json::json!({}),
         clocks: stale.clocks,
+        resolved_level: None,
     };
     let first = app
         .state

@@ -94,6 +94,19 @@ impl CaseNode {
         self.0.clocks.follow_up_by
     }
 
+    /// The leader who owns a leader case (领导包案).
+    async fn leader(&self, ctx: &Context<'_>) -> Result<Option<StaffNode>> {
+        let Some(id) = self.0.state.leader else {
+            return Ok(None);
+        };
+        Ok(state(ctx).store.user(id).await?.map(StaffNode))
+    }
+
+    /// The level of the center where the case was resolved.
+    async fn resolved_level(&self) -> Option<TenantLevel> {
+        self.0.resolved_level.map(Into::into)
+    }
+
     /// Whether a supervisor extended the conclusion deadline.
     async fn extended(&self) -> bool {
         self.0.extended
@@ -769,12 +782,29 @@ impl CaseMutation {
         id: ID,
         target: EscalationTarget,
         #[graphql(default)] note: String,
+        #[graphql(
+            desc = "The leader who owns the case; required when it becomes a leader case (领导包案)."
+        )]
+        leader_id: Option<ID>,
     ) -> Result<CasePayload> {
         let target = match target {
             EscalationTarget::NextTier => DomainTarget::NextTier,
             EscalationTarget::ParentTenant => DomainTarget::ParentTenant,
         };
-        self.run(ctx, &id, Command::Escalate { target, note }).await
+        let leader = leader_id
+            .as_ref()
+            .map(|id| decode_id("leaderId", GlobalId::User, id))
+            .transpose()?;
+        self.run(
+            ctx,
+            &id,
+            Command::Escalate {
+                target,
+                note,
+                leader,
+            },
+        )
+        .await
     }
 
     /// Records the call-back to the resident and their satisfaction (回访).

@@ -76,6 +76,8 @@ pub struct CaseRecord {
     pub clocks: LegalClocks,
     /// Whether the conclusion deadline was extended (once, with a supervisor's approval).
     pub extended: bool,
+    /// The level of the center where the case was resolved.
+    pub resolved_level: Option<TenantLevel>,
 }
 
 /// A case's legal deadlines, as dates in China: each is met by the end of its day.
@@ -217,6 +219,8 @@ pub struct Transition<'a> {
     pub data: serde_json::Value,
     /// The legal clocks afterwards.
     pub clocks: LegalClocks,
+    /// The level of the resolving center afterwards.
+    pub resolved_level: Option<TenantLevel>,
 }
 
 fn corrupt(what: &str, id: i64) -> ApiError {
@@ -258,6 +262,7 @@ fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
             Satisfaction::parse,
         )?,
         closed_at: m.closed_at,
+        leader: m.leader_id,
     };
     Ok(CaseRecord {
         id,
@@ -290,6 +295,12 @@ fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
             follow_up_by: m.follow_up_by,
         },
         extended: m.extended,
+        resolved_level: parse_opt(
+            id,
+            "resolved level",
+            m.resolved_level.as_deref(),
+            TenantLevel::parse,
+        )?,
     })
 }
 
@@ -414,6 +425,8 @@ impl Store {
             conclude_by: Set(None),
             follow_up_by: Set(None),
             extended: Set(false),
+            leader_id: Set(None),
+            resolved_level: Set(None),
             ..Default::default()
         }
         .insert(&txn)
@@ -586,6 +599,11 @@ impl Store {
             .col_expr(case::Column::AcceptBy, Expr::value(t.clocks.accept_by))
             .col_expr(case::Column::ConcludeBy, Expr::value(t.clocks.conclude_by))
             .col_expr(case::Column::FollowUpBy, Expr::value(t.clocks.follow_up_by))
+            .col_expr(case::Column::LeaderId, Expr::value(next.leader))
+            .col_expr(
+                case::Column::ResolvedLevel,
+                Expr::value(t.resolved_level.map(|l| l.as_str())),
+            )
             .filter(case::Column::Id.eq(case.id))
             .filter(case::Column::Version.eq(case.version))
             .exec(&txn)
@@ -630,6 +648,7 @@ impl Store {
         Ok(CaseRecord {
             tenant_id: t.tenant_after,
             clocks: t.clocks,
+            resolved_level: t.resolved_level,
             state: next.clone(),
             accepted_at,
             resolved_at,

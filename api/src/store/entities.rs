@@ -141,6 +141,8 @@ pub mod case {
         pub conclude_by: Option<Date>,
         pub follow_up_by: Option<Date>,
         pub extended: bool,
+        pub leader_id: Option<i64>,
+        pub resolved_level: Option<String>,
     }
     no_relations!();
 }
