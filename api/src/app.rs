@@ -6,10 +6,13 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use fengqiao_domain::calendar::WorkingCalendar;
-use fengqiao_domain::clocks::ClockPolicy;
+use std::collections::HashMap;
+
+use fengqiao_domain::clocks::{ClockPolicy, Complexity};
 use fengqiao_domain::code::china_date;
 use fengqiao_domain::lifecycle::Context;
 use fengqiao_domain::supervision::SupervisionLevel;
+use fengqiao_domain::{Ancestry, CaseKind};
 use fengqiao_domain::{CaseStatus, Command, DivisionCode, IdCard, Phone};
 use fengqiao_tenancy::{
     Action, Authorizer, CaseScope, Permit, Principal, RefreshToken, Role, Target, TokenIssuer,
@@ -25,6 +28,7 @@ use crate::store::Store;
 use crate::store::cases::{
     CaseFilter, CaseRecord, LegalClocks, NewCase, NewParty, PartyRecord, Transition,
 };
+use crate::store::policies::TenantPolicy;
 use crate::store::supervision::{NewOrder, OrderRecord};
 use crate::store::tenants::TenantRecord;
 use crate::store::tokens::Spend;
@@ -89,6 +93,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
     pub directory: Directory,
+    /// Clock policies set by centers, by (tenant, kind, complexity).
+    pub policies: std::sync::RwLock<HashMap<(i64, CaseKind, Complexity), ClockPolicy>>,
     /// The working-day calendar: shipped notices with the administrator's loaded over them.
     pub calendar: std::sync::RwLock<WorkingCalendar>,
     /// Bounds concurrent argon2 computations (19 MiB and tens of milliseconds each), so a burst of
@@ -104,6 +110,71 @@ impl AppState {
             .read()
             .map_err(|_| ApiError::internal(anyhow::anyhow!("calendar lock poisoned")))?;
         Ok(f(&calendar))
+    }
+
+    /// The clock policy for a case of `kind` and `complexity` handled at `tenant`: the deepest policy set
+    /// on the tenant's chain, or the default.
+    pub fn policy_for(
+        &self,
+        tenant: &Ancestry,
+        kind: CaseKind,
+        complexity: Complexity,
+    ) -> ApiResult<ClockPolicy> {
+        let policies = self
+            .policies
+            .read()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("policy lock poisoned")))?;
+        Ok(tenant
+            .chain()
+            .into_iter()
+            .rev()
+            .find_map(|id| policies.get(&(id, kind, complexity)).copied())
+            .unwrap_or_else(|| ClockPolicy::default_for(kind, complexity)))
+    }
+
+    /// Loads every stored clock policy.
+    pub async fn load_clock_policies(&self) -> ApiResult<()> {
+        let stored = self.store.clock_policies().await?;
+        let mut policies = self
+            .policies
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("policy lock poisoned")))?;
+        policies.clear();
+        for p in stored {
+            policies.insert((p.tenant_id, p.kind, p.complexity), p.policy);
+        }
+        Ok(())
+    }
+
+    /// Sets a center's clock policy for a case kind and complexity.
+    pub async fn set_clock_policy(
+        &self,
+        principal: &Principal,
+        set: TenantPolicy,
+    ) -> ApiResult<()> {
+        let (tenant, permit) = self
+            .permit_on_tenant(principal, Action::TenantConfigure, set.tenant_id)
+            .await?;
+        self.store
+            .set_clock_policy(&permit, &tenant, &set, self.now())
+            .await?;
+        self.policies
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("policy lock poisoned")))?
+            .insert((set.tenant_id, set.kind, set.complexity), set.policy);
+        Ok(())
+    }
+
+    /// The clock policy in force at a tenant the principal may see.
+    pub async fn clock_policy(
+        &self,
+        principal: &Principal,
+        tenant_id: i64,
+        kind: CaseKind,
+        complexity: Complexity,
+    ) -> ApiResult<ClockPolicy> {
+        let tenant = self.tenant(principal, tenant_id).await?;
+        self.policy_for(&tenant.ancestry, kind, complexity)
     }
 
     /// Reloads the calendar from the store (after an administrator loaded a notice).
@@ -585,7 +656,7 @@ impl AppState {
             .await?;
         let now = self.now();
         let case = registration.case;
-        let policy = ClockPolicy::default_for(case.kind, case.complexity);
+        let policy = self.policy_for(&origin.ancestry, case.kind, case.complexity)?;
         let accept_by =
             self.with_calendar(|cal| policy.accept_within.ends(cal, china_date(now)))?;
         self.store
@@ -662,7 +733,7 @@ impl AppState {
         let units = self.authz.units_of(principal.user_id).await;
         let unit_id = case.state.lead_unit.filter(|lead| units.contains(lead));
         let (note, data) = describe(&command);
-        let clocks = self.clocks_after(&case, &command, now)?;
+        let clocks = self.clocks_after(&case, &handler, &command, now).await?;
         let resolved_level = match command {
             Command::Resolve { .. } => Some(handler.level),
             Command::Reopen { .. } => None,
@@ -689,13 +760,26 @@ impl AppState {
 
     /// The legal clocks after a command: acceptance starts the conclusion clock (so does arriving at a
     /// parent center, or a reopening), and a conclusion starts the follow-up clock.
-    fn clocks_after(
+    async fn clocks_after(
         &self,
         case: &CaseRecord,
+        handler: &TenantRecord,
         command: &Command,
         now: DateTime<Utc>,
     ) -> ApiResult<LegalClocks> {
-        let policy = ClockPolicy::default_for(case.kind, case.complexity);
+        // After an escalation upward the parent center's policy governs the new clock.
+        let governing = match command {
+            Command::Escalate {
+                target: fengqiao_domain::EscalationTarget::ParentTenant,
+                ..
+            } => handler.parent_id,
+            _ => None,
+        };
+        let ancestry = match governing {
+            Some(parent) => self.directory.must(&self.store, parent).await?.ancestry,
+            None => handler.ancestry,
+        };
+        let policy = self.policy_for(&ancestry, case.kind, case.complexity)?;
         let today = china_date(now);
         let mut clocks = case.clocks;
         self.with_calendar(|cal| {

@@ -115,12 +115,17 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         vault,
         directory: Directory::default(),
         calendar,
+        policies: std::sync::RwLock::new(std::collections::HashMap::new()),
         password_slots: tokio::sync::Semaphore::new(
             std::thread::available_parallelism()
                 .map(usize::from)
                 .unwrap_or(2),
         ),
     });
+    state
+        .load_clock_policies()
+        .await
+        .map_err(|e| anyhow::anyhow!("loading clock policies: {}", e.detail()))?;
     state
         .load_policies()
         .await

@@ -8,6 +8,7 @@ mod m20261123_000001_initial;
 mod m20261124_000001_legal_clocks;
 mod m20261124_000002_supervision_orders;
 mod m20261124_000003_ladder;
+mod m20261124_000004_clock_policies;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_legal_clocks::Migration),
             Box::new(m20261124_000002_supervision_orders::Migration),
             Box::new(m20261124_000003_ladder::Migration),
+            Box::new(m20261124_000004_clock_policies::Migration),
         ]
     }
 }

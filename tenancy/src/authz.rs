@@ -37,6 +37,8 @@ vocabulary! {
     Action {
         TenantRead = "tenant.read",
         TenantCreate = "tenant.create",
+        /// Set a center's own rules, such as its clock policies.
+        TenantConfigure = "tenant.configure",
         UserRead = "user.read",
         UserCreate = "user.create",
         RoleGrant = "role.grant",
@@ -77,7 +79,7 @@ impl Action {
     pub fn read_of_object(self) -> Action {
         use Action::*;
         match self {
-            TenantRead | TenantCreate => TenantRead,
+            TenantRead | TenantCreate | TenantConfigure => TenantRead,
             UserRead | UserCreate | RoleGrant => UserRead,
             UnitRead | UnitCreate | UnitManageMembers => UnitRead,
             AuditRead => AuditRead,

@@ -786,3 +786,99 @@ async fn the_ladder_ends_in_a_leader_case_and_records_where_it_was_resolved() {
     assert_eq!(resolved["resolveCase"]["case"]["resolvedLevel"], "TOWNSHIP");
     assert_eq!(resolved["resolveCase"]["case"]["tier"], "LEADER_CASE");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_centers_clock_policy_governs_its_subtree() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    let township = app.tenant(&county, &app.township_code(8), "王河镇").await;
+    let village = app
+        .tenant(&township, &app.village_code(8, 1), "王家村")
+        .await;
+    let sibling = app.tenant(&county, &app.township_code(9), "郭川镇").await;
+    let (_, director) = app
+        .user(&township, "director", &[Role::CenterDirector])
+        .await;
+    let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
+    let (_, sibling_clerk) = app.user(&sibling, "sclerk", &[Role::IntakeClerk]).await;
+    let set = "mutation($t: ID!, $c: String!) { setClockPolicy(input: {tenantId: $t, kind: DISPUTE, complexity: GENERAL, acceptWithin: \"1wd\", concludeWithin: $c, extension: \"10wd\", followUpWithin: \"5wd\"}) { concludeWithin extension } }";
+    let body = app
+        .gql(
+            Some(&director),
+            set,
+            json!({ "t": township, "c": "seven days" }),
+        )
+        .await;
+    assert_eq!(
+        (
+            code(&body),
+            body["errors"][0]["extensions"]["field"].as_str()
+        ),
+        ("BAD_USER_INPUT", Some("concludeWithin"))
+    );
+    assert_eq!(
+        code(
+            &app.gql(Some(&clerk), set, json!({ "t": township, "c": "3wd" }))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        code(
+            &app.gql(Some(&director), set, json!({ "t": sibling, "c": "3wd" }))
+                .await
+        ),
+        "NOT_FOUND"
+    );
+    let set_ok = app
+        .ok(&director, set, json!({ "t": township, "c": "3wd" }))
+        .await;
+    assert_eq!(set_ok["setClockPolicy"]["concludeWithin"], "3wd");
+
+    // Monday 7 December 2026: 3 working days → Thursday 10; the sibling keeps the default 7 → Wednesday 16.
+    let target = chrono::DateTime::parse_from_rfc3339("2026-12-07T02:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.clock.advance(target - app.state.now());
+    let accept = "mutation($id: ID!) { acceptCase(id: $id) { case { concludeBy } } }";
+    let ours = app
+        .ok(
+            &clerk,
+            REGISTER,
+            json!({ "input": case_input(Some(&village), "王家村纠纷") }),
+        )
+        .await;
+    let ours = app
+        .ok(
+            &clerk,
+            accept,
+            json!({ "id": ours["registerCase"]["case"]["id"] }),
+        )
+        .await;
+    assert_eq!(ours["acceptCase"]["case"]["concludeBy"], "2026-12-10");
+    let theirs = app
+        .ok(
+            &sibling_clerk,
+            REGISTER,
+            json!({ "input": case_input(None, "郭川纠纷") }),
+        )
+        .await;
+    let theirs = app
+        .ok(
+            &sibling_clerk,
+            accept,
+            json!({ "id": theirs["registerCase"]["case"]["id"] }),
+        )
+        .await;
+    assert_eq!(theirs["acceptCase"]["case"]["concludeBy"], "2026-12-16");
+    let effective = "query($t: ID!) { clockPolicy(tenantId: $t, kind: DISPUTE, complexity: GENERAL) { concludeWithin } }";
+    assert_eq!(
+        app.ok(&clerk, effective, json!({ "t": village })).await["clockPolicy"]["concludeWithin"],
+        "3wd"
+    );
+    assert_eq!(
+        app.ok(&sibling_clerk, effective, json!({ "t": sibling }))
+            .await["clockPolicy"]["concludeWithin"],
+        "7wd"
+    );
+}

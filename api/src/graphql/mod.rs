@@ -6,6 +6,7 @@ mod enums;
 mod identity;
 mod ids;
 mod node;
+mod policies;
 mod tenants;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub struct Query(
     tenants::TenantQuery,
     cases::CaseQuery,
     node::NodeQuery,
+    policies::PolicyQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -31,6 +33,7 @@ pub struct Mutation(
     identity::IdentityMutation,
     tenants::TenantMutation,
     cases::CaseMutation,
+    policies::PolicyMutation,
 );
 
 pub type FengqiaoSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -286,3 +286,25 @@ pub mod supervision_order {
     }
     no_relations!();
 }
+
+pub mod clock_policy {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "clock_policies")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub county_id: i64,
+        pub tenant_id: i64,
+        pub kind: String,
+        pub complexity: String,
+        pub accept_within: String,
+        pub conclude_within: String,
+        pub extension: Option<String>,
+        pub follow_up_within: String,
+        pub updated_by: i64,
+        pub updated_at: DateTimeUtc,
+    }
+    no_relations!();
+}

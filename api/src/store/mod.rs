@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod cases;
 mod codes;
 pub mod entities;
+pub mod policies;
 pub mod supervision;
 pub mod tenants;
 pub mod tokens;
