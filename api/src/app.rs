@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use fengqiao_domain::clocks::{ClockPolicy, Complexity};
 use fengqiao_domain::code::china_date;
 use fengqiao_domain::lifecycle::Context;
+use fengqiao_domain::risk::{RiskFacts, RiskRules};
 use fengqiao_domain::supervision::SupervisionLevel;
 use fengqiao_domain::{Ancestry, CaseKind};
 use fengqiao_domain::{CaseStatus, Command, DivisionCode, IdCard, Phone};
@@ -93,6 +94,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
     pub directory: Directory,
+    /// The rules that grade cases' risk.
+    pub risk_rules: RiskRules,
     /// Clock policies set by centers, by (tenant, kind, complexity).
     pub policies: std::sync::RwLock<HashMap<(i64, CaseKind, Complexity), ClockPolicy>>,
     /// The working-day calendar: shipped notices with the administrator's loaded over them.
@@ -202,6 +205,9 @@ impl AppState {
             .map_err(ApiError::internal)
     }
 }
+
+/// How far back the repeat-party rule looks.
+const RISK_WINDOW: Duration = Duration::days(90);
 
 fn revoked_key(family: &str) -> String {
     format!("session-revoked:{family}")
@@ -659,8 +665,29 @@ impl AppState {
         let policy = self.policy_for(&origin.ancestry, case.kind, case.complexity)?;
         let accept_by =
             self.with_calendar(|cal| policy.accept_within.ends(cal, china_date(now)))?;
+        let hashes: Vec<String> = case
+            .parties
+            .iter()
+            .flat_map(|p| {
+                let id = p
+                    .id_card
+                    .as_ref()
+                    .map(|v| self.vault.lookup_hash(v.expose()));
+                id.into_iter()
+                    .chain(p.phone.as_ref().map(|v| self.vault.lookup_hash(v.expose())))
+            })
+            .collect();
+        let facts = RiskFacts {
+            repeat_cases: self
+                .store
+                .cases_sharing_parties(origin.ancestry.county, &hashes, now - RISK_WINDOW, None)
+                .await?,
+            sensitive: self.risk_rules.is_sensitive(case.kind, case.category),
+            ..RiskFacts::default()
+        };
+        let risk = self.risk_rules.grade(&facts);
         self.store
-            .register_case(&permit, &origin, case, accept_by, &self.vault, now)
+            .register_case(&permit, &origin, case, accept_by, &risk, &self.vault, now)
             .await
     }
 
@@ -734,6 +761,8 @@ impl AppState {
         let unit_id = case.state.lead_unit.filter(|lead| units.contains(lead));
         let (note, data) = describe(&command);
         let clocks = self.clocks_after(&case, &handler, &command, now).await?;
+        let escalating = u32::from(matches!(command, Command::Escalate { .. }));
+        let risk = self.regrade(&case, &next, clocks, escalating, now).await?;
         let resolved_level = match command {
             Command::Resolve { .. } => Some(handler.level),
             Command::Reopen { .. } => None,
@@ -752,6 +781,7 @@ impl AppState {
                     data,
                     clocks,
                     resolved_level,
+                    risk,
                 },
                 now,
             )
@@ -844,6 +874,39 @@ impl AppState {
             .await
     }
 
+    /// The risk grade of a case in state `next` with `clocks`, counting `escalating` escalations not yet
+    /// on its timeline.
+    async fn regrade(
+        &self,
+        case: &CaseRecord,
+        next: &fengqiao_domain::CaseState,
+        clocks: LegalClocks,
+        escalating: u32,
+        now: DateTime<Utc>,
+    ) -> ApiResult<fengqiao_domain::risk::RiskGrade> {
+        let hashes = self.store.party_hashes(case.id).await?;
+        let after = CaseRecord {
+            state: next.clone(),
+            clocks,
+            ..case.clone()
+        };
+        let facts = RiskFacts {
+            repeat_cases: self
+                .store
+                .cases_sharing_parties(
+                    case.origin.county,
+                    &hashes,
+                    now - RISK_WINDOW,
+                    Some(case.id),
+                )
+                .await?,
+            escalations: self.store.escalation_count(case.id).await? + escalating,
+            overdue: after.is_overdue(now),
+            sensitive: self.risk_rules.is_sensitive(case.kind, case.category),
+        };
+        Ok(self.risk_rules.grade(&facts))
+    }
+
     /// A leader case's leader is staff of the handling center or of a center above it.
     async fn check_leader(&self, handler: &TenantRecord, leader: i64) -> ApiResult<()> {
         let user = self.store.user(leader).await?.filter(|u| u.active);
@@ -920,6 +983,7 @@ impl AppState {
             after = last.id;
             for case in &batch {
                 report.examined += 1;
+                self.regrade_overdue(case, now).await?;
                 let Some((stage, missed)) = missed_deadline(case) else {
                     continue;
                 };
@@ -950,6 +1014,15 @@ impl AppState {
         }
         self.cache.delete(LEASE).await.map_err(ApiError::internal)?;
         Ok(report)
+    }
+
+    /// Updates the risk grade of a case that became overdue without any event.
+    async fn regrade_overdue(&self, case: &CaseRecord, now: DateTime<Utc>) -> ApiResult<()> {
+        let grade = self.regrade(case, &case.state, case.clocks, 0, now).await?;
+        if grade != case.risk {
+            self.store.update_risk(case.id, &grade).await?;
+        }
+        Ok(())
     }
 
     /// Issues a supervision order on a case handled by a center below the supervisor's.

@@ -115,6 +115,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         vault,
         directory: Directory::default(),
         calendar,
+        risk_rules: fengqiao_domain::risk::RiskRules::default(),
         policies: std::sync::RwLock::new(std::collections::HashMap::new()),
         password_slots: tokio::sync::Semaphore::new(
             std::thread::available_parallelism()

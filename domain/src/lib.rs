@@ -10,6 +10,7 @@ pub mod clocks;
 pub mod code;
 pub mod lifecycle;
 pub mod personal;
+pub mod risk;
 pub mod supervision;
 pub mod tenant;
 pub mod text;

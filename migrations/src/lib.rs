@@ -9,6 +9,7 @@ mod m20261124_000001_legal_clocks;
 mod m20261124_000002_supervision_orders;
 mod m20261124_000003_ladder;
 mod m20261124_000004_clock_policies;
+mod m20261124_000005_risk;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_supervision_orders::Migration),
             Box::new(m20261124_000003_ladder::Migration),
             Box::new(m20261124_000004_clock_policies::Migration),
+            Box::new(m20261124_000005_risk::Migration),
         ]
     }
 }

@@ -882,3 +882,86 @@ async fn a_centers_clock_policy_governs_its_subtree() {
         "7wd"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn risk_grades_explain_themselves_and_follow_every_event() {
+    let app = TestApp::spawn().await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(11), "远门镇")
+        .await;
+    let (_, staff) = app
+        .user(&township, "staff", &[Role::IntakeClerk, Role::Dispatcher])
+        .await;
+    let risk = "query($id: ID!) { case(id: $id) { risk { level reasons } } }";
+    let first = app
+        .ok(
+            &staff,
+            REGISTER,
+            json!({ "input": case_input(None, "第一次") }),
+        )
+        .await;
+    let first = first["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.ok(&staff, risk, json!({ "id": first })).await["case"]["risk"]["level"],
+        "GREEN"
+    );
+    // The same applicant (same ID number) again, twice: yellow, then orange, with the reason.
+    let second = app
+        .ok(
+            &staff,
+            REGISTER,
+            json!({ "input": case_input(None, "第二次") }),
+        )
+        .await;
+    let second = second["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        app.ok(&staff, risk, json!({ "id": second })).await["case"]["risk"]["level"],
+        "YELLOW"
+    );
+    let third = app
+        .ok(
+            &staff,
+            REGISTER,
+            json!({ "input": case_input(None, "第三次") }),
+        )
+        .await;
+    let third = third["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let graded = app.ok(&staff, risk, json!({ "id": third })).await;
+    assert_eq!(graded["case"]["risk"]["level"], "ORANGE");
+    assert_eq!(
+        graded["case"]["risk"]["reasons"][0],
+        "a party is in 2 other cases within 90 days"
+    );
+    // Escalating twice adds a second orange reason: red. Each event regrades.
+    app.ok(
+        &staff,
+        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
+        json!({ "id": third }),
+    )
+    .await;
+    let up = "mutation($id: ID!) { escalateCase(id: $id, target: NEXT_TIER) { case { risk { level reasons } } } }";
+    app.ok(&staff, up, json!({ "id": third })).await;
+    let red = app.ok(&staff, up, json!({ "id": third })).await;
+    assert_eq!(red["escalateCase"]["case"]["risk"]["level"], "RED");
+    assert_eq!(
+        red["escalateCase"]["case"]["risk"]["reasons"][1],
+        "escalated 2 times"
+    );
+    let listed = app
+        .ok(
+            &staff,
+            "{ cases(filter: {risks: [RED, ORANGE]}) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed["cases"]["edges"].as_array().unwrap().len(), 1);
+}

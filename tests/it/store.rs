@@ -92,6 +92,7 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
                         &tenant,
                         new_case("另一进程"),
                         state.now().date_naive(),
+                        &fengqiao_domain::risk::RiskRules::default().grade(&Default::default()),
                         &state.vault,
                         state.now(),
                     )
@@ -158,6 +159,7 @@ async fn a_transition_on_a_stale_read_is_refused_not_lost() {
         data: serde_json::json!({}),
         clocks: stale.clocks,
         resolved_level: None,
+        risk: stale.risk.clone(),
     };
     let first = app
         .state

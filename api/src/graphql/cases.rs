@@ -107,6 +107,14 @@ impl CaseNode {
         self.0.resolved_level.map(Into::into)
     }
 
+    /// The risk grade (预警) and the reasons for it, recomputed on every event.
+    async fn risk(&self) -> RiskNode {
+        RiskNode {
+            level: self.0.risk.level.into(),
+            reasons: self.0.risk.reasons.clone(),
+        }
+    }
+
     /// Whether a supervisor extended the conclusion deadline.
     async fn extended(&self) -> bool {
         self.0.extended
@@ -349,6 +357,14 @@ impl SupervisionOrderNode {
     }
 }
 
+/// A risk grade with the rules that produced it.
+#[derive(SimpleObject)]
+#[graphql(name = "Risk")]
+pub struct RiskNode {
+    pub level: RiskLevel,
+    pub reasons: Vec<String>,
+}
+
 #[derive(SimpleObject)]
 pub struct SupervisionOrderPayload {
     pub order: SupervisionOrderNode,
@@ -412,6 +428,7 @@ pub struct CaseFilterInput {
     pub statuses: Option<Vec<CaseStatus>>,
     pub kinds: Option<Vec<CaseKind>>,
     pub categories: Option<Vec<Category>>,
+    pub risks: Option<Vec<RiskLevel>>,
     /// Only cases registered in this tenant's subtree.
     pub tenant_id: Option<ID>,
     pub registered_from: Option<DateTime<Utc>>,
@@ -556,6 +573,12 @@ async fn case_filter(
         ));
     }
     Ok(CaseFilter {
+        risks: f
+            .risks
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect(),
         statuses: f
             .statuses
             .unwrap_or_default()

@@ -37,6 +37,7 @@ mirror!("Category", Category => d::Category {
 });
 mirror!("SupervisionLevel", SupervisionLevel => d::supervision::SupervisionLevel { Remind, Urge, Notice, Accountability });
 mirror!("SupervisionStatus", SupervisionStatus => d::supervision::SupervisionStatus { Open, Responded });
+mirror!("RiskLevel", RiskLevel => d::risk::RiskLevel { Red, Orange, Yellow, Blue, Green });
 mirror!("Complexity", Complexity => d::clocks::Complexity { Simple, General, Complex });
 mirror!("Tier", Tier => d::Tier { InitialMediation, JointMediation, Litigation, LeaderCase });
 mirror!("Outcome", Outcome => d::Outcome { Resolved, BasicallyResolved });

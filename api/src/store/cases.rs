@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use fengqiao_domain::clocks::Complexity;
 use fengqiao_domain::code::china_date;
+use fengqiao_domain::risk::{RiskGrade, RiskLevel};
 use fengqiao_domain::{
     Ancestry, CaseCode, CaseKind, CaseState, CaseStatus, Category, Channel, Command, IdCard,
     MediationMethod, Outcome, PartyRole, Phone, Satisfaction, TenantLevel, Tier,
@@ -10,8 +11,8 @@ use fengqiao_domain::{
 use fengqiao_tenancy::{Action, CaseScope, Permit};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::entities::{case, case_co_unit, case_event, case_party, idempotency_key};
@@ -78,6 +79,7 @@ pub struct CaseRecord {
     pub extended: bool,
     /// The level of the center where the case was resolved.
     pub resolved_level: Option<TenantLevel>,
+    pub risk: RiskGrade,
 }
 
 /// A case's legal deadlines, as dates in China: each is met by the end of its day.
@@ -112,6 +114,10 @@ impl CaseRecord {
     }
 }
 
+fn reasons_json(risk: &RiskGrade) -> String {
+    serde_json::to_string(&risk.reasons).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// The SQL form of a case filter (visibility excepted).
 fn filter_condition(filter: &CaseFilter) -> Condition {
     let mut all = Condition::all();
@@ -123,6 +129,9 @@ fn filter_condition(filter: &CaseFilter) -> Condition {
     }
     if !filter.categories.is_empty() {
         all = all.add(case::Column::Category.is_in(filter.categories.iter().map(|c| c.as_str())));
+    }
+    if !filter.risks.is_empty() {
+        all = all.add(case::Column::RiskLevel.is_in(filter.risks.iter().map(|r| r.as_str())));
     }
     if let Some((level, tenant)) = filter.subtree {
         all = all.add(level_column(level).eq(tenant));
@@ -200,6 +209,7 @@ pub struct CaseFilter {
     pub statuses: Vec<CaseStatus>,
     pub kinds: Vec<CaseKind>,
     pub categories: Vec<Category>,
+    pub risks: Vec<RiskLevel>,
     /// Only cases registered in this subtree.
     pub subtree: Option<(TenantLevel, i64)>,
     pub registered_from: Option<DateTime<Utc>>,
@@ -221,6 +231,8 @@ pub struct Transition<'a> {
     pub clocks: LegalClocks,
     /// The level of the resolving center afterwards.
     pub resolved_level: Option<TenantLevel>,
+    /// The risk grade afterwards.
+    pub risk: RiskGrade,
 }
 
 fn corrupt(what: &str, id: i64) -> ApiError {
@@ -301,6 +313,11 @@ fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
             m.resolved_level.as_deref(),
             TenantLevel::parse,
         )?,
+        risk: RiskGrade {
+            level: parse(id, "risk level", &m.risk_level, RiskLevel::parse)?,
+            reasons: serde_json::from_str(&m.risk_reasons)
+                .map_err(|_| corrupt("risk reasons", id))?,
+        },
     })
 }
 
@@ -355,6 +372,7 @@ impl Store {
         origin: &TenantRecord,
         new: NewCase,
         accept_by: NaiveDate,
+        risk: &RiskGrade,
         vault: &Vault,
         now: DateTime<Utc>,
     ) -> ApiResult<(CaseRecord, bool)> {
@@ -427,6 +445,8 @@ impl Store {
             extended: Set(false),
             leader_id: Set(None),
             resolved_level: Set(None),
+            risk_level: Set(risk.level.as_str().into()),
+            risk_reasons: Set(reasons_json(risk)),
             ..Default::default()
         }
         .insert(&txn)
@@ -527,6 +547,78 @@ impl Store {
             .map(|(_, unit)| unit)
             .collect();
         record(model, co_units).map(Some)
+    }
+
+    /// Other cases of the county registered since `since` that share a party with these keyed hashes
+    /// (of ID numbers or phones).
+    pub async fn cases_sharing_parties(
+        &self,
+        county: i64,
+        hashes: &[String],
+        since: DateTime<Utc>,
+        except: Option<i64>,
+    ) -> ApiResult<u32> {
+        if hashes.is_empty() {
+            return Ok(0);
+        }
+        let mut query = case_party::Entity::find()
+            .select_only()
+            .column(case_party::Column::CaseId)
+            .distinct()
+            .filter(case_party::Column::CountyId.eq(county))
+            .filter(
+                Condition::any()
+                    .add(case_party::Column::IdCardHash.is_in(hashes.to_vec()))
+                    .add(case_party::Column::PhoneHash.is_in(hashes.to_vec())),
+            )
+            .filter(
+                case_party::Column::CaseId.in_subquery(
+                    Query::select()
+                        .column(case::Column::Id)
+                        .from(case::Entity)
+                        .and_where(case::Column::CountyId.eq(county))
+                        .and_where(case::Column::RegisteredAt.gte(since))
+                        .to_owned(),
+                ),
+            );
+        if let Some(except) = except {
+            query = query.filter(case_party::Column::CaseId.ne(except));
+        }
+        let ids: Vec<i64> = query.into_tuple().all(&self.db).await?;
+        Ok(ids.len() as u32)
+    }
+
+    /// The keyed hashes of a case's parties' ID numbers and phones.
+    pub async fn party_hashes(&self, case_id: i64) -> ApiResult<Vec<String>> {
+        let rows = case_party::Entity::find()
+            .filter(case_party::Column::CaseId.eq(case_id))
+            .all(&self.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .flat_map(|p| p.id_card_hash.into_iter().chain(p.phone_hash))
+            .collect())
+    }
+
+    /// How many times a case was escalated.
+    pub async fn escalation_count(&self, case_id: i64) -> ApiResult<u32> {
+        let n = case_event::Entity::find()
+            .filter(case_event::Column::CaseId.eq(case_id))
+            .filter(case_event::Column::Command.is_in(["escalate_tier", "escalate_parent"]))
+            .count(&self.db)
+            .await?;
+        Ok(n as u32)
+    }
+
+    /// Replaces a case's risk grade when time alone changed it (a deadline passed); a system update.
+    pub async fn update_risk(&self, case_id: i64, risk: &RiskGrade) -> ApiResult<()> {
+        case::Entity::update_many()
+            .col_expr(case::Column::RiskLevel, Expr::value(risk.level.as_str()))
+            .col_expr(case::Column::RiskReasons, Expr::value(reasons_json(risk)))
+            .filter(case::Column::Id.eq(case_id))
+            .exec(&self.db)
+            .await?;
+        Ok(())
     }
 
     pub async fn case_id_by_code(&self, code: &str) -> ApiResult<Option<i64>> {
@@ -649,6 +741,7 @@ impl Store {
             tenant_id: t.tenant_after,
             clocks: t.clocks,
             resolved_level: t.resolved_level,
+            risk: t.risk,
             state: next.clone(),
             accepted_at,
             resolved_at,

@@ -143,6 +143,8 @@ pub mod case {
         pub extended: bool,
         pub leader_id: Option<i64>,
         pub resolved_level: Option<String>,
+        pub risk_level: String,
+        pub risk_reasons: String,
     }
     no_relations!();
 }
