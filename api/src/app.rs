@@ -27,7 +27,7 @@ use crate::error::{ApiError, ApiResult, clean_text, personal_data_error};
 use crate::pii::Vault;
 use crate::store::Store;
 use crate::store::cases::{
-    CaseFilter, CaseRecord, LegalClocks, NewCase, NewParty, PartyRecord, Transition,
+    Assessed, CaseFilter, CaseRecord, LegalClocks, NewCase, NewParty, PartyRecord, Transition,
 };
 use crate::store::policies::TenantPolicy;
 use crate::store::supervision::{NewOrder, OrderRecord};
@@ -687,7 +687,14 @@ impl AppState {
         };
         let risk = self.risk_rules.grade(&facts);
         self.store
-            .register_case(&permit, &origin, case, accept_by, &risk, &self.vault, now)
+            .register_case(
+                &permit,
+                &origin,
+                case,
+                &Assessed { accept_by, risk },
+                &self.vault,
+                now,
+            )
             .await
     }
 

@@ -91,8 +91,11 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
                         &permit,
                         &tenant,
                         new_case("另一进程"),
-                        state.now().date_naive(),
-                        &fengqiao_domain::risk::RiskRules::default().grade(&Default::default()),
+                        &fengqiao::store::cases::Assessed {
+                            accept_by: state.now().date_naive(),
+                            risk: fengqiao_domain::risk::RiskRules::default()
+                                .grade(&Default::default()),
+                        },
                         &state.vault,
                         state.now(),
                     )

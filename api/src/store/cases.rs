@@ -82,6 +82,14 @@ pub struct CaseRecord {
     pub risk: RiskGrade,
 }
 
+/// What the application worked out about a case before registering it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessed {
+    /// The date by which the case must be accepted or declined.
+    pub accept_by: NaiveDate,
+    pub risk: RiskGrade,
+}
+
 /// A case's legal deadlines, as dates in China: each is met by the end of its day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LegalClocks {
@@ -363,7 +371,7 @@ fn scope_condition(scope: &CaseScope) -> Option<Condition> {
 }
 
 impl Store {
-    /// Registers a case with its parties and first event; `accept_by` starts its acceptance clock. With an idempotency key, a repeat of the same
+    /// Registers a case with its parties and first event, its acceptance clock and first risk grade. With an idempotency key, a repeat of the same
     /// input returns the case first registered (`true` in the pair) and other input under the same key is
     /// refused.
     pub async fn register_case(
@@ -371,8 +379,7 @@ impl Store {
         permit: &Permit,
         origin: &TenantRecord,
         new: NewCase,
-        accept_by: NaiveDate,
-        risk: &RiskGrade,
+        assessed: &Assessed,
         vault: &Vault,
         now: DateTime<Utc>,
     ) -> ApiResult<(CaseRecord, bool)> {
@@ -439,14 +446,14 @@ impl Store {
             updated_at: Set(now),
             version: Set(1),
             complexity: Set(new.complexity.as_str().into()),
-            accept_by: Set(Some(accept_by)),
+            accept_by: Set(Some(assessed.accept_by)),
             conclude_by: Set(None),
             follow_up_by: Set(None),
             extended: Set(false),
             leader_id: Set(None),
             resolved_level: Set(None),
-            risk_level: Set(risk.level.as_str().into()),
-            risk_reasons: Set(reasons_json(risk)),
+            risk_level: Set(assessed.risk.level.as_str().into()),
+            risk_reasons: Set(reasons_json(&assessed.risk)),
             ..Default::default()
         }
         .insert(&txn)
