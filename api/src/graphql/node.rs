@@ -8,7 +8,7 @@ use super::tenants::{TenantNode, UnitNode, UserNode};
 use super::{caller, state};
 use crate::error::ApiError;
 
-/// A short-lived value per response, so the size difference between variants costs nothing.
+// A short-lived value per response, so the size difference between variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Interface)]
 #[graphql(field(name = "id", ty = "ID"))]
