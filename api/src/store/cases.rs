@@ -9,10 +9,10 @@ use fengqiao_domain::{
     MediationMethod, Outcome, PartyRole, Phone, Satisfaction, TenantLevel, Tier,
 };
 use fengqiao_tenancy::{Action, CaseScope, Permit};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::entities::{case, case_co_unit, case_event, case_party, idempotency_key};
@@ -568,31 +568,33 @@ impl Store {
         if hashes.is_empty() {
             return Ok(0);
         }
-        let mut query = case_party::Entity::find()
-            .select_only()
-            .column(case_party::Column::CaseId)
-            .distinct()
-            .filter(case_party::Column::CountyId.eq(county))
-            .filter(
-                Condition::any()
-                    .add(case_party::Column::IdCardHash.is_in(hashes.to_vec()))
-                    .add(case_party::Column::PhoneHash.is_in(hashes.to_vec())),
+        let party = |c: case_party::Column| Expr::col((case_party::Entity, c));
+        let mut query = Query::select();
+        query
+            .expr(party(case_party::Column::CaseId).count_distinct())
+            .from(case_party::Entity)
+            .inner_join(
+                case::Entity,
+                Expr::col((case::Entity, case::Column::Id))
+                    .equals((case_party::Entity, case_party::Column::CaseId)),
             )
-            .filter(
-                case_party::Column::CaseId.in_subquery(
-                    Query::select()
-                        .column(case::Column::Id)
-                        .from(case::Entity)
-                        .and_where(case::Column::CountyId.eq(county))
-                        .and_where(case::Column::RegisteredAt.gte(since))
-                        .to_owned(),
-                ),
+            .and_where(party(case_party::Column::CountyId).eq(county))
+            .and_where(Expr::col((case::Entity, case::Column::RegisteredAt)).gte(since))
+            .cond_where(
+                Condition::any()
+                    .add(party(case_party::Column::IdCardHash).is_in(hashes.to_vec()))
+                    .add(party(case_party::Column::PhoneHash).is_in(hashes.to_vec())),
             );
         if let Some(except) = except {
-            query = query.filter(case_party::Column::CaseId.ne(except));
+            query.and_where(party(case_party::Column::CaseId).ne(except));
         }
-        let ids: Vec<i64> = query.into_tuple().all(&self.db).await?;
-        Ok(ids.len() as u32)
+        let row = self
+            .db
+            .query_one(&query)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("COUNT returned no row")))?;
+        let n: i64 = row.try_get_by_index(0)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
     /// The keyed hashes of a case's parties' ID numbers and phones.
