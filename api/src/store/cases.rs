@@ -122,6 +122,37 @@ impl CaseRecord {
     }
 }
 
+/// Appends a timeline event that leaves the case's status as it is (an extension, a reveal, a supervision
+/// order and its answer). Actor 0 is the system.
+pub(super) async fn record_note(
+    db: &impl ConnectionTrait,
+    case: &CaseRecord,
+    actor: i64,
+    command: &str,
+    note: &str,
+    data: serde_json::Value,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let status = case.state.status.as_str();
+    case_event::ActiveModel {
+        case_id: Set(case.id),
+        county_id: Set(case.origin.county),
+        tenant_id: Set(case.tenant_id),
+        actor_id: Set(actor),
+        unit_id: Set(None),
+        command: Set(command.into()),
+        from_status: Set(Some(status.into())),
+        to_status: Set(status.into()),
+        note: Set(note.into()),
+        data: Set(data.to_string()),
+        at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
 fn reasons_json(risk: &RiskGrade) -> String {
     serde_json::to_string(&risk.reasons).unwrap_or_else(|_| "[]".to_owned())
 }
@@ -859,23 +890,8 @@ impl Store {
                 "the case was changed by someone else meanwhile; reload it and try again".into(),
             ));
         }
-        let status = case.state.status.as_str();
-        case_event::ActiveModel {
-            case_id: Set(case.id),
-            county_id: Set(case.origin.county),
-            tenant_id: Set(case.tenant_id),
-            actor_id: Set(permit.user_id()),
-            unit_id: Set(None),
-            command: Set("extend".into()),
-            from_status: Set(Some(status.into())),
-            to_status: Set(status.into()),
-            note: Set(reason.into()),
-            data: Set(serde_json::json!({ "from": case.clocks.conclude_by, "to": to }).to_string()),
-            at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        let data = serde_json::json!({ "from": case.clocks.conclude_by, "to": to });
+        record_note(&txn, case, permit.user_id(), "extend", reason, data, now).await?;
         txn.commit().await?;
         Ok(CaseRecord {
             clocks: LegalClocks {
@@ -904,24 +920,17 @@ impl Store {
                 case.id
             )));
         }
-        let status = case.state.status.as_str();
-        case_event::ActiveModel {
-            case_id: Set(case.id),
-            county_id: Set(case.origin.county),
-            tenant_id: Set(case.tenant_id),
-            actor_id: Set(permit.user_id()),
-            unit_id: Set(None),
-            command: Set("reveal_personal_data".into()),
-            from_status: Set(Some(status.into())),
-            to_status: Set(status.into()),
-            note: Set(reason.into()),
-            data: Set(serde_json::json!({ "party": party_id }).to_string()),
-            at: Set(now),
-            ..Default::default()
-        }
-        .insert(&self.db)
-        .await?;
-        Ok(())
+        let data = serde_json::json!({ "party": party_id });
+        record_note(
+            &self.db,
+            case,
+            permit.user_id(),
+            "reveal_personal_data",
+            reason,
+            data,
+            now,
+        )
+        .await
     }
 
     pub async fn events(&self, case_id: i64) -> ApiResult<Vec<EventRecord>> {

@@ -6,13 +6,13 @@ use fengqiao_domain::supervision::{SupervisionLevel, SupervisionStatus};
 use fengqiao_tenancy::{Action, Permit};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
 };
 
 use super::Store;
-use super::cases::CaseRecord;
-use super::entities::{case_event, supervision_order};
+use super::cases::{CaseRecord, record_note};
+use super::entities::supervision_order;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,35 +94,6 @@ fn row(
     }
 }
 
-async fn record_event(
-    db: &impl ConnectionTrait,
-    case: &CaseRecord,
-    actor: i64,
-    command: &str,
-    note: &str,
-    data: serde_json::Value,
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    let status = case.state.status.as_str();
-    case_event::ActiveModel {
-        case_id: Set(case.id),
-        county_id: Set(case.origin.county),
-        tenant_id: Set(case.tenant_id),
-        actor_id: Set(actor),
-        unit_id: Set(None),
-        command: Set(command.into()),
-        from_status: Set(Some(status.into())),
-        to_status: Set(status.into()),
-        note: Set(note.into()),
-        data: Set(data.to_string()),
-        at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    Ok(())
-}
-
 impl Store {
     /// Raises an order for a missed deadline on behalf of the system (the deadline scanner), unless the
     /// same trigger raised one before; says whether it raised one. The unique `(case_id, trigger)` makes
@@ -150,7 +121,7 @@ impl Store {
                 .await?;
         if inserted == 1 {
             let data = serde_json::json!({ "level": new.level.as_str(), "trigger": trigger, "respondBy": new.respond_by });
-            record_event(&txn, case, 0, "supervise", new.reason, data, now).await?;
+            record_note(&txn, case, 0, "supervise", new.reason, data, now).await?;
         }
         txn.commit().await?;
         Ok(inserted == 1)
@@ -175,7 +146,7 @@ impl Store {
             .insert(&txn)
             .await?;
         let data = serde_json::json!({ "level": new.level.as_str(), "order": model.id, "respondBy": new.respond_by });
-        record_event(
+        record_note(
             &txn,
             case,
             permit.user_id(),
@@ -234,7 +205,7 @@ impl Store {
                 "this supervision order was answered already".into(),
             ));
         }
-        record_event(
+        record_note(
             &txn,
             case,
             permit.user_id(),
