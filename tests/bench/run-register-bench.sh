@@ -291,7 +291,7 @@ jq -r '
     "| loop run: after sign-in → peak sampled | \(.loop.server.rss_at_start_mib | f(1)) → \(.loop.server.peak_rss_mib | f(1)) | \(.loop.server.vm_hwm_mib | f(1)) |" end),
   "| end | \(.server.rss_end_mib | f(1)) | \(.server.vm_hwm_end_mib | f(1)) |",
   "",
-  "Each sign-in runs argon2id with 19 MiB of memory; the server bounds concurrent password checks to the CPU count",
+  "Each sign-in runs argon2id with 19 MiB of memory; the server runs at most `auth.password_check_concurrency` (2) password checks at once",
   "and allocates with mimalloc, which returns those buffers to the system (see tests/bench/README.md).",
   "",
   "\(.server.cases_in_database_after_load) cases in the database after the API runs. Raw figures: register.json."
