@@ -19,6 +19,8 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+use crate::error::ApiError;
+
 pub use codes::CodeAllocator;
 
 pub struct Store {
@@ -92,6 +94,17 @@ impl Store {
 
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.db.ping().await
+    }
+}
+
+/// Maps a unique-constraint violation to `BAD_USER_INPUT` on `field`; other errors stay internal.
+pub(crate) fn taken(field: &'static str, message: &'static str) -> impl FnOnce(DbErr) -> ApiError {
+    move |e| {
+        if is_unique_violation(&e) {
+            ApiError::bad_input(field, message)
+        } else {
+            e.into()
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use super::entities::{role_grant, tenant, user};
-use super::{Store, is_unique_violation};
+use super::{Store, taken};
 use crate::error::{ApiError, ApiResult, clean_text};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,13 +97,7 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                ApiError::bad_input("code", "a tenant with this code exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(taken("code", "a tenant with this code exists"))?;
         let mut county: tenant::ActiveModel = inserted.clone().into();
         county.county_id = Set(inserted.id);
         let county = county.update(&txn).await?;
@@ -121,13 +115,7 @@ impl Store {
             }
             .insert(&txn)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    ApiError::bad_input("username", "this username is taken")
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(taken("username", "this username is taken"))?;
             role_grant::ActiveModel {
                 user_id: Set(user.id),
                 tenant_id: Set(county.id),
@@ -186,13 +174,7 @@ impl Store {
         }
         .insert(&txn)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                ApiError::bad_input("code", "a tenant with this code exists")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(taken("code", "a tenant with this code exists"))?;
         let ancestry = parent.ancestry.child(level, inserted.id);
         let mut row: tenant::ActiveModel = inserted.into();
         row.township_id = Set(ancestry.township);

@@ -9,7 +9,7 @@ use sea_orm::{
 
 use super::entities::{role_grant, unit, unit_member, user};
 use super::tenants::TenantRecord;
-use super::{Store, is_unique_violation};
+use super::{Store, is_unique_violation, taken};
 use crate::error::{ApiError, ApiResult, clean_text};
 
 vocabulary! {
@@ -138,13 +138,7 @@ impl Store {
         }
         .insert(&self.db)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                ApiError::bad_input("username", "this username is taken")
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(taken("username", "this username is taken"))?;
         Ok(model.into())
     }
 
@@ -257,13 +251,7 @@ impl Store {
         }
         .insert(&self.db)
         .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                ApiError::bad_input("name", "this center already has a unit of that name")
-            } else {
-                e.into()
-            }
-        })?
+        .map_err(taken("name", "this center already has a unit of that name"))?
         .try_into()
     }
 
