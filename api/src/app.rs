@@ -768,8 +768,14 @@ impl AppState {
         let unit_id = case.state.lead_unit.filter(|lead| units.contains(lead));
         let (note, data) = describe(&command);
         let clocks = self.clocks_after(&case, &handler, &command, now).await?;
-        let escalating = u32::from(matches!(command, Command::Escalate { .. }));
-        let risk = self.regrade(&case, &next, clocks, escalating, now).await?;
+        let handler_after = if tenant_after == handler.id {
+            handler.clone()
+        } else {
+            self.directory.must(&self.store, tenant_after).await?
+        };
+        let risk = self
+            .regrade(&case, &next, clocks, &handler_after, now)
+            .await?;
         let resolved_level = match command {
             Command::Resolve { .. } => Some(handler.level),
             Command::Reopen { .. } => None,
@@ -881,14 +887,17 @@ impl AppState {
             .await
     }
 
-    /// The risk grade of a case in state `next` with `clocks`, counting `escalating` escalations not yet
-    /// on its timeline.
+    /// The risk grade of a case in state `next` with `clocks`, handled by `handler`.
+    ///
+    /// Escalations need no query: each one either moved the case a rung up the ladder (tiers never go
+    /// down) or a level up the tenant tree, so their count is the tier's rung plus the levels between
+    /// where the case was registered and where it is handled.
     async fn regrade(
         &self,
         case: &CaseRecord,
         next: &fengqiao_domain::CaseState,
         clocks: LegalClocks,
-        escalating: u32,
+        handler: &TenantRecord,
         now: DateTime<Utc>,
     ) -> ApiResult<fengqiao_domain::risk::RiskGrade> {
         let hashes = self.store.party_hashes(case.id).await?;
@@ -907,7 +916,7 @@ impl AppState {
                     Some(case.id),
                 )
                 .await?,
-            escalations: self.store.escalation_count(case.id).await? + escalating,
+            escalations: escalations(next.tier, &case.origin, handler.level),
             overdue: after.is_overdue(now),
             sensitive: self.risk_rules.is_sensitive(case.kind, case.category),
         };
@@ -1025,7 +1034,10 @@ impl AppState {
 
     /// Updates the risk grade of a case that became overdue without any event.
     async fn regrade_overdue(&self, case: &CaseRecord, now: DateTime<Utc>) -> ApiResult<()> {
-        let grade = self.regrade(case, &case.state, case.clocks, 0, now).await?;
+        let handler = self.directory.must(&self.store, case.tenant_id).await?;
+        let grade = self
+            .regrade(case, &case.state, case.clocks, &handler, now)
+            .await?;
         if grade != case.risk {
             self.store.update_risk(case.id, &grade).await?;
         }
@@ -1130,6 +1142,21 @@ impl AppState {
     }
 }
 
+/// How many times a case was escalated: rungs climbed on the ladder plus levels climbed in the tree.
+fn escalations(
+    tier: fengqiao_domain::Tier,
+    origin: &Ancestry,
+    handler: fengqiao_domain::TenantLevel,
+) -> u32 {
+    let rungs = fengqiao_domain::Tier::ALL
+        .iter()
+        .position(|t| *t == tier)
+        .unwrap_or(0);
+    let origin_depth = origin.chain().len() - 1;
+    let levels = origin_depth.saturating_sub(handler.depth());
+    u32::try_from(rungs + levels).unwrap_or(u32::MAX)
+}
+
 /// What one run of the deadline scanner did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ScanReport {
@@ -1228,4 +1255,34 @@ pub fn party_from_input(
         phone,
         address,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use fengqiao_domain::{Ancestry, TenantLevel, Tier};
+
+    use super::escalations;
+
+    #[test]
+    fn escalations_count_rungs_and_levels_climbed() {
+        let village = Ancestry::county(1)
+            .child(TenantLevel::Township, 2)
+            .child(TenantLevel::Village, 3);
+        assert_eq!(
+            escalations(Tier::InitialMediation, &village, TenantLevel::Village),
+            0
+        );
+        assert_eq!(
+            escalations(Tier::JointMediation, &village, TenantLevel::Village),
+            1
+        );
+        assert_eq!(
+            escalations(Tier::InitialMediation, &village, TenantLevel::County),
+            2
+        );
+        assert_eq!(
+            escalations(Tier::LeaderCase, &village, TenantLevel::Township),
+            4
+        );
+    }
 }

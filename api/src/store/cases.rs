@@ -12,7 +12,7 @@ use fengqiao_tenancy::{Action, CaseScope, Permit};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::entities::{case, case_co_unit, case_event, case_party, idempotency_key};
@@ -638,16 +638,6 @@ impl Store {
             .into_iter()
             .flat_map(|p| p.id_card_hash.into_iter().chain(p.phone_hash))
             .collect())
-    }
-
-    /// How many times a case was escalated.
-    pub async fn escalation_count(&self, case_id: i64) -> ApiResult<u32> {
-        let n = case_event::Entity::find()
-            .filter(case_event::Column::CaseId.eq(case_id))
-            .filter(case_event::Column::Command.is_in(["escalate_tier", "escalate_parent"]))
-            .count(&self.db)
-            .await?;
-        Ok(n as u32)
     }
 
     /// Replaces a case's risk grade when time alone changed it (a deadline passed); a system update.
