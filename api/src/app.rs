@@ -374,7 +374,7 @@ impl AppState {
         Ok((tenant, target))
     }
 
-    async fn permit_on_tenant(
+    pub(crate) async fn permit_on_tenant(
         &self,
         principal: &Principal,
         action: Action,
@@ -686,7 +686,8 @@ impl AppState {
             ..RiskFacts::default()
         };
         let risk = self.risk_rules.grade(&facts);
-        self.store
+        let registered = self
+            .store
             .register_case(
                 &permit,
                 &origin,
@@ -695,7 +696,9 @@ impl AppState {
                 &self.vault,
                 now,
             )
-            .await
+            .await?;
+        self.rollups_changed(origin.ancestry.county).await;
+        Ok(registered)
     }
 
     /// Applies a lifecycle command to a case on behalf of the principal.
@@ -766,8 +769,14 @@ impl AppState {
         }
         let units = self.authz.units_of(principal.user_id).await;
         let unit_id = case.state.lead_unit.filter(|lead| units.contains(lead));
-        let (note, data) = describe(&command);
+        let (note, mut data) = describe(&command);
         let clocks = self.clocks_after(&case, &handler, &command, now).await?;
+        if let (Command::Resolve { .. } | Command::Unresolve { .. }, Some(map)) =
+            (&command, data.as_object_mut())
+        {
+            // The deadline in force when the case was concluded: whether it was on time.
+            map.insert("concludeBy".into(), serde_json::json!(clocks.conclude_by));
+        }
         let handler_after = if tenant_after == handler.id {
             handler.clone()
         } else {
@@ -781,7 +790,8 @@ impl AppState {
             Command::Reopen { .. } => None,
             _ => case.resolved_level,
         };
-        self.store
+        let after = self
+            .store
             .apply_transition(
                 &permit,
                 &case,
@@ -798,7 +808,9 @@ impl AppState {
                 },
                 now,
             )
-            .await
+            .await?;
+        self.rollups_changed(case.origin.county).await;
+        Ok(after)
     }
 
     /// The legal clocks after a command: acceptance starts the conclusion clock (so does arriving at a
@@ -882,9 +894,12 @@ impl AppState {
             return refuse("only a case that is being worked can have its deadline extended");
         }
         let to = self.with_calendar(|cal| extension.ends(cal, conclude_by))?;
-        self.store
+        let extended = self
+            .store
             .extend_conclusion(&permit, &case, to, &reason, self.now())
-            .await
+            .await?;
+        self.rollups_changed(case.origin.county).await;
+        Ok(extended)
     }
 
     /// The risk grade of a case in state `next` with `clocks`, handled by `handler`.
@@ -1024,6 +1039,7 @@ impl AppState {
                         .await?
                     {
                         report.raised += 1;
+                        self.rollups_changed(case.origin.county).await;
                     }
                 }
             }
@@ -1078,9 +1094,12 @@ impl AppState {
             respond_by,
             issuer_tenant_id: permit.granted_at(),
         };
-        self.store
+        let order = self
+            .store
             .issue_supervision(&permit, &case, &new, self.now())
-            .await
+            .await?;
+        self.rollups_changed(case.origin.county).await;
+        Ok(order)
     }
 
     /// Answers an open supervision order on one of the principal's center's cases.
@@ -1099,9 +1118,12 @@ impl AppState {
         let (case, permit) = self
             .case_for(principal, order.case_id, Action::CaseRespondSupervision)
             .await?;
-        self.store
+        let answered = self
+            .store
             .respond_supervision(&permit, &case, order.id, &response, self.now())
-            .await
+            .await?;
+        self.rollups_changed(case.origin.county).await;
+        Ok(answered)
     }
 
     /// Shows a party's name, address, ID number and phone in full, recording who asked and why on the case's timeline.
@@ -1201,7 +1223,11 @@ fn describe(command: &Command) -> (String, serde_json::Value) {
             String::new(),
             json!({ "leadUnit": lead_unit, "coUnits": co_units, "deadline": deadline }),
         ),
-        Command::Return { reason } | Command::Unresolve { reason } => (reason.clone(), json!({})),
+        Command::Return { reason } => (reason.clone(), json!({})),
+        Command::Unresolve { reason, attempted } => (
+            reason.clone(),
+            json!({ "attempted": attempted.map(|m| m.as_str()) }),
+        ),
         Command::ReviewReturn(ReturnDecision::TakeBack { note }) => (note.clone(), json!({})),
         Command::Resolve {
             outcome,

@@ -17,6 +17,8 @@ pub trait Cache: Send + Sync {
     /// Stores `value` under `key` for `ttl`.
     async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheError>;
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
+    /// Adds one to the counter `key` (created at zero, never expiring) and returns the new value.
+    async fn incr(&self, key: &str) -> Result<i64, CacheError>;
     /// Takes the lease `key` for `ttl` if nobody holds it; says whether it was taken. Leases coordinate
     /// work between replicas (one scanner at a time); they are not locks for correctness.
     async fn try_lease(&self, key: &str, ttl: Duration) -> Result<bool, CacheError>;
@@ -64,6 +66,17 @@ impl Cache for MemoryCache {
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         self.lock()?.remove(key);
         Ok(())
+    }
+
+    async fn incr(&self, key: &str) -> Result<i64, CacheError> {
+        let mut entries = self.lock()?;
+        let forever = Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600);
+        let entry = entries
+            .entry(key.to_owned())
+            .or_insert_with(|| ("0".to_owned(), forever));
+        let next = entry.0.parse::<i64>().unwrap_or(0) + 1;
+        *entry = (next.to_string(), forever);
+        Ok(next)
     }
 
     async fn try_lease(&self, key: &str, ttl: Duration) -> Result<bool, CacheError> {
@@ -142,6 +155,15 @@ impl Cache for RedisCache {
         redis::cmd("DEL")
             .arg(self.key(key))
             .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn incr(&self, key: &str) -> Result<i64, CacheError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("INCR")
+            .arg(self.key(key))
+            .query_async(&mut conn)
             .await
             .map_err(redis_error)
     }

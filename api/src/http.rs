@@ -36,6 +36,7 @@ pub fn server(
 pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
     // POST only: a GET that could carry a mutation would be open to cross-site requests.
     cfg.service(web::resource("/graphql").route(web::post().to(graphql)))
+        .route("/reports/monthly", web::get().to(monthly_report))
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz));
     if graphiql {
@@ -75,6 +76,77 @@ async fn graphql(
     let mut response = schema.execute(body.into_inner().data(auth)).await;
     assign_error_codes(&mut response.errors);
     response.into()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MonthlyReportQuery {
+    tenant_id: String,
+    month: String,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /reports/monthly?tenantId=<id>&month=yyyy-mm&format=csv|xlsx` with the same bearer token as
+/// `/graphql`: a tenant's month, with the dashboard's numbers. Errors are JSON with the GraphQL codes.
+async fn monthly_report(
+    state: web::Data<Arc<AppState>>,
+    req: HttpRequest,
+    query: web::Query<MonthlyReportQuery>,
+) -> HttpResponse {
+    let outcome = async {
+        let principal = match request_auth(&state, &req).await {
+            RequestAuth::Caller(caller) => caller.principal,
+            RequestAuth::Refused(why) => return Err(ApiError::Unauthenticated(why)),
+            RequestAuth::Anonymous => {
+                return Err(ApiError::Unauthenticated(
+                    "sign in first: send an access token as 'Authorization: Bearer …'",
+                ));
+            }
+        };
+        let tenant_id = crate::graphql::decode_id(
+            "tenantId",
+            crate::graphql::GlobalId::Tenant,
+            &async_graphql::ID(query.tenant_id.clone()),
+        )?;
+        let month = fengqiao_domain::rollup::Month::parse(&query.month)
+            .ok_or_else(|| ApiError::bad_input("month", "write a month as yyyy-mm"))?;
+        let xlsx = match query.format.as_deref().unwrap_or("csv") {
+            "csv" => false,
+            "xlsx" => true,
+            _ => return Err(ApiError::bad_input("format", "csv or xlsx")),
+        };
+        let (body, extension, mime) = state
+            .monthly_report(&principal, tenant_id, month, xlsx)
+            .await?;
+        Ok((body, extension, mime, month))
+    }
+    .await;
+    match outcome {
+        Ok((body, extension, mime, month)) => HttpResponse::Ok()
+            .content_type(mime)
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"fengqiao-{month}.{extension}\""),
+            ))
+            .body(body),
+        Err(error) => {
+            if let ApiError::Internal(_) = &error {
+                tracing::error!(error = %error.detail(), "monthly report");
+            }
+            let status = match &error {
+                ApiError::Unauthenticated(_) => actix_web::http::StatusCode::UNAUTHORIZED,
+                ApiError::Forbidden(_) => actix_web::http::StatusCode::FORBIDDEN,
+                ApiError::NotFound => actix_web::http::StatusCode::NOT_FOUND,
+                ApiError::BadUserInput { .. } => actix_web::http::StatusCode::BAD_REQUEST,
+                _ => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            HttpResponse::build(status).json(serde_json::json!({
+                "code": error.code(),
+                "message": error.message(),
+            }))
+        }
+    }
 }
 
 async fn graphiql_page() -> HttpResponse {

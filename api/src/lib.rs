@@ -10,6 +10,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod pii;
+pub mod reports;
 pub mod seed;
 pub mod store;
 
@@ -131,5 +132,9 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         .load_policies()
         .await
         .map_err(|e| anyhow::anyhow!("loading grants: {}", e.detail()))?;
+    state
+        .build_missing_rollups()
+        .await
+        .map_err(|e| anyhow::anyhow!("building rollup counters: {}", e.detail()))?;
     Ok(state)
 }

@@ -40,6 +40,12 @@ enum Cmd {
     PrintSchema,
     /// Run the deadline scanner once: raise supervision on every case past a legal deadline.
     ScanDeadlines,
+    /// Compare every county's rollup counters with a replay of the case timelines and print any drift;
+    /// exits with status 1 when drift remains. `--repair` adds the difference to the counters.
+    VerifyRollups {
+        #[arg(long)]
+        repair: bool,
+    },
     /// Load a year's working-day calendar notice (a file like domain/calendars/cn-2026.txt), replacing that
     /// year's days off and make-up working days. Servers read it when they start.
     LoadCalendar {
@@ -103,6 +109,7 @@ fn main() -> anyhow::Result<()> {
                 println!("{report:?}");
                 Ok(())
             }
+            Cmd::VerifyRollups { repair } => verify_rollups(&config, repair).await,
             Cmd::LoadCalendar { file } => load_calendar(&config, &file).await,
             Cmd::BootstrapCounty {
                 code,
@@ -113,6 +120,60 @@ fn main() -> anyhow::Result<()> {
             Cmd::Serve => serve(config).await,
         }
     })
+}
+
+async fn verify_rollups(config: &Config, repair: bool) -> anyhow::Result<()> {
+    let state = build_state(config, Arc::new(SystemClock)).await?;
+    let started = std::time::Instant::now();
+    let counties = state
+        .verify_rollups(None, repair)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    let mut drifted = 0;
+    for county in &counties {
+        let check = &county.check;
+        println!(
+            "county {}: {} counters compared, {} differ{}{}",
+            county.county_id,
+            check.compared,
+            check.differences.len(),
+            if check.repaired { ", repaired" } else { "" },
+            if check.unreadable_cases.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} cases with an unreadable timeline: {:?}",
+                    check.unreadable_cases.len(),
+                    check.unreadable_cases
+                )
+            }
+        );
+        for (key, stored, replayed) in check.differences.iter().take(20) {
+            println!(
+                "  tenant {} month {} {}{} stored {stored} replayed {replayed}",
+                key.tenant_id,
+                key.month,
+                key.metric,
+                if key.dim.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", key.dim)
+                },
+            );
+        }
+        if !check.differences.is_empty() && !check.repaired {
+            drifted += 1;
+        }
+    }
+    println!(
+        "{} counties verified in {:.1} s; {drifted} with drift",
+        counties.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if drifted > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 /// Runs the deadline scanner every `minutes`, for as long as the server runs.

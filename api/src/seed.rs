@@ -770,6 +770,7 @@ async fn seed_case(
             &handler,
             Command::Unresolve {
                 reason: "双方分歧较大，经三次调解未能达成一致".into(),
+                attempted: Some(MediationMethod::PeoplesMediation),
             },
         )
         .await?;

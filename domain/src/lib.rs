@@ -11,6 +11,7 @@ pub mod code;
 pub mod lifecycle;
 pub mod personal;
 pub mod risk;
+pub mod rollup;
 pub mod supervision;
 pub mod tenant;
 pub mod text;

@@ -93,6 +93,9 @@ pub enum Command {
     },
     Unresolve {
         reason: String,
+        /// The mediation that was attempted and failed, if the case was mediated (counts against the
+        /// mediation success rate).
+        attempted: Option<MediationMethod>,
     },
     /// Up the ladder or to the parent center. Reaching `leader_case` names the leader who owns the case.
     Escalate {
@@ -267,10 +270,16 @@ impl CaseState {
                 next.method = Some(*method);
                 next.status = CaseStatus::Resolved;
             }
-            Command::Unresolve { reason } => {
+            Command::Unresolve { reason, attempted } => {
                 required_text("reason", reason)?;
+                if attempted.is_some_and(|m| !m.is_mediation()) {
+                    return Err(LifecycleError::InvalidInput {
+                        field: "attempted",
+                        reason: "names a mediation (people's, administrative or judicial)",
+                    });
+                }
                 next.outcome = None;
-                next.method = None;
+                next.method = *attempted;
                 next.status = CaseStatus::Unresolved;
             }
             Command::Escalate {
@@ -471,7 +480,8 @@ mod tests {
                 note: String::new()
             }),
             Just(Command::Unresolve {
-                reason: "双方分歧较大".into()
+                reason: "双方分歧较大".into(),
+                attempted: Some(MediationMethod::PeoplesMediation),
             }),
             Just(Command::Escalate {
                 target: EscalationTarget::NextTier,

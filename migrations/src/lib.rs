@@ -10,6 +10,7 @@ mod m20261124_000002_supervision_orders;
 mod m20261124_000003_ladder;
 mod m20261124_000004_clock_policies;
 mod m20261124_000005_risk;
+mod m20261125_000001_rollups;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_ladder::Migration),
             Box::new(m20261124_000004_clock_policies::Migration),
             Box::new(m20261124_000005_risk::Migration),
+            Box::new(m20261125_000001_rollups::Migration),
         ]
     }
 }

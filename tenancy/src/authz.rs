@@ -67,6 +67,8 @@ vocabulary! {
         /// Answer a supervision order on one's own center's case.
         CaseRespondSupervision = "case.respond_supervision",
         AuditRead = "audit.read",
+        /// Read a center's rollups (dashboard, monthly report): figures, never personal data.
+        RollupRead = "rollup.read",
     }
 }
 
@@ -83,6 +85,7 @@ impl Action {
             UserRead | UserCreate | RoleGrant => UserRead,
             UnitRead | UnitCreate | UnitManageMembers => UnitRead,
             AuditRead => AuditRead,
+            RollupRead => RollupRead,
             CaseRead
             | CaseRegister
             | CaseAccept
@@ -106,6 +109,16 @@ impl Action {
 
     pub fn is_read(self) -> bool {
         self.read_of_object() == self
+    }
+
+    /// The action whose absence hides the target altogether (`NOT_FOUND` rather than `FORBIDDEN`): the
+    /// object's read action, except that rollups are figures of a tenant, so whoever sees the tenant
+    /// learns that its rollups exist.
+    pub fn visible_with(self) -> Action {
+        match self {
+            Action::RollupRead => Action::TenantRead,
+            other => other.read_of_object(),
+        }
     }
 
     /// The action a lifecycle command needs.
@@ -388,8 +401,8 @@ impl Authorizer {
                 resource_id: target.resource_id,
             });
         }
-        let read = action.read_of_object();
-        if action.is_read()
+        let read = action.visible_with();
+        if read == action
             || allowed_at(
                 &state,
                 principal.user_id,

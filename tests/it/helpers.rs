@@ -78,6 +78,13 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        // `FENGQIAO_LOG=warn cargo test …` shows the server's logs (internal errors' causes) in failing tests.
+        if let Ok(filter) = std::env::var("FENGQIAO_LOG") {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path());
         config.deadline_scan_minutes = 0;

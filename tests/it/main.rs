@@ -13,5 +13,6 @@ mod errors;
 mod helpers;
 mod isolation;
 mod migrations;
+mod rollups;
 mod schema;
 mod store;

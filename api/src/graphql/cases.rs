@@ -794,8 +794,21 @@ impl CaseMutation {
         ctx: &Context<'_>,
         id: ID,
         reason: String,
+        #[graphql(
+            desc = "The mediation that was attempted and failed, if the case was mediated; it counts \
+                    against the mediation success rate."
+        )]
+        attempted: Option<MediationMethod>,
     ) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Unresolve { reason }).await
+        self.run(
+            ctx,
+            &id,
+            Command::Unresolve {
+                reason,
+                attempted: attempted.map(Into::into),
+            },
+        )
+        .await
     }
 
     /// Moves the case up the ladder, or hands it to the parent tenant's center with the same code (逐级上报).

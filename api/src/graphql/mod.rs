@@ -2,6 +2,7 @@
 //! ids and inputs, call `AppState`, and map records to objects.
 
 mod cases;
+mod dashboard;
 mod enums;
 mod identity;
 mod ids;
@@ -26,6 +27,7 @@ pub struct Query(
     cases::CaseQuery,
     node::NodeQuery,
     policies::PolicyQuery,
+    dashboard::DashboardQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -17,7 +17,7 @@ use sea_orm::{
 
 use super::entities::{case, case_co_unit, case_event, case_party, idempotency_key};
 use super::tenants::TenantRecord;
-use super::{Store, is_unique_violation};
+use super::{Store, is_unique_violation, rollups};
 use crate::error::{ApiError, ApiResult};
 use crate::pii::Vault;
 
@@ -70,7 +70,10 @@ pub struct CaseRecord {
     pub registered_by: i64,
     pub registered_at: DateTime<Utc>,
     pub accepted_at: Option<DateTime<Utc>>,
+    pub rejected_at: Option<DateTime<Utc>>,
+    /// When the case was concluded (resolved or unresolved), while it stands concluded.
     pub resolved_at: Option<DateTime<Utc>>,
+    pub followed_up_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     pub version: i32,
     pub complexity: Complexity,
@@ -336,7 +339,9 @@ fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
         registered_by: m.registered_by,
         registered_at: m.registered_at,
         accepted_at: m.accepted_at,
+        rejected_at: m.rejected_at,
         resolved_at: m.resolved_at,
+        followed_up_at: m.followed_up_at,
         updated_at: m.updated_at,
         version: m.version,
         complexity: parse(id, "complexity", &m.complexity, Complexity::parse)?,
@@ -485,6 +490,8 @@ impl Store {
             resolved_level: Set(None),
             risk_level: Set(assessed.risk.level.as_str().into()),
             risk_reasons: Set(reasons_json(&assessed.risk)),
+            rejected_at: Set(None),
+            followed_up_at: Set(None),
             ..Default::default()
         }
         .insert(&txn)
@@ -555,8 +562,17 @@ impl Store {
                     .map(|case| (case, true));
             }
         }
+        let registered = record(row, Vec::new())?;
+        rollups::bump(
+            &txn,
+            registered.id,
+            &registered.origin,
+            None,
+            &rollups::facts_of(&registered),
+        )
+        .await?;
         txn.commit().await?;
-        Ok((record(row, Vec::new())?, false))
+        Ok((registered, false))
     }
 
     async fn replay(&self, user_id: i64, idem: &Idempotency) -> ApiResult<CaseRecord> {
@@ -694,6 +710,14 @@ impl Store {
             CaseStatus::Dispatched | CaseStatus::Accepted => None,
             _ => case.resolved_at,
         };
+        let rejected_at = (to == CaseStatus::Rejected)
+            .then_some(now)
+            .or(case.rejected_at);
+        let followed_up_at = match to {
+            CaseStatus::FollowedUp => Some(now),
+            CaseStatus::Closed => case.followed_up_at,
+            _ => None,
+        };
         let txn = self.db.begin().await?;
         let updated = case::Entity::update_many()
             .col_expr(case::Column::Status, Expr::value(to.as_str()))
@@ -715,6 +739,8 @@ impl Store {
             )
             .col_expr(case::Column::AcceptedAt, Expr::value(accepted_at))
             .col_expr(case::Column::ResolvedAt, Expr::value(resolved_at))
+            .col_expr(case::Column::RejectedAt, Expr::value(rejected_at))
+            .col_expr(case::Column::FollowedUpAt, Expr::value(followed_up_at))
             .col_expr(case::Column::ClosedAt, Expr::value(next.closed_at))
             .col_expr(case::Column::UpdatedAt, Expr::value(now))
             .col_expr(case::Column::Version, Expr::value(case.version + 1))
@@ -766,19 +792,30 @@ impl Store {
         }
         .insert(&txn)
         .await?;
-        txn.commit().await?;
-        Ok(CaseRecord {
+        let after = CaseRecord {
             tenant_id: t.tenant_after,
             clocks: t.clocks,
             resolved_level: t.resolved_level,
             risk: t.risk,
             state: next.clone(),
             accepted_at,
+            rejected_at,
             resolved_at,
+            followed_up_at,
             updated_at: now,
             version: case.version + 1,
             ..case.clone()
-        })
+        };
+        rollups::bump(
+            &txn,
+            case.id,
+            &case.origin,
+            Some(&rollups::facts_of(case)),
+            &rollups::facts_of(&after),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(after)
     }
 
     /// A page of the cases visible in `scope`, newest first, after the case id `after`. The second value

@@ -145,6 +145,8 @@ pub mod case {
         pub resolved_level: Option<String>,
         pub risk_level: String,
         pub risk_reasons: String,
+        pub rejected_at: Option<DateTimeUtc>,
+        pub followed_up_at: Option<DateTimeUtc>,
     }
     no_relations!();
 }
@@ -307,6 +309,29 @@ pub mod clock_policy {
         pub follow_up_within: String,
         pub updated_by: i64,
         pub updated_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod rollup_counter {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "rollup_counters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tenant_id: i64,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub month: i32,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub dim: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub metric: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub stripe: i16,
+        pub parent_id: Option<i64>,
+        pub county_id: i64,
+        pub value: i64,
     }
     no_relations!();
 }

@@ -6,6 +6,7 @@ pub mod cases;
 mod codes;
 pub mod entities;
 pub mod policies;
+pub mod rollups;
 pub mod supervision;
 pub mod tenants;
 pub mod tokens;

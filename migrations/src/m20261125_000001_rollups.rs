@@ -1,0 +1,130 @@
+//! County rollups: counters per tenant, month, breakdown and metric, kept in the same transaction as
+//! each case change; and the two moments the counters need that cases did not keep (rejection and
+//! follow-up), backfilled from the timeline.
+//!
+//! A counter is split over a few stripes (chosen by case id) so that concurrent registrations in one
+//! county do not queue on the county's row; readers sum the stripes.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::*;
+
+pub struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261125_000001_rollups"
+    }
+}
+
+#[derive(Iden)]
+enum Case {
+    #[iden = "cases"]
+    Table,
+    RejectedAt,
+    FollowedUpAt,
+}
+
+#[derive(Iden)]
+enum RollupCounter {
+    #[iden = "rollup_counters"]
+    Table,
+    TenantId,
+    ParentId,
+    CountyId,
+    Month,
+    Dim,
+    Metric,
+    Stripe,
+    Value,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for mut column in [
+            timestamp_with_time_zone_null(Case::RejectedAt),
+            timestamp_with_time_zone_null(Case::FollowedUpAt),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Case::Table)
+                        .add_column(&mut column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "UPDATE cases SET rejected_at = (SELECT MAX(e.at) FROM case_events e \
+             WHERE e.case_id = cases.id AND e.command = 'reject') WHERE status = 'rejected'",
+        )
+        .await?;
+        db.execute_unprepared(
+            "UPDATE cases SET followed_up_at = (SELECT MAX(e.at) FROM case_events e \
+             WHERE e.case_id = cases.id AND e.command = 'follow_up') \
+             WHERE status IN ('followed_up', 'closed')",
+        )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(RollupCounter::Table)
+                    .col(big_integer(RollupCounter::TenantId))
+                    .col(big_integer_null(RollupCounter::ParentId))
+                    .col(big_integer(RollupCounter::CountyId))
+                    .col(integer(RollupCounter::Month))
+                    .col(string_len(RollupCounter::Dim, 48))
+                    .col(string_len(RollupCounter::Metric, 32))
+                    .col(small_integer(RollupCounter::Stripe))
+                    .col(big_integer(RollupCounter::Value))
+                    .primary_key(
+                        Index::create()
+                            .col(RollupCounter::TenantId)
+                            .col(RollupCounter::Month)
+                            .col(RollupCounter::Dim)
+                            .col(RollupCounter::Metric)
+                            .col(RollupCounter::Stripe),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_rollup_parent")
+                    .table(RollupCounter::Table)
+                    .col(RollupCounter::ParentId)
+                    .col(RollupCounter::Dim)
+                    .col(RollupCounter::Month)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_rollup_county")
+                    .table(RollupCounter::Table)
+                    .col(RollupCounter::CountyId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(RollupCounter::Table).to_owned())
+            .await?;
+        for column in [Case::RejectedAt, Case::FollowedUpAt] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Case::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
