@@ -1015,6 +1015,10 @@ impl AppState {
             for case in &batch {
                 report.examined += 1;
                 self.regrade_overdue(case, now).await?;
+                if self.store.mark_overdue(case).await? {
+                    report.marked += 1;
+                    self.rollups_changed(case.origin.county).await;
+                }
                 let Some((stage, missed)) = missed_deadline(case) else {
                     continue;
                 };
@@ -1185,6 +1189,8 @@ pub struct ScanReport {
     /// Another replica held the scanner's lease, so this run did nothing.
     pub skipped: bool,
     pub examined: u64,
+    /// Cases newly marked overdue (counted by the dashboards' overdue gauge).
+    pub marked: u64,
     pub raised: u64,
 }
 

@@ -2,8 +2,10 @@
 //! XLSX, and the verification of the counters against the raw timeline.
 //!
 //! Dashboards are cached (Redis, or in process) under a per-county generation that every write in the
-//! county moves on, so a cached dashboard is never served after a change it does not show; the moment-bound
-//! figures (open, overdue) are at most `DASHBOARD_TTL` old.
+//! county moves on, so a cached dashboard is never served after a change it does not show. Open and overdue
+//! cases are gauges among the counters: a case counts as overdue once the deadline scanner (every few
+//! minutes) or its last change found it past a deadline. Overdue supervision orders are counted live and
+//! are at most `DASHBOARD_TTL` old.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration as StdDuration;
@@ -74,6 +76,10 @@ pub struct Figures {
     pub closed_on_time: i64,
     pub followed_up: i64,
     pub satisfied: i64,
+    /// Gauge: open now.
+    pub open: i64,
+    /// Gauge: marked past a deadline now.
+    pub overdue: i64,
 }
 
 impl Figures {
@@ -90,6 +96,8 @@ impl Figures {
             Metric::ClosedOnTime => &mut self.closed_on_time,
             Metric::FollowedUp => &mut self.followed_up,
             Metric::Satisfied => &mut self.satisfied,
+            Metric::Open => &mut self.open,
+            Metric::Overdue => &mut self.overdue,
         };
         *slot += value;
     }
@@ -268,8 +276,7 @@ impl AppState {
             self.store.rollup_trend(tenant.id, trend_from, period.to),
             self.store.children(tenant.id),
         )?;
-        let (case_backlog, order_backlog, unit_backlog) = tokio::try_join!(
-            self.store.case_backlog(tenant.level, tenant.id, now),
+        let (order_backlog, unit_backlog) = tokio::try_join!(
             self.store.order_backlog(tenant.level, tenant.id, now),
             self.store
                 .order_backlog_by_unit(tenant.level, tenant.id, now),
@@ -296,35 +303,30 @@ impl AppState {
                 .or_default()
                 .add(c.metric, c.value);
         }
-        let case_by_child: HashMap<Option<i64>, Pending> = case_backlog
-            .iter()
-            .map(|(k, b)| (*k, Pending::from(*b)))
-            .collect();
         let order_by_child: HashMap<Option<i64>, Pending> = order_backlog
             .iter()
             .map(|(k, b)| (*k, Pending::from(*b)))
             .collect();
-        let mut cases = Pending::default();
-        for p in case_by_child.values() {
-            cases += *p;
-        }
         let mut orders = Pending::default();
         for p in order_by_child.values() {
             orders += *p;
         }
         let children = children
             .into_iter()
-            .map(|child| ChildLine {
-                tenant_id: child.id,
-                figures: child_figures.get(&child.id).copied().unwrap_or_default(),
-                cases: case_by_child
-                    .get(&Some(child.id))
-                    .copied()
-                    .unwrap_or_default(),
-                orders: order_by_child
-                    .get(&Some(child.id))
-                    .copied()
-                    .unwrap_or_default(),
+            .map(|child| {
+                let figures = child_figures.get(&child.id).copied().unwrap_or_default();
+                ChildLine {
+                    tenant_id: child.id,
+                    figures,
+                    cases: Pending {
+                        open: figures.open,
+                        overdue: figures.overdue,
+                    },
+                    orders: order_by_child
+                        .get(&Some(child.id))
+                        .copied()
+                        .unwrap_or_default(),
+                }
             })
             .collect();
         let mut trend: BTreeMap<Month, Figures> = trend_from
@@ -357,7 +359,10 @@ impl AppState {
                 .map(|(k, f)| (k.as_str().into(), f))
                 .collect(),
             children,
-            cases,
+            cases: Pending {
+                open: totals.open,
+                overdue: totals.overdue,
+            },
             orders,
             orders_by_unit: unit_backlog
                 .into_iter()

@@ -12,7 +12,9 @@
 //! - a conclusion (resolved / unresolved), in the month of the case's latest conclusion: an escalation or
 //!   a reopening sends the case back to work and withdraws its conclusion until it is concluded again;
 //! - closed in the month of closing, on time when its conclusion came by the conclusion deadline in force;
-//! - followed up and satisfied (满意 + 基本满意) in the month of the follow-up.
+//! - followed up and satisfied (满意 + 基本满意) in the month of the follow-up;
+//! - open and overdue are gauges (`Month::GAUGE`): the case counts while it is open, and while it is marked
+//!   overdue (by the deadline scanner, or by the change that left it past a deadline).
 
 use chrono::{Datelike, NaiveDate};
 
@@ -25,6 +27,9 @@ use crate::vocabulary;
 pub struct Month(i32);
 
 impl Month {
+    /// Where gauges (open, overdue now) are kept: not a month.
+    pub const GAUGE: Month = Month(0);
+
     pub fn of(date: NaiveDate) -> Month {
         Month(date.year() * 100 + date.month() as i32)
     }
@@ -108,6 +113,10 @@ vocabulary! {
         ClosedOnTime = "closed_on_time",
         FollowedUp = "followed_up",
         Satisfied = "satisfied",
+        /// Gauge: open now.
+        Open = "open",
+        /// Gauge: marked past a deadline now.
+        Overdue = "overdue",
     }
 }
 
@@ -185,6 +194,10 @@ pub struct CaseFacts {
     pub conclusion: Option<Conclusion>,
     pub followed_up: Option<(NaiveDate, Satisfaction)>,
     pub closed: Option<NaiveDate>,
+    /// Open now (registered, accepted, dispatched, returned, in progress).
+    pub open: bool,
+    /// Marked past a deadline now.
+    pub overdue: bool,
 }
 
 impl CaseFacts {
@@ -198,14 +211,16 @@ impl CaseFacts {
             conclusion: None,
             followed_up: None,
             closed: None,
+            open: true,
+            overdue: false,
         }
     }
 
     /// Every unit this case adds to the counters of each center in its chain.
     pub fn contributions(&self) -> Vec<Contribution> {
         let mut out = Vec::with_capacity(24);
-        let mut add = |on: NaiveDate, metric: Metric, extra: &[Dimension]| {
-            let month = Month::of(on);
+        let mut add = |on: Option<NaiveDate>, metric: Metric, extra: &[Dimension]| {
+            let month = on.map_or(Month::GAUGE, Month::of);
             for dim in [
                 Dimension::Total,
                 Dimension::Kind(self.kind),
@@ -221,12 +236,18 @@ impl CaseFacts {
                 });
             }
         };
-        add(self.registered, Metric::Intake, &[]);
+        add(Some(self.registered), Metric::Intake, &[]);
+        if self.open {
+            add(None, Metric::Open, &[]);
+        }
+        if self.overdue {
+            add(None, Metric::Overdue, &[]);
+        }
         if let Some(on) = self.accepted {
-            add(on, Metric::Accepted, &[]);
+            add(Some(on), Metric::Accepted, &[]);
         }
         if let Some(on) = self.rejected {
-            add(on, Metric::Rejected, &[]);
+            add(Some(on), Metric::Rejected, &[]);
         }
         if let Some(c) = self.conclusion {
             let tier = [Dimension::Tier(c.tier)];
@@ -236,27 +257,27 @@ impl CaseFacts {
                     .copied()
                     .chain(c.level.map(Dimension::Level))
                     .collect();
-                add(c.on, Metric::Resolved, &level);
+                add(Some(c.on), Metric::Resolved, &level);
             } else {
-                add(c.on, Metric::Unresolved, &tier);
+                add(Some(c.on), Metric::Unresolved, &tier);
             }
             if c.mediation {
-                add(c.on, Metric::MediationConcluded, &[]);
+                add(Some(c.on), Metric::MediationConcluded, &[]);
                 if c.resolved {
-                    add(c.on, Metric::MediationSucceeded, &[]);
+                    add(Some(c.on), Metric::MediationSucceeded, &[]);
                 }
             }
         }
         if let Some((on, satisfaction)) = self.followed_up {
-            add(on, Metric::FollowedUp, &[]);
+            add(Some(on), Metric::FollowedUp, &[]);
             if satisfaction != Satisfaction::Dissatisfied {
-                add(on, Metric::Satisfied, &[]);
+                add(Some(on), Metric::Satisfied, &[]);
             }
         }
         if let Some(on) = self.closed {
-            add(on, Metric::Closed, &[]);
+            add(Some(on), Metric::Closed, &[]);
             if self.conclusion.is_some_and(|c| c.on_time) {
-                add(on, Metric::ClosedOnTime, &[]);
+                add(Some(on), Metric::ClosedOnTime, &[]);
             }
         }
         out
@@ -301,7 +322,8 @@ pub enum Happened {
 }
 
 /// Replays a case's timeline, oldest first, into its facts; `None` when it does not start with a
-/// registration.
+/// registration. The gauges are not in the timeline: `open` follows the replayed status and `overdue`
+/// stays false; callers set it from the case's mark.
 pub fn replay(
     kind: CaseKind,
     category: Category,
@@ -319,12 +341,19 @@ pub fn replay(
             Happened::Accepted => {
                 facts.accepted.get_or_insert(on);
             }
-            Happened::Rejected => facts.rejected = Some(on),
+            Happened::Rejected => {
+                facts.rejected = Some(on);
+                facts.open = false;
+            }
             Happened::TierRaised => {
                 tier = tier.next().unwrap_or(tier);
                 facts.conclusion = None;
+                facts.open = true;
             }
-            Happened::MovedUp => facts.conclusion = None,
+            Happened::MovedUp => {
+                facts.conclusion = None;
+                facts.open = true;
+            }
             Happened::Concluded {
                 resolved,
                 mediation,
@@ -339,6 +368,7 @@ pub fn replay(
                     level: resolved.then_some(level),
                     on_time,
                 });
+                facts.open = false;
             }
             Happened::FollowedUp(s) => facts.followed_up = Some((on, s)),
             Happened::Closed => facts.closed = Some(on),
@@ -346,6 +376,7 @@ pub fn replay(
                 facts.conclusion = None;
                 facts.followed_up = None;
                 facts.closed = None;
+                facts.open = true;
             }
             Happened::Other => {}
         }
@@ -489,7 +520,10 @@ mod tests {
 
     #[test]
     fn delta_adds_what_is_new_and_withdraws_what_is_gone() {
-        let before = CaseFacts::registered(CaseKind::Dispute, Category::Other, day(5, 1));
+        let before = CaseFacts {
+            open: false,
+            ..CaseFacts::registered(CaseKind::Dispute, Category::Other, day(5, 1))
+        };
         let mut after = before.clone();
         after.accepted = Some(day(6, 1));
         let june = Month::new(2026, 6).unwrap_or(Month(0));
@@ -529,6 +563,7 @@ mod tests {
             ],
         );
         let expected = CaseFacts {
+            open: false,
             accepted: Some(day(1, 6)),
             conclusion: Some(Conclusion {
                 on: day(2, 3),
@@ -549,6 +584,33 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn open_and_overdue_are_gauges_outside_any_month() {
+        let mut facts = CaseFacts::registered(CaseKind::Petition, Category::Other, day(5, 1));
+        facts.overdue = true;
+        assert_eq!(
+            count(&facts, Month::GAUGE, Dimension::Total, Metric::Open),
+            1
+        );
+        assert_eq!(
+            count(
+                &facts,
+                Month::GAUGE,
+                Dimension::Category(Category::Other),
+                Metric::Overdue
+            ),
+            1
+        );
+        let closed = CaseFacts {
+            open: false,
+            overdue: false,
+            ..facts.clone()
+        };
+        let d = delta(Some(&facts), &closed);
+        assert!(d.iter().all(|(c, n)| *n == -1 && c.month == Month::GAUGE));
+        assert_eq!(d.len(), 6);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! County rollups: counters per tenant, month, breakdown and metric, kept in the same transaction as
-//! each case change; and the two moments the counters need that cases did not keep (rejection and
-//! follow-up), backfilled from the timeline.
+//! each case change; the two moments the counters need that cases did not keep (rejection and
+//! follow-up), backfilled from the timeline; and each case's overdue mark, set by the deadline scanner
+//! and by changes, which the overdue gauge counts.
 //!
 //! A counter is split over a few stripes (chosen by case id) so that concurrent registrations in one
 //! county do not queue on the county's row; readers sum the stripes.
@@ -22,6 +23,7 @@ enum Case {
     Table,
     RejectedAt,
     FollowedUpAt,
+    Overdue,
 }
 
 #[derive(Iden)]
@@ -44,6 +46,7 @@ impl MigrationTrait for Migration {
         for mut column in [
             timestamp_with_time_zone_null(Case::RejectedAt),
             timestamp_with_time_zone_null(Case::FollowedUpAt),
+            boolean(Case::Overdue).default(false).to_owned(),
         ] {
             manager
                 .alter_table(
@@ -115,7 +118,7 @@ impl MigrationTrait for Migration {
         manager
             .drop_table(Table::drop().table(RollupCounter::Table).to_owned())
             .await?;
-        for column in [Case::RejectedAt, Case::FollowedUpAt] {
+        for column in [Case::RejectedAt, Case::FollowedUpAt, Case::Overdue] {
             manager
                 .alter_table(
                     Table::alter()

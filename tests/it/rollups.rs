@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, code};
 
-const DASHBOARD: &str = "query($t: ID!, $from: String!, $to: String) { dashboard(tenantId: $t, period: {from: $from, to: $to}) { from to asOf totals { ...F } byCategory { category figures { ...F } } byKind { kind figures { intake } } byTier { tier resolved unresolved } resolutionLevels { level resolved share } byChild { tenant { name } figures { ...F } cases { open overdue } supervision { open overdue } } cases { open overdue } supervision { open overdue } trend { month figures { intake resolved } } } } fragment F on RollupFigures { intake accepted rejected resolved unresolved resolutionRate mediationsConcluded mediationsSucceeded mediationSuccessRate closed closureRate closedOnTime onTimeRate followedUp satisfied satisfactionRate }";
+const DASHBOARD: &str = "query($t: ID!, $from: String!, $to: String) { dashboard(tenantId: $t, period: {from: $from, to: $to}) { from to asOf totals { ...F } byCategory { category figures { ...F } } byKind { kind figures { intake } } byTier { tier resolved unresolved } resolutionLevels { level resolved share } byChild { tenant { name } figures { ...F } cases { open overdue } supervision { open overdue } } cases { open overdue } supervision { open overdue } trend { month figures { intake resolved } } } } fragment F on RollupFigures { intake accepted rejected resolved unresolved resolutionRate mediationsConcluded mediationsSucceeded mediationSuccessRate closed closureRate closedOnTime onTimeRate followedUp satisfied satisfactionRate open overdue }";
 
 fn this_month() -> String {
     fengqiao_domain::rollup::Month::of(fengqiao_domain::code::china_date(chrono::Utc::now()))
@@ -490,6 +490,27 @@ async fn counters_follow_escalation_reopening_and_rejection_and_equal_the_replay
     );
     assert_no_drift(&app).await;
     assert_eq!(read(county.clone()).await["totals"]["intake"], 3);
+
+    // Time carries the reopened case past its deadline: the scanner marks it and the gauge counts it,
+    // at every level, until a change takes it out of the overdue state.
+    app.clock.advance(chrono::Duration::days(40));
+    let scan = app.state.scan_deadlines().await.unwrap();
+    assert!(scan.marked >= 1, "{scan:?}");
+    let d = read(county.clone()).await;
+    assert_eq!(d["cases"], json!({ "open": 1, "overdue": 1 }));
+    assert_eq!(d["byChild"][0]["cases"], json!({ "open": 1, "overdue": 1 }));
+    assert_eq!(figures_of(&d, "LAND_FOREST")["overdue"], 1);
+    assert_eq!(read(village.clone()).await["cases"]["overdue"], 1);
+    assert_no_drift(&app).await;
+    run(
+        handler.clone(),
+        format!("claimCase(id: \"{c}\") {{ case {{ id }} }}"),
+    )
+    .await;
+    run(handler.clone(), format!("resolveCase(id: \"{c}\", outcome: RESOLVED, method: JUDICIAL_MEDIATION, note: \"\") {{ case {{ id }} }}")).await;
+    let d = read(county.clone()).await;
+    assert_eq!(d["cases"], json!({ "open": 0, "overdue": 0 }));
+    assert_no_drift(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -68,6 +68,12 @@ pub struct FiguresNode {
     pub satisfied: i64,
     /// 满意率: satisfied ÷ followed up.
     pub satisfaction_rate: Option<f64>,
+    /// Open now, whatever the period.
+    pub open: i64,
+    /// Past a deadline now, whatever the period (as of the deadline scanner's last run, every few
+    /// minutes, or the case's last change): the current stage's legal clock or the unit's deadline; cases
+    /// waiting for their follow-up count once its clock has run out.
+    pub overdue: i64,
 }
 
 impl From<&Figures> for FiguresNode {
@@ -89,6 +95,8 @@ impl From<&Figures> for FiguresNode {
             followed_up: f.followed_up,
             satisfied: f.satisfied,
             satisfaction_rate: f.satisfaction_rate(),
+            open: f.open,
+            overdue: f.overdue,
         }
     }
 }
@@ -98,8 +106,7 @@ impl From<&Figures> for FiguresNode {
 #[graphql(name = "Backlog")]
 pub struct BacklogNode {
     pub open: i64,
-    /// Past a deadline: for cases, the current stage's legal clock or the unit's deadline (cases waiting
-    /// for their follow-up count here once its clock has run out); for orders, the response date.
+    /// Past a deadline: for cases, as `RollupFigures.overdue`; for supervision orders, the response date.
     pub overdue: i64,
 }
 

@@ -83,6 +83,9 @@ pub struct CaseRecord {
     /// The level of the center where the case was resolved.
     pub resolved_level: Option<TenantLevel>,
     pub risk: RiskGrade,
+    /// Marked past a deadline, by the deadline scanner or by the last change (what the overdue gauge of
+    /// the rollups counts); `is_overdue` answers for any moment.
+    pub marked_overdue: bool,
 }
 
 /// What the application worked out about a case before registering it.
@@ -362,6 +365,7 @@ fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
             reasons: serde_json::from_str(&m.risk_reasons)
                 .map_err(|_| corrupt("risk reasons", id))?,
         },
+        marked_overdue: m.overdue,
     })
 }
 
@@ -492,6 +496,7 @@ impl Store {
             risk_reasons: Set(reasons_json(&assessed.risk)),
             rejected_at: Set(None),
             followed_up_at: Set(None),
+            overdue: Set(false),
             ..Default::default()
         }
         .insert(&txn)
@@ -718,6 +723,12 @@ impl Store {
             CaseStatus::Closed => case.followed_up_at,
             _ => None,
         };
+        let marked_overdue = CaseRecord {
+            state: next.clone(),
+            clocks: t.clocks,
+            ..case.clone()
+        }
+        .is_overdue(now);
         let txn = self.db.begin().await?;
         let updated = case::Entity::update_many()
             .col_expr(case::Column::Status, Expr::value(to.as_str()))
@@ -741,6 +752,7 @@ impl Store {
             .col_expr(case::Column::ResolvedAt, Expr::value(resolved_at))
             .col_expr(case::Column::RejectedAt, Expr::value(rejected_at))
             .col_expr(case::Column::FollowedUpAt, Expr::value(followed_up_at))
+            .col_expr(case::Column::Overdue, Expr::value(marked_overdue))
             .col_expr(case::Column::ClosedAt, Expr::value(next.closed_at))
             .col_expr(case::Column::UpdatedAt, Expr::value(now))
             .col_expr(case::Column::Version, Expr::value(case.version + 1))
@@ -802,6 +814,7 @@ impl Store {
             rejected_at,
             resolved_at,
             followed_up_at,
+            marked_overdue,
             updated_at: now,
             version: case.version + 1,
             ..case.clone()
@@ -900,10 +913,22 @@ impl Store {
                 case.id
             )));
         }
+        let mut after = CaseRecord {
+            clocks: LegalClocks {
+                conclude_by: Some(to),
+                ..case.clocks
+            },
+            extended: true,
+            updated_at: now,
+            version: case.version + 1,
+            ..case.clone()
+        };
+        after.marked_overdue = after.is_overdue(now);
         let txn = self.db.begin().await?;
         let updated = case::Entity::update_many()
             .col_expr(case::Column::ConcludeBy, Expr::value(Some(to)))
             .col_expr(case::Column::Extended, Expr::value(true))
+            .col_expr(case::Column::Overdue, Expr::value(after.marked_overdue))
             .col_expr(case::Column::UpdatedAt, Expr::value(now))
             .col_expr(case::Column::Version, Expr::value(case.version + 1))
             .filter(case::Column::Id.eq(case.id))
@@ -919,17 +944,52 @@ impl Store {
         }
         let data = serde_json::json!({ "from": case.clocks.conclude_by, "to": to });
         record_note(&txn, case, permit.user_id(), "extend", reason, data, now).await?;
+        rollups::bump(
+            &txn,
+            case.id,
+            &case.origin,
+            Some(&rollups::facts_of(case)),
+            &rollups::facts_of(&after),
+        )
+        .await?;
         txn.commit().await?;
-        Ok(CaseRecord {
-            clocks: LegalClocks {
-                conclude_by: Some(to),
-                ..case.clocks
-            },
-            extended: true,
-            updated_at: now,
+        Ok(after)
+    }
+
+    /// Marks a case that time has carried past a deadline (the deadline scanner), counting it in the
+    /// overdue gauge. The version moves on, so a change racing with the mark starts again from the marked
+    /// case. Says whether this call marked it.
+    pub async fn mark_overdue(&self, case: &CaseRecord) -> ApiResult<bool> {
+        if case.marked_overdue {
+            return Ok(false);
+        }
+        let txn = self.db.begin().await?;
+        let updated = case::Entity::update_many()
+            .col_expr(case::Column::Overdue, Expr::value(true))
+            .col_expr(case::Column::Version, Expr::value(case.version + 1))
+            .filter(case::Column::Id.eq(case.id))
+            .filter(case::Column::Version.eq(case.version))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(false);
+        }
+        let after = CaseRecord {
+            marked_overdue: true,
             version: case.version + 1,
             ..case.clone()
-        })
+        };
+        rollups::bump(
+            &txn,
+            case.id,
+            &case.origin,
+            Some(&rollups::facts_of(case)),
+            &rollups::facts_of(&after),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(true)
     }
 
     /// Records on the timeline that a party's personal data was shown in full, by whom and why.

@@ -147,6 +147,7 @@ pub mod case {
         pub risk_reasons: String,
         pub rejected_at: Option<DateTimeUtc>,
         pub followed_up_at: Option<DateTimeUtc>,
+        pub overdue: bool,
     }
     no_relations!();
 }

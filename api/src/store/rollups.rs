@@ -69,6 +69,8 @@ pub fn facts_of(case: &CaseRecord) -> CaseFacts {
             .closed_at
             .filter(|_| status == CaseStatus::Closed)
             .map(china_date),
+        open: status.is_open(),
+        overdue: case.marked_overdue,
     }
 }
 
@@ -248,7 +250,7 @@ impl Store {
         query_on(self.db(), sql, values).await
     }
 
-    /// A tenant's counters over the months `from..=to`, by breakdown.
+    /// A tenant's counters over the months `from..=to`, by breakdown, with its gauges.
     pub async fn rollup_counts(
         &self,
         tenant_id: i64,
@@ -258,7 +260,8 @@ impl Store {
         let rows = self
             .query(
                 "SELECT dim, metric, CAST(SUM(value) AS BIGINT) FROM rollup_counters \
-                 WHERE tenant_id = $1 AND month BETWEEN $2 AND $3 GROUP BY dim, metric",
+                 WHERE tenant_id = $1 AND (month BETWEEN $2 AND $3 OR month = 0) \
+                 GROUP BY dim, metric",
                 vec![tenant_id.into(), from.number().into(), to.number().into()],
             )
             .await?;
@@ -277,7 +280,7 @@ impl Store {
             .collect()
     }
 
-    /// The totals of each child of `parent_id` over the months `from..=to`.
+    /// The totals of each child of `parent_id` over the months `from..=to`, with their gauges.
     pub async fn rollup_children(
         &self,
         parent_id: i64,
@@ -287,7 +290,7 @@ impl Store {
         let rows = self
             .query(
                 "SELECT tenant_id, metric, CAST(SUM(value) AS BIGINT) FROM rollup_counters \
-                 WHERE parent_id = $1 AND dim = '' AND month BETWEEN $2 AND $3 \
+                 WHERE parent_id = $1 AND dim = '' AND (month BETWEEN $2 AND $3 OR month = 0) \
                  GROUP BY tenant_id, metric",
                 vec![parent_id.into(), from.number().into(), to.number().into()],
             )
@@ -332,52 +335,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    /// Open and overdue cases registered in the subtree of a tenant at `level`, by child tenant (the
-    /// `None` key holds cases registered at the tenant itself), at the moment `now`.
-    pub async fn case_backlog(
-        &self,
-        level: TenantLevel,
-        tenant_id: i64,
-        now: DateTime<Utc>,
-    ) -> ApiResult<Vec<(Option<i64>, Backlog)>> {
-        let today = china_date(now);
-        let (child, group) = grouping(child_column(level));
-        let own = own_column(level);
-        // The SQL form of `CaseRecord::is_overdue`.
-        let sql = format!(
-            "SELECT {child}, COUNT(*), CAST(SUM(CASE WHEN \
-               (due_at < $2) \
-               OR (status = 'registered' AND accept_by < $3) \
-               OR (status IN ('accepted','dispatched','returned','in_progress') AND conclude_by < $3) \
-             THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM cases WHERE {own} = $1 AND county_id = $4 \
-               AND status IN ('registered','accepted','dispatched','returned','in_progress') \
-             {group}"
-        );
-        let county = self.county_of(level, tenant_id).await?;
-        let mut out = self
-            .count_groups(
-                &sql,
-                vec![tenant_id.into(), now.into(), today.into(), county.into()],
-            )
-            .await?;
-        // Concluded cases waiting for their follow-up are overdue past the follow-up clock, not open.
-        let sql = format!(
-            "SELECT {child}, CAST(0 AS BIGINT), COUNT(*) FROM cases WHERE {own} = $1 AND county_id = $3 \
-               AND status IN ('resolved','unresolved') AND follow_up_by < $2 {group}"
-        );
-        for (key, b) in self
-            .count_groups(&sql, vec![tenant_id.into(), today.into(), county.into()])
-            .await?
-        {
-            match out.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, existing)) => existing.overdue += b.overdue,
-                None => out.push((key, b)),
-            }
-        }
-        Ok(out)
     }
 
     /// Open and overdue supervision orders on cases registered in the subtree, by child tenant.
@@ -664,7 +621,7 @@ async fn replayed_counters(
     loop {
         let cases = query_on(
             db,
-            "SELECT id, kind, category, county_id, township_id, village_id, grid_id \
+            "SELECT id, kind, category, county_id, township_id, village_id, grid_id, overdue \
              FROM cases WHERE county_id = $1 AND id > $2 ORDER BY id LIMIT $3",
             vec![county_id.into(), after.into(), PAGE.into()],
         )
@@ -708,10 +665,12 @@ async fn replayed_counters(
                 }
                 _ => None,
             };
-            let Some(facts) = facts else {
+            let Some(mut facts) = facts else {
                 broken.push(id);
                 continue;
             };
+            // The overdue mark is state, not an event: the gauge is checked against the cases' marks.
+            facts.overdue = c.try_get_by_index(7)?;
             let tenants = chain(&origin);
             for contribution in facts.contributions() {
                 for (tenant_id, _) in &tenants {
