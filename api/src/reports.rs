@@ -424,11 +424,11 @@ impl AppState {
         }
     }
 
-    /// Builds the counters of a database that has cases but none yet (one from before the rollups).
+    /// Builds the counters of every county that has cases but no counters (data from before the rollups).
     pub async fn build_missing_rollups(&self) -> ApiResult<()> {
-        if self.store.rollups_missing().await? {
-            tracing::info!("building rollup counters from the case timelines");
-            self.verify_rollups(None, true).await?;
+        for county in self.store.counties_without_rollups().await? {
+            tracing::info!(county, "building rollup counters from the case timelines");
+            self.verify_rollups(Some(county), true).await?;
         }
         Ok(())
     }

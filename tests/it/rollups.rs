@@ -621,3 +621,39 @@ fn calamine_sheets(bytes: &[u8]) -> Vec<String> {
     let workbook = calamine::Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
     workbook.sheet_names()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_county_with_cases_but_no_counters_gets_them_built_from_its_timeline() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    let township = app.tenant(&county, &app.township_code(1), "西关镇").await;
+    let c = center(&app, &township, "w").await;
+    conclude(&app, &c, &township, &["NEIGHBOUR", "LABOUR", "OTHER"], 2).await;
+    let before = app
+        .state
+        .store
+        .stored_counters(app.county.id)
+        .await
+        .unwrap();
+    assert!(!before.is_empty());
+    use sea_orm::ConnectionTrait;
+    app.state
+        .store
+        .db()
+        .execute_unprepared(&format!(
+            "DELETE FROM rollup_counters WHERE county_id = {}",
+            app.county.id
+        ))
+        .await
+        .unwrap();
+    app.state.build_missing_rollups().await.unwrap();
+    assert_eq!(
+        app.state
+            .store
+            .stored_counters(app.county.id)
+            .await
+            .unwrap(),
+        before
+    );
+    assert_no_drift(&app).await;
+}

@@ -522,19 +522,24 @@ impl Store {
         .collect()
     }
 
-    /// Whether cases exist but no counter does: a database from before the rollups, to build once.
-    pub async fn rollups_missing(&self) -> ApiResult<bool> {
-        let rows = self
-            .query(
-                "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM cases LIMIT 1) c), \
-                        (SELECT COUNT(*) FROM (SELECT 1 FROM rollup_counters LIMIT 1) r)",
-                Vec::new(),
-            )
-            .await?;
-        let row = rows.first();
-        let cases = row.map(|r| sum_of(r, 0)).transpose()?.unwrap_or(0);
-        let counters = row.map(|r| sum_of(r, 1)).transpose()?.unwrap_or(0);
-        Ok(cases > 0 && counters == 0)
+    /// A county's counters as stored, summed over stripes, without zeros.
+    pub async fn stored_counters(&self, county_id: i64) -> ApiResult<BTreeMap<CounterKey, i64>> {
+        stored_counters(self.db(), county_id).await
+    }
+
+    /// Counties that have cases but no counters: data from before the rollups, to build once.
+    pub async fn counties_without_rollups(&self) -> ApiResult<Vec<i64>> {
+        self.query(
+            "SELECT t.id FROM tenants t WHERE t.level = 'county' \
+               AND EXISTS (SELECT 1 FROM cases c WHERE c.county_id = t.id) \
+               AND NOT EXISTS (SELECT 1 FROM rollup_counters r WHERE r.county_id = t.id) \
+             ORDER BY t.id",
+            Vec::new(),
+        )
+        .await?
+        .into_iter()
+        .map(|r| Ok(r.try_get_by_index(0)?))
+        .collect()
     }
 }
 
