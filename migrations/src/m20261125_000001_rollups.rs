@@ -1,7 +1,8 @@
 //! County rollups: counters per tenant, month, breakdown and metric, kept in the same transaction as
 //! each case change; the two moments the counters need that cases did not keep (rejection and
 //! follow-up), backfilled from the timeline; and each case's overdue mark, set by the deadline scanner
-//! and by changes, which the overdue gauge counts.
+//! and by changes, which the overdue gauge counts; and the lead unit of a supervision order's case on
+//! the order, so that open orders are counted by unit without a join.
 //!
 //! A counter is split over a few stripes (chosen by case id) so that concurrent registrations in one
 //! county do not queue on the county's row; readers sum the stripes.
@@ -24,6 +25,13 @@ enum Case {
     RejectedAt,
     FollowedUpAt,
     Overdue,
+}
+
+#[derive(Iden)]
+enum SupervisionOrder {
+    #[iden = "supervision_orders"]
+    Table,
+    LeadUnitId,
 }
 
 #[derive(Iden)]
@@ -67,6 +75,19 @@ impl MigrationTrait for Migration {
             "UPDATE cases SET followed_up_at = (SELECT MAX(e.at) FROM case_events e \
              WHERE e.case_id = cases.id AND e.command = 'follow_up') \
              WHERE status IN ('followed_up', 'closed')",
+        )
+        .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SupervisionOrder::Table)
+                    .add_column(big_integer_null(SupervisionOrder::LeadUnitId))
+                    .to_owned(),
+            )
+            .await?;
+        db.execute_unprepared(
+            "UPDATE supervision_orders SET lead_unit_id = \
+             (SELECT c.lead_unit_id FROM cases c WHERE c.id = supervision_orders.case_id)",
         )
         .await?;
         manager
@@ -117,6 +138,14 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(RollupCounter::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(SupervisionOrder::Table)
+                    .drop_column(SupervisionOrder::LeadUnitId)
+                    .to_owned(),
+            )
             .await?;
         for column in [Case::RejectedAt, Case::FollowedUpAt, Case::Overdue] {
             manager

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, code};
 
-const DASHBOARD: &str = "query($t: ID!, $from: String!, $to: String) { dashboard(tenantId: $t, period: {from: $from, to: $to}) { from to asOf totals { ...F } byCategory { category figures { ...F } } byKind { kind figures { intake } } byTier { tier resolved unresolved } resolutionLevels { level resolved share } byChild { tenant { name } figures { ...F } cases { open overdue } supervision { open overdue } } cases { open overdue } supervision { open overdue } trend { month figures { intake resolved } } } } fragment F on RollupFigures { intake accepted rejected resolved unresolved resolutionRate mediationsConcluded mediationsSucceeded mediationSuccessRate closed closureRate closedOnTime onTimeRate followedUp satisfied satisfactionRate open overdue }";
+const DASHBOARD: &str = "query($t: ID!, $from: String!, $to: String) { dashboard(tenantId: $t, period: {from: $from, to: $to}) { from to asOf totals { ...F } byCategory { category figures { ...F } } byKind { kind figures { intake } } byTier { tier resolved unresolved } resolutionLevels { level resolved share } byChild { tenant { name } figures { ...F } cases { open overdue } supervision { open overdue } } cases { open overdue } supervision { open overdue } supervisionByUnit { unit { name } orders { open overdue } } trend { month figures { intake resolved } } } } fragment F on RollupFigures { intake accepted rejected resolved unresolved resolutionRate mediationsConcluded mediationsSucceeded mediationSuccessRate closed closureRate closedOnTime onTimeRate followedUp satisfied satisfactionRate open overdue }";
 
 fn this_month() -> String {
     fengqiao_domain::rollup::Month::of(fengqiao_domain::code::china_date(chrono::Utc::now()))
@@ -501,6 +501,13 @@ async fn counters_follow_escalation_reopening_and_rejection_and_equal_the_replay
     assert_eq!(d["byChild"][0]["cases"], json!({ "open": 1, "overdue": 1 }));
     assert_eq!(figures_of(&d, "LAND_FOREST")["overdue"], 1);
     assert_eq!(read(village.clone()).await["cases"]["overdue"], 1);
+    // The scanner's orders on the case are counted for the township and for the case's lead unit.
+    assert!(d["supervision"]["open"].as_i64().unwrap() >= 1, "{d:#}");
+    assert_eq!(d["supervisionByUnit"][0]["unit"]["name"], "东关司法所");
+    assert_eq!(
+        d["supervisionByUnit"][0]["orders"]["open"],
+        d["supervision"]["open"]
+    );
     assert_no_drift(&app).await;
     run(
         handler.clone(),

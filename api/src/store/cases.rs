@@ -4,6 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use fengqiao_domain::clocks::Complexity;
 use fengqiao_domain::code::china_date;
 use fengqiao_domain::risk::{RiskGrade, RiskLevel};
+use fengqiao_domain::supervision::SupervisionStatus;
 use fengqiao_domain::{
     Ancestry, CaseCode, CaseKind, CaseState, CaseStatus, Category, Channel, Command, IdCard,
     MediationMethod, Outcome, PartyRole, Phone, Satisfaction, TenantLevel, Tier,
@@ -15,7 +16,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::entities::{case, case_co_unit, case_event, case_party, idempotency_key};
+use super::entities::{
+    case, case_co_unit, case_event, case_party, idempotency_key, supervision_order,
+};
 use super::tenants::TenantRecord;
 use super::{Store, is_unique_violation, rollups};
 use crate::error::{ApiError, ApiResult};
@@ -787,6 +790,17 @@ impl Store {
                 });
                 case_co_unit::Entity::insert_many(rows).exec(&txn).await?;
             }
+        }
+        if next.lead_unit != case.state.lead_unit {
+            supervision_order::Entity::update_many()
+                .col_expr(
+                    supervision_order::Column::LeadUnitId,
+                    Expr::value(next.lead_unit),
+                )
+                .filter(supervision_order::Column::CaseId.eq(case.id))
+                .filter(supervision_order::Column::Status.eq(SupervisionStatus::Open.as_str()))
+                .exec(&txn)
+                .await?;
         }
         case_event::ActiveModel {
             case_id: Set(case.id),

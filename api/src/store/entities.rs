@@ -288,6 +288,8 @@ pub mod supervision_order {
         pub responded_by: Option<i64>,
         pub responded_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
+        /// The case's lead unit, kept current while the order is open.
+        pub lead_unit_id: Option<i64>,
     }
     no_relations!();
 }

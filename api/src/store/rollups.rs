@@ -375,10 +375,9 @@ impl Store {
         }
         let county = self.county_of(level, tenant_id).await?;
         let sql = format!(
-            "SELECT c.lead_unit_id, COUNT(*), CAST(SUM(CASE WHEN o.respond_by < $2 THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM supervision_orders o JOIN cases c ON c.id = o.case_id \
-             WHERE o.{own} = $1 AND o.county_id = $3 AND o.status = 'open' \
-             GROUP BY c.lead_unit_id"
+            "SELECT lead_unit_id, COUNT(*), CAST(SUM(CASE WHEN respond_by < $2 THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM supervision_orders WHERE {own} = $1 AND county_id = $3 AND status = 'open' \
+             GROUP BY lead_unit_id"
         );
         self.count_groups(
             &sql,

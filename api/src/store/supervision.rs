@@ -90,6 +90,7 @@ fn row(
         responded_by: Set(None),
         responded_at: Set(None),
         created_at: Set(now),
+        lead_unit_id: Set(case.state.lead_unit),
         ..Default::default()
     }
 }
