@@ -276,11 +276,7 @@ impl AppState {
             self.store.rollup_trend(tenant.id, trend_from, period.to),
             self.store.children(tenant.id),
         )?;
-        let (order_backlog, unit_backlog) = tokio::try_join!(
-            self.store.order_backlog(tenant.level, tenant.id, now),
-            self.store
-                .order_backlog_by_unit(tenant.level, tenant.id, now),
-        )?;
+        let orders = self.store.order_backlog(tenant, now).await?;
 
         let mut totals = Figures::default();
         let mut by_kind: BTreeMap<CaseKind, Figures> = BTreeMap::new();
@@ -303,10 +299,12 @@ impl AppState {
                 .or_default()
                 .add(c.metric, c.value);
         }
-        let order_by_child: HashMap<Option<i64>, Pending> = order_backlog
-            .iter()
-            .map(|(k, b)| (*k, Pending::from(*b)))
-            .collect();
+        let mut order_by_child: HashMap<Option<i64>, Pending> = HashMap::new();
+        let mut order_by_unit: BTreeMap<Option<i64>, Pending> = BTreeMap::new();
+        for (child, unit, b) in orders {
+            *order_by_child.entry(child).or_default() += Pending::from(b);
+            *order_by_unit.entry(unit).or_default() += Pending::from(b);
+        }
         let mut orders = Pending::default();
         for p in order_by_child.values() {
             orders += *p;
@@ -364,10 +362,7 @@ impl AppState {
                 overdue: totals.overdue,
             },
             orders,
-            orders_by_unit: unit_backlog
-                .into_iter()
-                .map(|(unit, b)| (unit, Pending::from(b)))
-                .collect(),
+            orders_by_unit: order_by_unit.into_iter().collect(),
             trend: trend.into_iter().map(|(m, f)| (m.number(), f)).collect(),
         })
     }

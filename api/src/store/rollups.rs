@@ -15,6 +15,7 @@ use sea_orm::{
 
 use super::Store;
 use super::cases::CaseRecord;
+use super::tenants::TenantRecord;
 use crate::error::{ApiError, ApiResult};
 
 /// Counters are split over this many rows (by case id) so that one county's writers do not queue on one row.
@@ -224,14 +225,6 @@ fn child_column(level: TenantLevel) -> Option<&'static str> {
     }
 }
 
-/// The child column to select and the GROUP BY clause; without a child level, one group of everything.
-fn grouping(child: Option<&'static str>) -> (&'static str, String) {
-    match child {
-        Some(column) => (column, format!("GROUP BY {column}")),
-        None => ("CAST(NULL AS BIGINT)", String::new()),
-    }
-}
-
 fn own_column(level: TenantLevel) -> &'static str {
     match level {
         TenantLevel::County => "county_id",
@@ -337,76 +330,46 @@ impl Store {
             .collect()
     }
 
-    /// Open and overdue supervision orders on cases registered in the subtree, by child tenant.
+    /// Open and overdue supervision orders on cases registered in the subtree of `tenant`, by child
+    /// tenant (`None`: cases registered at the tenant itself) and by the case's lead unit, in one pass.
     pub async fn order_backlog(
         &self,
-        level: TenantLevel,
-        tenant_id: i64,
+        tenant: &TenantRecord,
         now: DateTime<Utc>,
-    ) -> ApiResult<Vec<(Option<i64>, Backlog)>> {
-        let (child, group) = grouping(child_column(level).filter(|c| *c != "grid_id"));
-        let own = own_column(level);
+    ) -> ApiResult<Vec<(Option<i64>, Option<i64>, Backlog)>> {
+        let own = own_column(tenant.level);
         if own == "grid_id" {
+            // Orders are kept per village; a grid's are its village's.
             return Ok(Vec::new());
         }
-        let county = self.county_of(level, tenant_id).await?;
+        let child = child_column(tenant.level).filter(|c| *c != "grid_id");
+        let (select, group) = match child {
+            Some(c) => (c, format!("GROUP BY {c}, lead_unit_id")),
+            None => ("CAST(NULL AS BIGINT)", "GROUP BY lead_unit_id".to_owned()),
+        };
         let sql = format!(
-            "SELECT {child}, COUNT(*), CAST(SUM(CASE WHEN respond_by < $2 THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM supervision_orders WHERE {own} = $1 AND county_id = $3 AND status = 'open' \
-             {group}"
+            "SELECT {select}, lead_unit_id, COUNT(*), \
+               CAST(SUM(CASE WHEN respond_by < $2 THEN 1 ELSE 0 END) AS BIGINT) \
+             FROM supervision_orders WHERE {own} = $1 AND county_id = $3 AND status = 'open' {group}"
         );
-        self.count_groups(
-            &sql,
-            vec![tenant_id.into(), china_date(now).into(), county.into()],
-        )
-        .await
-    }
-
-    /// Open and overdue supervision orders on cases registered in the subtree, by the case's lead unit.
-    pub async fn order_backlog_by_unit(
-        &self,
-        level: TenantLevel,
-        tenant_id: i64,
-        now: DateTime<Utc>,
-    ) -> ApiResult<Vec<(Option<i64>, Backlog)>> {
-        let own = own_column(level);
-        if own == "grid_id" {
-            return Ok(Vec::new());
-        }
-        let county = self.county_of(level, tenant_id).await?;
-        let sql = format!(
-            "SELECT lead_unit_id, COUNT(*), CAST(SUM(CASE WHEN respond_by < $2 THEN 1 ELSE 0 END) AS BIGINT) \
-             FROM supervision_orders WHERE {own} = $1 AND county_id = $3 AND status = 'open' \
-             GROUP BY lead_unit_id"
-        );
-        self.count_groups(
-            &sql,
-            vec![tenant_id.into(), china_date(now).into(), county.into()],
-        )
-        .await
-    }
-
-    async fn county_of(&self, level: TenantLevel, tenant_id: i64) -> ApiResult<i64> {
-        if level == TenantLevel::County {
-            return Ok(tenant_id);
-        }
-        let tenant = self.tenant(tenant_id).await?.ok_or(ApiError::NotFound)?;
-        Ok(tenant.ancestry.county)
-    }
-
-    async fn count_groups(
-        &self,
-        sql: &str,
-        values: Vec<Value>,
-    ) -> ApiResult<Vec<(Option<i64>, Backlog)>> {
-        let rows = self.query(sql, values).await?;
+        let rows = self
+            .query(
+                &sql,
+                vec![
+                    tenant.id.into(),
+                    china_date(now).into(),
+                    tenant.ancestry.county.into(),
+                ],
+            )
+            .await?;
         rows.into_iter()
             .map(|r| {
                 Ok((
                     r.try_get_by_index::<Option<i64>>(0)?,
+                    r.try_get_by_index::<Option<i64>>(1)?,
                     Backlog {
-                        open: sum_of(&r, 1)?,
-                        overdue: sum_of(&r, 2)?,
+                        open: sum_of(&r, 2)?,
+                        overdue: sum_of(&r, 3)?,
                     },
                 ))
             })
