@@ -2,7 +2,9 @@
 //! place, independent of GraphQL. Resolvers translate to and from these calls.
 
 use std::sync::Arc;
+
 use std::time::Duration as StdDuration;
+use tokio::sync::broadcast::error::RecvError;
 
 use chrono::{DateTime, Duration, Utc};
 use fengqiao_domain::calendar::WorkingCalendar;
@@ -20,6 +22,7 @@ use fengqiao_tenancy::{
     hash_password, verify_password,
 };
 
+use crate::bus::{Bus, BusEvent};
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::directory::Directory;
@@ -91,6 +94,8 @@ pub struct AppState {
     pub authz: Authorizer,
     pub tokens: TokenIssuer,
     pub cache: Arc<dyn Cache>,
+    /// Carries changes between replicas (Redis pub/sub, or in process).
+    pub bus: Arc<dyn Bus>,
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
     pub directory: Directory,
@@ -165,6 +170,7 @@ impl AppState {
             .write()
             .map_err(|_| ApiError::internal(anyhow::anyhow!("policy lock poisoned")))?
             .insert((set.tenant_id, set.kind, set.complexity), set.policy);
+        self.announce(&PolicyChange::ClockPolicies).await;
         Ok(())
     }
 
@@ -230,6 +236,79 @@ impl AppState {
             .load(&grants, &members)
             .await
             .map_err(ApiError::internal)
+    }
+
+    /// Applies a grant or membership change here at once and tells every other replica.
+    async fn policy_changed(&self, change: PolicyChange) -> ApiResult<()> {
+        self.apply_policy_change(&change).await?;
+        self.announce(&change).await;
+        Ok(())
+    }
+
+    /// Tells every other replica (and any process on the bus) about a change already made here.
+    pub async fn announce(&self, change: &PolicyChange) {
+        if let Err(e) = self.bus.publish(POLICY_TOPIC, &change.to_message()).await {
+            // The other replicas reload everything when their subscription comes back.
+            tracing::warn!(error = %e, "could not publish a policy change");
+        }
+    }
+
+    async fn apply_policy_change(&self, change: &PolicyChange) -> ApiResult<()> {
+        match change {
+            PolicyChange::Grant(grant) => self
+                .authz
+                .add_grant(*grant)
+                .await
+                .map_err(ApiError::internal),
+            PolicyChange::Member { unit_id, user_id } => {
+                self.authz.add_member(*unit_id, *user_id).await;
+                Ok(())
+            }
+            PolicyChange::ClockPolicies => self.load_clock_policies().await,
+            PolicyChange::Calendar => self.reload_calendar().await,
+        }
+    }
+
+    async fn reload_everything(&self) -> ApiResult<()> {
+        self.load_policies().await?;
+        self.load_clock_policies().await?;
+        self.reload_calendar().await
+    }
+
+    /// Subscribes to other replicas' policy changes, then loads the policy, and keeps applying changes
+    /// for as long as the process runs; after a break in the subscription (or falling behind) it loads
+    /// everything again.
+    pub async fn start_policy_sync(self: &Arc<Self>) -> ApiResult<()> {
+        let mut changes = self
+            .bus
+            .subscribe(POLICY_TOPIC)
+            .await
+            .map_err(ApiError::internal)?;
+        self.load_policies().await?;
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let event = changes.recv().await;
+                let Some(state) = state.upgrade() else { break };
+                let outcome = match event {
+                    Ok(BusEvent::Message(text)) => match PolicyChange::from_message(&text) {
+                        Some(change) => state.apply_policy_change(&change).await,
+                        None => {
+                            tracing::warn!("unreadable policy change; reloading the policy");
+                            state.load_policies().await
+                        }
+                    },
+                    Ok(BusEvent::Reconnected) | Err(RecvError::Lagged(_)) => {
+                        state.reload_everything().await
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if let Err(e) = outcome {
+                    tracing::error!(error = %e.detail(), "could not apply a policy change");
+                }
+            }
+        });
+        Ok(())
     }
 
     // ---- identity ------------------------------------------------------------------------------------
@@ -530,10 +609,7 @@ impl AppState {
             .store
             .grant_role(&permit, &grantee, &tenant, role, self.now())
             .await?;
-        self.authz
-            .add_grant(grant)
-            .await
-            .map_err(ApiError::internal)?;
+        self.policy_changed(PolicyChange::Grant(grant)).await?;
         Ok(grant)
     }
 
@@ -593,7 +669,11 @@ impl AppState {
             ));
         }
         self.store.add_unit_member(&permit, &unit, &member).await?;
-        self.authz.add_member(unit.id, member.id).await;
+        self.policy_changed(PolicyChange::Member {
+            unit_id: unit.id,
+            user_id: member.id,
+        })
+        .await?;
         Ok(unit)
     }
 
@@ -1181,6 +1261,66 @@ fn escalations(
     let origin_depth = origin.chain().len() - 1;
     let levels = origin_depth.saturating_sub(handler.depth());
     u32::try_from(rungs + levels).unwrap_or(u32::MAX)
+}
+
+/// The bus topic of grant and membership changes.
+const POLICY_TOPIC: &str = "policy";
+
+/// A change to who may do what, or to the rules every replica holds in memory, as replicas tell each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyChange {
+    Grant(fengqiao_tenancy::Grant),
+    Member {
+        unit_id: i64,
+        user_id: i64,
+    },
+    /// A center's clock policy changed: reload them.
+    ClockPolicies,
+    /// A calendar notice was loaded: reload the working-day calendar.
+    Calendar,
+}
+
+impl PolicyChange {
+    pub fn to_message(&self) -> String {
+        match self {
+            PolicyChange::Grant(g) => serde_json::json!({
+                "grant": {
+                    "user": g.user_id,
+                    "role": g.role.as_str(),
+                    "tenant": g.tenant_id,
+                    "level": g.level.as_str(),
+                }
+            }),
+            PolicyChange::Member { unit_id, user_id } => {
+                serde_json::json!({ "member": { "unit": unit_id, "user": user_id } })
+            }
+            PolicyChange::ClockPolicies => serde_json::json!({ "reload": "clock_policies" }),
+            PolicyChange::Calendar => serde_json::json!({ "reload": "calendar" }),
+        }
+        .to_string()
+    }
+
+    pub fn from_message(text: &str) -> Option<PolicyChange> {
+        let value: serde_json::Value = serde_json::from_str(text).ok()?;
+        if let Some(g) = value.get("grant") {
+            return Some(PolicyChange::Grant(fengqiao_tenancy::Grant {
+                user_id: g.get("user")?.as_i64()?,
+                role: Role::parse(g.get("role")?.as_str()?)?,
+                tenant_id: g.get("tenant")?.as_i64()?,
+                level: fengqiao_domain::TenantLevel::parse(g.get("level")?.as_str()?)?,
+            }));
+        }
+        match value.get("reload").and_then(|r| r.as_str()) {
+            Some("clock_policies") => return Some(PolicyChange::ClockPolicies),
+            Some("calendar") => return Some(PolicyChange::Calendar),
+            _ => {}
+        }
+        let m = value.get("member")?;
+        Some(PolicyChange::Member {
+            unit_id: m.get("unit")?.as_i64()?,
+            user_id: m.get("user")?.as_i64()?,
+        })
+    }
 }
 
 /// What one run of the deadline scanner did.

@@ -2,6 +2,7 @@
 //! and the command line. It owns every side effect; the domain and tenancy crates stay pure of them.
 
 pub mod app;
+pub mod bus;
 pub mod cache;
 pub mod clock;
 pub mod config;
@@ -22,6 +23,7 @@ use chrono::Duration;
 use fengqiao_tenancy::{Authorizer, TokenIssuer, TokenSettings};
 
 use crate::app::AppState;
+use crate::bus::{Bus, LocalBus, RedisBus};
 use crate::cache::{Cache, MemoryCache, RedisCache};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -89,13 +91,23 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     };
     let tokens = TokenIssuer::new(jwt_secret.as_bytes(), settings).context("the JWT secret")?;
     let vault = Vault::from_hex(&pii_key).context("the personal-data key")?;
-    let cache: Arc<dyn Cache> = if config.redis_url.is_empty() {
-        Arc::new(MemoryCache::default())
+    let (cache, bus): (Arc<dyn Cache>, Arc<dyn Bus>) = if config.redis_url.is_empty() {
+        (
+            Arc::new(MemoryCache::default()),
+            Arc::new(LocalBus::default()),
+        )
     } else {
-        Arc::new(
-            RedisCache::connect(config.redis_url.expose(), "fengqiao:")
-                .await
-                .context("connecting to Redis")?,
+        (
+            Arc::new(
+                RedisCache::connect(config.redis_url.expose(), "fengqiao:")
+                    .await
+                    .context("connecting to Redis")?,
+            ),
+            Arc::new(
+                RedisBus::connect(config.redis_url.expose(), "fengqiao:")
+                    .await
+                    .context("connecting to Redis for the event bus")?,
+            ),
         )
     };
     let calendar = std::sync::RwLock::new(
@@ -112,6 +124,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         authz,
         tokens,
         cache,
+        bus,
         clock,
         vault,
         directory: Directory::default(),
@@ -129,7 +142,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         .await
         .map_err(|e| anyhow::anyhow!("loading clock policies: {}", e.detail()))?;
     state
-        .load_policies()
+        .start_policy_sync()
         .await
         .map_err(|e| anyhow::anyhow!("loading grants: {}", e.detail()))?;
     state

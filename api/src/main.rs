@@ -47,7 +47,8 @@ enum Cmd {
         repair: bool,
     },
     /// Load a year's working-day calendar notice (a file like domain/calendars/cn-2026.txt), replacing that
-    /// year's days off and make-up working days. Servers read it when they start.
+    /// year's days off and make-up working days. Running servers on the same Redis reload it at once; others
+    /// read it when they start.
     LoadCalendar {
         /// The notice file.
         file: PathBuf,
@@ -200,13 +201,17 @@ async fn load_calendar(config: &Config, file: &std::path::Path) -> anyhow::Resul
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let notice = fengqiao_domain::calendar::YearNotice::parse(&text)
         .with_context(|| format!("in {}", file.display()))?;
-    let store = fengqiao::store::Store::connect(&config.effective_database_url(), 2).await?;
-    store.migrate().await?;
+    let mut config = config.clone();
+    config.auto_migrate = true;
+    let state = build_state(&config, Arc::new(SystemClock)).await?;
     let now = fengqiao::clock::Clock::now(&SystemClock);
-    store
+    state
+        .store
         .save_calendar_notice(&notice, &text, now)
         .await
         .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    // Running servers on the same Redis reload the calendar now; the others when they start.
+    state.announce(&fengqiao::app::PolicyChange::Calendar).await;
     println!(
         "loaded the {} calendar: {} days off, {} make-up working days",
         notice.year,

@@ -13,6 +13,7 @@ mod errors;
 mod helpers;
 mod isolation;
 mod migrations;
+mod replicas;
 mod rollups;
 mod schema;
 mod store;
