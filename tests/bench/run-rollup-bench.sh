@@ -84,7 +84,7 @@ mkdir -p "$OUT_DIR"
     echo "# County dashboard benchmark"
     echo
     echo "Run $(date -u +%Y-%m-%dT%H:%MZ) at commit $(cd "$ROOT" && git rev-parse --short HEAD) on $(nproc) cores;"
-    echo "PostgreSQL $(psql -X -Atq -d "$BENCH_DB" -c 'SHOW server_version'), cache: ${FENGQIAO_REDIS_URL:+Redis}${FENGQIAO_REDIS_URL:-in-process}."
+    echo "PostgreSQL $(psql -X -Atq -d "$BENCH_DB" -c 'SHOW server_version'), cache: $(if [[ -n "${FENGQIAO_REDIS_URL:-}" ]]; then echo Redis; else echo in-process; fi)."
     echo
     echo '```'
     cat "$WORK/load.txt" "$WORK/verify-after-load.txt"
