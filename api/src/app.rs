@@ -33,6 +33,7 @@ use crate::store::cases::{
     Assessed, CaseFilter, CaseRecord, LegalClocks, NewCase, NewParty, PartyRecord, Transition,
 };
 use crate::store::policies::TenantPolicy;
+use crate::store::rosters::UnitStation;
 use crate::store::supervision::{NewOrder, OrderRecord};
 use crate::store::tenants::TenantRecord;
 use crate::store::tokens::Spend;
@@ -688,13 +689,64 @@ impl AppState {
                 .await?
                 .ancestry
         };
+        let units: Vec<i64> = case
+            .state
+            .lead_unit
+            .iter()
+            .chain(&case.state.co_units)
+            .copied()
+            .collect();
+        let now = self.now();
+        let off_shift_units = self
+            .store
+            .unit_stations(&units)
+            .await?
+            .into_iter()
+            .filter(|(_, station)| station.off_shift(now))
+            .map(|(unit, _)| unit)
+            .collect();
         Ok(Target {
             resource_id: Some(case.id),
             visible_in: case.origin,
             owned_by: handler,
             lead_unit: case.state.lead_unit,
             co_units: case.state.co_units.clone(),
+            off_shift_units,
         })
+    }
+
+    /// Sets a rotating unit's duty roster (who may manage the unit's members may set it).
+    pub async fn set_duty_roster(
+        &self,
+        principal: &Principal,
+        unit_id: i64,
+        roster: &fengqiao_domain::roster::DutyRoster,
+    ) -> ApiResult<UnitRecord> {
+        let unit = self.store.unit(unit_id).await?.ok_or(ApiError::NotFound)?;
+        let (_, target) = self.tenant_target(unit.tenant_id).await?;
+        let target = Target {
+            resource_id: Some(unit.id),
+            ..target
+        };
+        let permit = self
+            .authz
+            .permit(principal, Action::UnitManageMembers, &target)
+            .await?;
+        if unit.residency != Residency::Rotating {
+            return Err(ApiError::bad_input(
+                "unitId",
+                "only a rotating (轮驻) unit has a duty roster",
+            ));
+        }
+        self.store
+            .set_duty_roster(&permit, &unit, roster, self.now())
+            .await?;
+        Ok(unit)
+    }
+
+    /// A unit's roster and whether it is on duty now (rotating units only).
+    pub async fn unit_station(&self, unit_id: i64) -> ApiResult<Option<UnitStation>> {
+        Ok(self.store.unit_stations(&[unit_id]).await?.remove(&unit_id))
     }
 
     /// Loads a case and checks `action` on it. A case the principal may not see is `NOT_FOUND`.

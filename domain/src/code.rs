@@ -7,10 +7,13 @@ use std::fmt;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-/// The date in China Standard Time (UTC+8, no daylight saving), the date a center's staff see: a case
-/// registered at 07:00 in Beijing carries that day's date, not the previous day's in UTC.
+/// China Standard Time is UTC+8, with no daylight saving.
+pub const CHINA_OFFSET_HOURS: i64 = 8;
+
+/// The date in China Standard Time, the date a center's staff see: a case registered at 07:00 in Beijing
+/// carries that day's date, not the previous day's in UTC.
 pub fn china_date(at: DateTime<Utc>) -> NaiveDate {
-    (at + Duration::hours(8)).date_naive()
+    (at + Duration::hours(CHINA_OFFSET_HOURS)).date_naive()
 }
 
 /// Why a text is not a case code.

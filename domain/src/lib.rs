@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod personal;
 pub mod risk;
 pub mod rollup;
+pub mod roster;
 pub mod supervision;
 pub mod tenant;
 pub mod text;

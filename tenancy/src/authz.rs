@@ -147,6 +147,10 @@ vocabulary! {
         Lead = "lead",
         /// A member of one of the case's co-units.
         Co = "co",
+        /// A member of the lead unit, which is rotating and off its duty shift now: it may read.
+        LeadOffShift = "lead_off_shift",
+        /// A member of a co-unit that is rotating and off its duty shift now: it may read.
+        CoOffShift = "co_off_shift",
         None = "none",
     }
 }
@@ -179,6 +183,8 @@ pub struct Target {
     pub owned_by: Ancestry,
     pub lead_unit: Option<i64>,
     pub co_units: Vec<i64>,
+    /// Units of the case that are rotating and off their duty shift now (they may only read).
+    pub off_shift_units: Vec<i64>,
 }
 
 impl Target {
@@ -190,6 +196,7 @@ impl Target {
             owned_by: tenant,
             lead_unit: None,
             co_units: Vec::new(),
+            off_shift_units: Vec::new(),
         }
     }
 }
@@ -429,6 +436,10 @@ impl Authorizer {
             Relation::Co => {
                 "a co-unit may read the case and add notes, but only the lead unit can do this"
             }
+            Relation::LeadOffShift | Relation::CoOffShift => {
+                "the unit is stationed here on a rotating duty roster (轮驻) and is not on a duty shift now: \
+                 it may read the case, and act on it during its shifts"
+            }
             _ if !action.is_read() && chain != &target.visible_in => {
                 "the case is handled by another center now; it can be read here but not changed"
             }
@@ -480,12 +491,19 @@ fn relation(state: &State, user_id: i64, target: &Target) -> Relation {
         .get(&user_id)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    if target.lead_unit.is_some_and(|lead| units.contains(&lead)) {
-        Relation::Lead
-    } else if target.co_units.iter().any(|co| units.contains(co)) {
-        Relation::Co
-    } else {
-        Relation::None
+    let on_shift = |unit: &i64| !target.off_shift_units.contains(unit);
+    let lead = target.lead_unit.filter(|lead| units.contains(lead));
+    let co: Vec<&i64> = target
+        .co_units
+        .iter()
+        .filter(|co| units.contains(co))
+        .collect();
+    match lead {
+        Some(lead) if on_shift(&lead) => Relation::Lead,
+        _ if co.iter().any(|c| on_shift(c)) => Relation::Co,
+        Some(_) => Relation::LeadOffShift,
+        None if !co.is_empty() => Relation::CoOffShift,
+        None => Relation::None,
     }
 }
 
@@ -529,6 +547,7 @@ mod tests {
             owned_by: at,
             lead_unit: lead,
             co_units: co,
+            off_shift_units: Vec::new(),
         }
     }
 
@@ -617,6 +636,46 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rotating_unit_off_its_shift_reads_but_does_not_act() {
+        let (_, a, _) = tree();
+        let authz = authorizer(
+            &[(300, Role::UnitHandler, 11, TenantLevel::Township)],
+            &[(50, 300)],
+        )
+        .await;
+        let handler = Principal {
+            user_id: 300,
+            tenant_id: 11,
+        };
+        let off = Target {
+            off_shift_units: vec![50],
+            ..case_in(a, Some(50), vec![])
+        };
+        assert!(authz.permit(&handler, Action::CaseRead, &off).await.is_ok());
+        match authz.permit(&handler, Action::CaseResolve, &off).await {
+            Err(Denied::Forbidden(why)) => assert!(why.contains("duty shift"), "{why}"),
+            other => panic!("expected FORBIDDEN, got {other:?}"),
+        }
+        let co_off = Target {
+            off_shift_units: vec![50],
+            ..case_in(a, Some(51), vec![50])
+        };
+        assert!(
+            authz
+                .permit(&handler, Action::CaseRead, &co_off)
+                .await
+                .is_ok()
+        );
+        let on = case_in(a, Some(50), vec![]);
+        assert!(
+            authz
+                .permit(&handler, Action::CaseResolve, &on)
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
     async fn unit_handlers_act_only_on_their_lead_cases() {
         let (_, a, _) = tree();
         let authz = authorizer(
@@ -667,6 +726,7 @@ mod tests {
             owned_by: county,
             lead_unit: None,
             co_units: vec![],
+            off_shift_units: vec![],
         };
         assert!(
             authz

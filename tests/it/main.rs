@@ -17,3 +17,4 @@ mod replicas;
 mod rollups;
 mod schema;
 mod store;
+mod units;

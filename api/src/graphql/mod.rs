@@ -8,6 +8,7 @@ mod identity;
 mod ids;
 mod node;
 mod policies;
+mod rosters;
 mod tenants;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub struct Mutation(
     tenants::TenantMutation,
     cases::CaseMutation,
     policies::PolicyMutation,
+    rosters::RosterMutation,
 );
 
 pub type FengqiaoSchema = Schema<Query, Mutation, EmptySubscription>;

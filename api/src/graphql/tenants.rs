@@ -134,6 +134,29 @@ impl UnitNode {
     async fn tenant_id(&self) -> ID {
         encode_id(GlobalId::Tenant, self.0.tenant_id)
     }
+
+    /// A rotating unit's duty roster (null for other units, or a rotating unit without one yet).
+    async fn duty_roster(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<super::rosters::DutyRosterNode>> {
+        Ok(state(ctx)
+            .unit_station(self.0.id)
+            .await?
+            .and_then(|s| s.roster)
+            .map(|r| super::rosters::DutyRosterNode::from_domain(&r)))
+    }
+
+    /// Whether the unit's roster lets it act on its cases now: false only for a rotating unit outside its
+    /// shifts (resident units always may; on-call units act on the cases they are summoned to).
+    async fn on_duty_now(&self, ctx: &Context<'_>) -> Result<bool> {
+        let app = state(ctx);
+        let now = app.now();
+        Ok(!app
+            .unit_station(self.0.id)
+            .await?
+            .is_some_and(|s| s.off_shift(now)))
+    }
 }
 
 #[derive(Default)]

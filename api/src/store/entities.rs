@@ -338,3 +338,19 @@ pub mod rollup_counter {
     }
     no_relations!();
 }
+
+pub mod duty_roster {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "duty_rosters")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub unit_id: i64,
+        pub county_id: i64,
+        pub roster: String,
+        pub updated_by: i64,
+        pub updated_at: DateTimeUtc,
+    }
+    no_relations!();
+}

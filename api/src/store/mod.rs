@@ -7,6 +7,7 @@ mod codes;
 pub mod entities;
 pub mod policies;
 pub mod rollups;
+pub mod rosters;
 pub mod supervision;
 pub mod tenants;
 pub mod tokens;

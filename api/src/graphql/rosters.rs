@@ -1,0 +1,166 @@
+//! Duty rosters of rotating units (轮驻): weekly shifts in China time and one-off changes.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{NaiveDate, NaiveTime, Weekday as ChronoWeekday};
+use fengqiao_domain::roster::{DutyRoster, Hours, RosterEntry};
+
+use super::ids::{GlobalId, decode_id};
+use super::tenants::UnitNode;
+use super::{caller, state};
+use crate::error::ApiError;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+impl From<Weekday> for ChronoWeekday {
+    fn from(d: Weekday) -> Self {
+        match d {
+            Weekday::Mon => ChronoWeekday::Mon,
+            Weekday::Tue => ChronoWeekday::Tue,
+            Weekday::Wed => ChronoWeekday::Wed,
+            Weekday::Thu => ChronoWeekday::Thu,
+            Weekday::Fri => ChronoWeekday::Fri,
+            Weekday::Sat => ChronoWeekday::Sat,
+            Weekday::Sun => ChronoWeekday::Sun,
+        }
+    }
+}
+
+impl From<ChronoWeekday> for Weekday {
+    fn from(d: ChronoWeekday) -> Self {
+        match d {
+            ChronoWeekday::Mon => Weekday::Mon,
+            ChronoWeekday::Tue => Weekday::Tue,
+            ChronoWeekday::Wed => Weekday::Wed,
+            ChronoWeekday::Thu => Weekday::Thu,
+            ChronoWeekday::Fri => Weekday::Fri,
+            ChronoWeekday::Sat => Weekday::Sat,
+            ChronoWeekday::Sun => Weekday::Sun,
+        }
+    }
+}
+
+/// A weekly shift, in China time (`HH:MM`); an end at or before the start runs past midnight.
+#[derive(InputObject, SimpleObject, Clone)]
+#[graphql(input_name = "ShiftInput")]
+pub struct Shift {
+    pub weekday: Weekday,
+    pub start: String,
+    pub end: String,
+}
+
+/// A one-off change: no weekly shift that day (`off: true`), or an extra shift (`start`, `end`).
+#[derive(InputObject, SimpleObject, Clone)]
+#[graphql(input_name = "RosterChangeInput")]
+pub struct RosterChange {
+    pub date: NaiveDate,
+    #[graphql(default)]
+    pub off: bool,
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+#[derive(InputObject, SimpleObject, Clone)]
+#[graphql(input_name = "DutyRosterInput")]
+pub struct DutyRosterNode {
+    pub weekly: Vec<Shift>,
+    #[graphql(default)]
+    pub changes: Vec<RosterChange>,
+}
+
+fn hours(field: &str, start: &str, end: &str) -> Result<Hours, ApiError> {
+    let time = |t: &str| {
+        NaiveTime::parse_from_str(t, "%H:%M")
+            .map_err(|_| ApiError::bad_input(field, "write times as HH:MM"))
+    };
+    Hours::new(time(start)?, time(end)?).map_err(|e| ApiError::bad_input(field, e.to_string()))
+}
+
+impl DutyRosterNode {
+    pub fn to_domain(&self) -> Result<DutyRoster, ApiError> {
+        let mut entries = Vec::with_capacity(self.weekly.len() + self.changes.len());
+        for s in &self.weekly {
+            entries.push(RosterEntry::Weekly(
+                s.weekday.into(),
+                hours("roster.weekly", &s.start, &s.end)?,
+            ));
+        }
+        for c in &self.changes {
+            entries.push(match (c.off, c.start.as_deref(), c.end.as_deref()) {
+                (true, None, None) => RosterEntry::Off(c.date),
+                (false, Some(start), Some(end)) => {
+                    RosterEntry::Extra(c.date, hours("roster.changes", start, end)?)
+                }
+                _ => {
+                    return Err(ApiError::bad_input(
+                        "roster.changes",
+                        "a change is either `off: true` or an extra shift with start and end",
+                    ));
+                }
+            });
+        }
+        DutyRoster::new(entries).map_err(|e| ApiError::bad_input("roster", e.to_string()))
+    }
+
+    pub fn from_domain(roster: &DutyRoster) -> Self {
+        let time = |t: NaiveTime| t.format("%H:%M").to_string();
+        let mut node = DutyRosterNode {
+            weekly: Vec::new(),
+            changes: Vec::new(),
+        };
+        for entry in &roster.entries {
+            match entry {
+                RosterEntry::Weekly(day, h) => node.weekly.push(Shift {
+                    weekday: (*day).into(),
+                    start: time(h.start),
+                    end: time(h.end),
+                }),
+                RosterEntry::Off(date) => node.changes.push(RosterChange {
+                    date: *date,
+                    off: true,
+                    start: None,
+                    end: None,
+                }),
+                RosterEntry::Extra(date, h) => node.changes.push(RosterChange {
+                    date: *date,
+                    off: false,
+                    start: Some(time(h.start)),
+                    end: Some(time(h.end)),
+                }),
+            }
+        }
+        node
+    }
+}
+
+#[derive(Default)]
+pub struct RosterMutation;
+
+#[Object]
+impl RosterMutation {
+    /// Replaces a rotating unit's duty roster. Its members act on their cases only during a shift; outside
+    /// one they may read them.
+    async fn set_duty_roster(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: ID,
+        roster: DutyRosterNode,
+    ) -> Result<UnitNode> {
+        let principal = &caller(ctx)?.principal;
+        let unit_id = decode_id("unitId", GlobalId::Unit, &unit_id)?;
+        let roster = roster.to_domain()?;
+        Ok(UnitNode(
+            state(ctx)
+                .set_duty_roster(principal, unit_id, &roster)
+                .await?,
+        ))
+    }
+}
