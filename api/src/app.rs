@@ -1122,11 +1122,20 @@ impl AppState {
     /// later. Each missed deadline raises each level once, however many scanners run and however often
     /// (the store's unique trigger guarantees it); the lease only keeps replicas from repeating the work.
     pub async fn scan_deadlines(&self) -> ApiResult<ScanReport> {
-        const LEASE: &str = "lease:deadline-scanner";
+        self.scan_deadlines_in(None).await
+    }
+
+    /// The deadline scanner over one county's cases only (`None`: every county).
+    pub async fn scan_deadlines_in(&self, county: Option<i64>) -> ApiResult<ScanReport> {
+        // One scan of a scope at a time; scans of overlapping scopes only repeat idempotent work.
+        let lease = match county {
+            Some(county) => format!("lease:deadline-scanner:{county}"),
+            None => "lease:deadline-scanner".to_owned(),
+        };
         let mut report = ScanReport::default();
         if !self
             .cache
-            .try_lease(LEASE, StdDuration::from_secs(240))
+            .try_lease(&lease, StdDuration::from_secs(240))
             .await
             .map_err(ApiError::internal)?
         {
@@ -1137,6 +1146,7 @@ impl AppState {
         let today = china_date(now);
         let filter = CaseFilter {
             overdue_at: Some(now),
+            subtree: county.map(|c| (fengqiao_domain::TenantLevel::County, c)),
             ..CaseFilter::default()
         };
         let mut after = 0;
@@ -1180,7 +1190,10 @@ impl AppState {
                 }
             }
         }
-        self.cache.delete(LEASE).await.map_err(ApiError::internal)?;
+        self.cache
+            .delete(&lease)
+            .await
+            .map_err(ApiError::internal)?;
         Ok(report)
     }
 

@@ -617,14 +617,20 @@ async fn two_scanners_raise_each_supervision_exactly_once() {
         all
     };
     app.clock.advance(chrono::Duration::days(2));
-    let (a, b) = tokio::join!(app.state.scan_deadlines(), second.scan_deadlines());
+    let (a, b) = tokio::join!(
+        app.state.scan_deadlines_in(Some(app.county.id)),
+        second.scan_deadlines_in(Some(app.county.id))
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.raised + b.raised >= 3, "{a:?} {b:?}");
     assert_eq!(
         levels_of(app.state.clone(), case_ids.clone()).await,
         vec![vec!["urge"]; 3]
     );
-    app.state.scan_deadlines().await.unwrap();
+    app.state
+        .scan_deadlines_in(Some(app.county.id))
+        .await
+        .unwrap();
     assert_eq!(
         levels_of(app.state.clone(), case_ids.clone()).await,
         vec![vec!["urge"]; 3],
@@ -632,7 +638,10 @@ async fn two_scanners_raise_each_supervision_exactly_once() {
     );
 
     app.clock.advance(chrono::Duration::days(13));
-    let (a, b) = tokio::join!(app.state.scan_deadlines(), second.scan_deadlines());
+    let (a, b) = tokio::join!(
+        app.state.scan_deadlines_in(Some(app.county.id)),
+        second.scan_deadlines_in(Some(app.county.id))
+    );
     let (_, _) = (a.unwrap(), b.unwrap());
     assert_eq!(
         levels_of(app.state.clone(), case_ids.clone()).await,

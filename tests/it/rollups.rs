@@ -494,7 +494,11 @@ async fn counters_follow_escalation_reopening_and_rejection_and_equal_the_replay
     // Time carries the reopened case past its deadline: the scanner marks it and the gauge counts it,
     // at every level, until a change takes it out of the overdue state.
     app.clock.advance(chrono::Duration::days(40));
-    let scan = app.state.scan_deadlines().await.unwrap();
+    let scan = app
+        .state
+        .scan_deadlines_in(Some(app.county.id))
+        .await
+        .unwrap();
     assert!(scan.marked >= 1, "{scan:?}");
     let d = read(county.clone()).await;
     assert_eq!(d["cases"], json!({ "open": 1, "overdue": 1 }));
