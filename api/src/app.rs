@@ -33,7 +33,7 @@ use crate::store::cases::{
     Assessed, CaseFilter, CaseRecord, LegalClocks, NewCase, NewParty, PartyRecord, Transition,
 };
 use crate::store::policies::TenantPolicy;
-use crate::store::rosters::UnitStation;
+use crate::store::rosters::{SummonsRecord, UnitStation};
 use crate::store::supervision::{NewOrder, OrderRecord};
 use crate::store::tenants::TenantRecord;
 use crate::store::tokens::Spend;
@@ -697,13 +697,19 @@ impl AppState {
             .copied()
             .collect();
         let now = self.now();
-        let off_shift_units = self
-            .store
-            .unit_stations(&units)
-            .await?
-            .into_iter()
+        let stations = self.store.unit_stations(&units).await?;
+        let summoned_units = self.store.summoned_units(case.id).await?;
+        let off_shift_units = stations
+            .iter()
             .filter(|(_, station)| station.off_shift(now))
-            .map(|(unit, _)| unit)
+            .map(|(unit, _)| *unit)
+            .collect();
+        let hidden_units = stations
+            .iter()
+            .filter(|(unit, station)| {
+                station.residency == Residency::OnCall && !summoned_units.contains(unit)
+            })
+            .map(|(unit, _)| *unit)
             .collect();
         Ok(Target {
             resource_id: Some(case.id),
@@ -712,6 +718,8 @@ impl AppState {
             lead_unit: case.state.lead_unit,
             co_units: case.state.co_units.clone(),
             off_shift_units,
+            hidden_units,
+            summoned_units,
         })
     }
 
@@ -768,8 +776,29 @@ impl AppState {
             .map(|(case, _)| case)
     }
 
-    pub async fn case_scope(&self, principal: &Principal) -> CaseScope {
-        self.authz.case_scope(principal).await
+    /// Where the principal may read cases from. On-call units see only the cases they are summoned to,
+    /// while the summons is open.
+    pub async fn case_scope(&self, principal: &Principal) -> ApiResult<CaseScope> {
+        let mut scope = self.authz.case_scope(principal).await;
+        if scope.units.is_empty() {
+            return Ok(scope);
+        }
+        let stations = self.store.unit_stations(&scope.units).await?;
+        let on_call: Vec<i64> = scope
+            .units
+            .iter()
+            .copied()
+            .filter(|u| {
+                stations
+                    .get(u)
+                    .is_some_and(|s| s.residency == Residency::OnCall)
+            })
+            .collect();
+        if !on_call.is_empty() {
+            scope.units.retain(|u| !on_call.contains(u));
+            scope.summoned_cases = self.store.summoned_cases(&on_call).await?;
+        }
+        Ok(scope)
     }
 
     pub async fn cases(
@@ -779,7 +808,7 @@ impl AppState {
         first: u64,
         after: Option<i64>,
     ) -> ApiResult<(Vec<CaseRecord>, bool)> {
-        let scope = self.case_scope(principal).await;
+        let scope = self.case_scope(principal).await?;
         self.store.cases(&scope, filter, first, after).await
     }
 
@@ -1097,7 +1126,7 @@ impl AppState {
             std::iter::once(("leadUnitId", lead)).chain(co_units.iter().map(|u| ("coUnitIds", *u)))
         {
             let unit = self.store.unit(unit_id).await?;
-            let ok = match unit {
+            let ok = match &unit {
                 Some(unit) => {
                     let home = self.directory.must(&self.store, unit.tenant_id).await?;
                     handler.ancestry.is_within(home.level, home.id)
@@ -1110,8 +1139,127 @@ impl AppState {
                     format!("unit {unit_id} is not stationed in this center or above it"),
                 ));
             }
+            if unit.is_some_and(|u| u.residency == Residency::OnCall)
+                && !self.store.summoned_units(case.id).await?.contains(&unit_id)
+            {
+                return Err(ApiError::bad_input(
+                    field,
+                    format!("unit {unit_id} is on call: summon it to the case first"),
+                ));
+            }
         }
         Ok(())
+    }
+
+    /// Summons an on-call unit to a case (中心吹哨); it must report by `report_by` (two hours by default).
+    pub async fn summon_unit(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        unit_id: i64,
+        report_by: Option<DateTime<Utc>>,
+    ) -> ApiResult<SummonsRecord> {
+        let (case, permit) = self
+            .case_for(principal, case_id, Action::CaseDispatch)
+            .await?;
+        let now = self.now();
+        let report_by = report_by.unwrap_or(now + SUMMONS_REPORT_WITHIN);
+        if report_by <= now {
+            return Err(ApiError::bad_input("reportBy", "must be in the future"));
+        }
+        if !case.state.status.is_open() {
+            return Err(ApiError::InvalidTransition(
+                "only an open case can have a unit summoned to it".into(),
+            ));
+        }
+        let handler = self.directory.must(&self.store, case.tenant_id).await?;
+        let unit = self.store.unit(unit_id).await?;
+        let unit = match unit {
+            Some(unit) => {
+                let home = self.directory.must(&self.store, unit.tenant_id).await?;
+                handler
+                    .ancestry
+                    .is_within(home.level, home.id)
+                    .then_some(unit)
+            }
+            None => None,
+        }
+        .ok_or_else(|| {
+            ApiError::bad_input(
+                "unitId",
+                format!("unit {unit_id} is not stationed in this center or above it"),
+            )
+        })?;
+        if unit.residency != Residency::OnCall {
+            return Err(ApiError::bad_input(
+                "unitId",
+                "only an on-call (随驻) unit is summoned; resident and rotating units are dispatched",
+            ));
+        }
+        self.store
+            .summon(&permit, &case, &unit, report_by, now)
+            .await
+    }
+
+    /// The unit reports (报到) to a summons; a report after the report-by time is recorded as late.
+    pub async fn report_summons(
+        &self,
+        principal: &Principal,
+        summons_id: i64,
+    ) -> ApiResult<SummonsRecord> {
+        let summons = self
+            .store
+            .summons(summons_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let (case, permit) = self
+            .case_for(principal, summons.case_id, Action::CaseRead)
+            .await?;
+        if !self
+            .authz
+            .units_of(principal.user_id)
+            .await
+            .contains(&summons.unit_id)
+        {
+            return Err(ApiError::Forbidden(
+                "only a member of the summoned unit reports for it".into(),
+            ));
+        }
+        self.store
+            .report_summons(&permit, &case, &summons, self.now())
+            .await
+    }
+
+    /// Releases a summons (the center, or the unit itself): the unit no longer sees the case.
+    pub async fn release_summons(
+        &self,
+        principal: &Principal,
+        summons_id: i64,
+    ) -> ApiResult<SummonsRecord> {
+        let summons = self
+            .store
+            .summons(summons_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let member = self
+            .authz
+            .units_of(principal.user_id)
+            .await
+            .contains(&summons.unit_id);
+        let action = if member {
+            Action::CaseRead
+        } else {
+            Action::CaseDispatch
+        };
+        let (case, permit) = self.case_for(principal, summons.case_id, action).await?;
+        self.store
+            .release_summons(&permit, &case, &summons, self.now())
+            .await
+    }
+
+    /// The summonses of a case the principal may read.
+    pub async fn summonses(&self, case: &CaseRecord) -> ApiResult<Vec<SummonsRecord>> {
+        self.store.summonses_of_case(case.id).await
     }
 
     pub async fn parties(&self, case: &CaseRecord) -> ApiResult<Vec<PartyRecord>> {
@@ -1327,6 +1475,9 @@ fn escalations(
     let levels = origin_depth.saturating_sub(handler.depth());
     u32::try_from(rungs + levels).unwrap_or(u32::MAX)
 }
+
+/// How long a summoned on-call unit has to report, unless the dispatcher says otherwise.
+pub const SUMMONS_REPORT_WITHIN: Duration = Duration::hours(2);
 
 /// The bus topic of grant and membership changes.
 const POLICY_TOPIC: &str = "policy";

@@ -364,6 +364,17 @@ async fn seed(
                 .add_unit_member(&admin, unit.id, user.id)
                 .await
                 .map_err(err)?;
+            if residency == Residency::Rotating {
+                // 轮驻: on duty Monday, Wednesday and Friday.
+                let roster = fengqiao_domain::roster::DutyRoster::parse(
+                    "mon 08:30-17:30\nwed 08:30-17:30\nfri 08:30-17:30",
+                )
+                .map_err(|e| anyhow::anyhow!("demo roster: {e}"))?;
+                state
+                    .set_duty_roster(&admin, unit.id, &roster)
+                    .await
+                    .map_err(err)?;
+            }
             anyhow::Ok((
                 unit.id,
                 Principal {
@@ -695,8 +706,11 @@ async fn seed_case(
         let who = who.clone();
         async move { state.transition(&who, id, command).await.map_err(err) }
     };
-    let (lead, handler) = township.units[(id as usize) % township.units.len()].clone();
-    let co = township.units[(id as usize + 1) % township.units.len()].0;
+    // The resident units (司法所, 派出所) lead; the rotating 人社服务站 helps as a co-unit now and then, as it
+    // can only act during its shifts.
+    let lead_index = (id as usize) % 2;
+    let (lead, handler) = township.units[lead_index].clone();
+    let co = township.units[if id % 3 == 0 { 2 } else { 1 - lead_index }].0;
 
     if ending == Ending::Registered || !step!(2) {
         return Ok("registered");

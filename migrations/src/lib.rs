@@ -11,7 +11,7 @@ mod m20261124_000003_ladder;
 mod m20261124_000004_clock_policies;
 mod m20261124_000005_risk;
 mod m20261125_000001_rollups;
-mod m20261125_000002_duty_rosters;
+mod m20261125_000002_stationing;
 
 pub struct Migrator;
 
@@ -26,7 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_clock_policies::Migration),
             Box::new(m20261124_000005_risk::Migration),
             Box::new(m20261125_000001_rollups::Migration),
-            Box::new(m20261125_000002_duty_rosters::Migration),
+            Box::new(m20261125_000002_stationing::Migration),
         ]
     }
 }

@@ -151,6 +151,8 @@ vocabulary! {
         LeadOffShift = "lead_off_shift",
         /// A member of a co-unit that is rotating and off its duty shift now: it may read.
         CoOffShift = "co_off_shift",
+        /// A member of an on-call unit summoned to the case and neither its lead unit nor a co-unit yet.
+        Summoned = "summoned",
         None = "none",
     }
 }
@@ -185,6 +187,10 @@ pub struct Target {
     pub co_units: Vec<i64>,
     /// Units of the case that are rotating and off their duty shift now (they may only read).
     pub off_shift_units: Vec<i64>,
+    /// On-call units of the case without an open summons to it: their members are as strangers to it.
+    pub hidden_units: Vec<i64>,
+    /// On-call units with an open summons to the case.
+    pub summoned_units: Vec<i64>,
 }
 
 impl Target {
@@ -197,6 +203,8 @@ impl Target {
             lead_unit: None,
             co_units: Vec::new(),
             off_shift_units: Vec::new(),
+            hidden_units: Vec::new(),
+            summoned_units: Vec::new(),
         }
     }
 }
@@ -266,6 +274,8 @@ pub struct CaseScope {
     pub unit_subtrees: Vec<(TenantLevel, i64)>,
     /// The principal's units.
     pub units: Vec<i64>,
+    /// Cases the principal's on-call units are summoned to (readable while the summons is open).
+    pub summoned_cases: Vec<i64>,
 }
 
 struct State {
@@ -486,11 +496,15 @@ impl Authorizer {
 }
 
 fn relation(state: &State, user_id: i64, target: &Target) -> Relation {
-    let units = state
+    let units: Vec<i64> = state
         .members
         .get(&user_id)
         .map(Vec::as_slice)
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .iter()
+        .filter(|u| !target.hidden_units.contains(u))
+        .copied()
+        .collect();
     let on_shift = |unit: &i64| !target.off_shift_units.contains(unit);
     let lead = target.lead_unit.filter(|lead| units.contains(lead));
     let co: Vec<&i64> = target
@@ -503,6 +517,7 @@ fn relation(state: &State, user_id: i64, target: &Target) -> Relation {
         _ if co.iter().any(|c| on_shift(c)) => Relation::Co,
         Some(_) => Relation::LeadOffShift,
         None if !co.is_empty() => Relation::CoOffShift,
+        None if target.summoned_units.iter().any(|u| units.contains(u)) => Relation::Summoned,
         None => Relation::None,
     }
 }
@@ -548,6 +563,8 @@ mod tests {
             lead_unit: lead,
             co_units: co,
             off_shift_units: Vec::new(),
+            hidden_units: Vec::new(),
+            summoned_units: Vec::new(),
         }
     }
 
@@ -727,6 +744,8 @@ mod tests {
             lead_unit: None,
             co_units: vec![],
             off_shift_units: vec![],
+            hidden_units: vec![],
+            summoned_units: vec![],
         };
         assert!(
             authz

@@ -127,3 +127,217 @@ async fn a_rotating_unit_acts_only_during_its_shifts() {
     let data = app.ok(&handler, claim, json!({ "id": case })).await;
     assert_eq!(data["claimCase"]["case"]["status"], "IN_PROGRESS");
 }
+
+const CASE_STATUS: &str =
+    "query($id: ID!) { case(id: $id) { status summonses { unitId late open } } }";
+const LIST: &str = "{ cases(first: 50) { edges { node { id } } } }";
+
+fn listed(data: &serde_json::Value) -> Vec<String> {
+    data["cases"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_on_call_unit_sees_a_case_only_while_summoned_and_its_late_report_is_recorded() {
+    let app = TestApp::spawn().await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(1), "东山镇")
+        .await;
+    let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
+    let (_, dispatcher) = app.user(&township, "dispatcher", &[Role::Dispatcher]).await;
+    let unit = app
+        .ok(&app.admin_token, "mutation($t: ID!) { createUnit(input: {tenantId: $t, name: \"东山人社所\", department: \"人社\", residency: ON_CALL}) { id } }", json!({ "t": township }))
+        .await["createUnit"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (officer, handler) = app.user(&township, "rss", &[Role::UnitHandler]).await;
+    app.ok(
+        &app.admin_token,
+        "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }",
+        json!({ "u": unit, "m": officer }),
+    )
+    .await;
+    let case = app
+        .ok(
+            &clerk,
+            REGISTER,
+            json!({ "input": case_input(Some(&township), "拖欠工资纠纷") }),
+        )
+        .await["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(
+        &clerk,
+        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
+        json!({ "id": case }),
+    )
+    .await;
+
+    // Not summoned: the case does not exist for the unit, and it cannot be dispatched to it.
+    let hidden = app
+        .gql(Some(&handler), CASE_STATUS, json!({ "id": case }))
+        .await;
+    assert_eq!(code(&hidden), "NOT_FOUND");
+    assert!(listed(&app.ok(&handler, LIST, json!({})).await).is_empty());
+    let deadline = (Utc::now() + Duration::days(20)).to_rfc3339();
+    let dispatch = "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: [], deadline: $d) { case { status } } }";
+    let refused = app
+        .gql(
+            Some(&dispatcher),
+            dispatch,
+            json!({ "id": case, "u": unit, "d": deadline }),
+        )
+        .await;
+    assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused:#}");
+
+    // Summoned (吹哨) with the default two hours to report.
+    let summons = app
+        .ok(&dispatcher, "mutation($c: ID!, $u: ID!) { summonUnit(caseId: $c, unitId: $u) { id reportBy open } }", json!({ "c": case, "u": unit }))
+        .await["summonUnit"]
+        .clone();
+    assert_eq!(summons["open"], true);
+    let summons_id = summons["id"].as_str().unwrap().to_owned();
+    let again = app
+        .gql(
+            Some(&dispatcher),
+            "mutation($c: ID!, $u: ID!) { summonUnit(caseId: $c, unitId: $u) { id } }",
+            json!({ "c": case, "u": unit }),
+        )
+        .await;
+    assert_eq!(
+        code(&again),
+        "BAD_USER_INPUT",
+        "one open summons per case and unit"
+    );
+    let seen = app.ok(&handler, CASE_STATUS, json!({ "id": case })).await;
+    assert_eq!(seen["case"]["status"], "ACCEPTED");
+    assert_eq!(
+        listed(&app.ok(&handler, LIST, json!({})).await),
+        std::slice::from_ref(&case)
+    );
+
+    // It reports three hours later: late, and recorded so.
+    app.clock.advance(Duration::hours(3));
+    let reported = app
+        .ok(
+            &handler,
+            "mutation($id: ID!) { reportSummons(id: $id) { late reportedAt } }",
+            json!({ "id": summons_id }),
+        )
+        .await;
+    assert_eq!(reported["reportSummons"]["late"], true);
+
+    // Dispatched to it while summoned, it works the case as its lead unit.
+    app.ok(
+        &dispatcher,
+        dispatch,
+        json!({ "id": case, "u": unit, "d": deadline }),
+    )
+    .await;
+    let claimed = app
+        .ok(
+            &handler,
+            "mutation($id: ID!) { claimCase(id: $id) { case { status } } }",
+            json!({ "id": case }),
+        )
+        .await;
+    assert_eq!(claimed["claimCase"]["case"]["status"], "IN_PROGRESS");
+
+    // Released: the case is gone from the unit's sight again.
+    app.ok(
+        &dispatcher,
+        "mutation($id: ID!) { releaseSummons(id: $id) { open } }",
+        json!({ "id": summons_id }),
+    )
+    .await;
+    let gone = app
+        .gql(Some(&handler), CASE_STATUS, json!({ "id": case }))
+        .await;
+    assert_eq!(code(&gone), "NOT_FOUND");
+    let gone = app
+        .gql(Some(&handler), "mutation($id: ID!) { resolveCase(id: $id, outcome: RESOLVED, method: ADMINISTRATIVE_MEDIATION, note: \"\") { case { status } } }", json!({ "id": case }))
+        .await;
+    assert_eq!(code(&gone), "NOT_FOUND");
+    assert!(listed(&app.ok(&handler, LIST, json!({})).await).is_empty());
+    let timeline = app
+        .ok(
+            &dispatcher,
+            "query($id: ID!) { case(id: $id) { summonses { late open } timeline { command } } }",
+            json!({ "id": case }),
+        )
+        .await;
+    assert_eq!(
+        timeline["case"]["summonses"],
+        json!([{ "late": true, "open": false }])
+    );
+    let commands: Vec<&str> = timeline["case"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["command"].as_str().unwrap())
+        .collect();
+    for expected in ["summon", "report", "release"] {
+        assert!(commands.contains(&expected), "{commands:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_co_unit_reads_the_case_but_cannot_conclude_it() {
+    let app = TestApp::spawn().await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(1), "西山镇")
+        .await;
+    let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
+    let (_, dispatcher) = app.user(&township, "dispatcher", &[Role::Dispatcher]).await;
+    let (lead, lead_handler) = app.unit(&township, "西山司法所", "sfs").await;
+    let (co, co_handler) = app.unit(&township, "西山派出所", "pcs").await;
+    let case = app
+        .ok(
+            &clerk,
+            REGISTER,
+            json!({ "input": case_input(Some(&township), "邻里噪音纠纷") }),
+        )
+        .await["registerCase"]["case"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.ok(
+        &clerk,
+        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
+        json!({ "id": case }),
+    )
+    .await;
+    let deadline = (Utc::now() + Duration::days(20)).to_rfc3339();
+    app.ok(&dispatcher, "mutation($id: ID!, $u: ID!, $co: [ID!]!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: $co, deadline: $d) { case { status } } }", json!({ "id": case, "u": lead, "co": [co], "d": deadline })).await;
+    app.ok(
+        &lead_handler,
+        "mutation($id: ID!) { claimCase(id: $id) { case { status } } }",
+        json!({ "id": case }),
+    )
+    .await;
+    let read = app
+        .ok(&co_handler, CASE_STATUS, json!({ "id": case }))
+        .await;
+    assert_eq!(read["case"]["status"], "IN_PROGRESS");
+    for mutation in [
+        "mutation($id: ID!) { resolveCase(id: $id, outcome: RESOLVED, method: PEOPLES_MEDIATION, note: \"\") { case { status } } }",
+        "mutation($id: ID!) { unresolveCase(id: $id, reason: \"未能调解\") { case { status } } }",
+    ] {
+        let refused = app
+            .gql(Some(&co_handler), mutation, json!({ "id": case }))
+            .await;
+        assert_eq!(code(&refused), "FORBIDDEN", "{refused:#}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("co-unit"), "{message}");
+    }
+    let resolved = app
+        .ok(&lead_handler, "mutation($id: ID!) { resolveCase(id: $id, outcome: RESOLVED, method: PEOPLES_MEDIATION, note: \"\") { case { status } } }", json!({ "id": case }))
+        .await;
+    assert_eq!(resolved["resolveCase"]["case"]["status"], "RESOLVED");
+}

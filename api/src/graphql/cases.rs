@@ -229,6 +229,17 @@ impl CaseNode {
             .collect())
     }
 
+    /// On-call units summoned to the case, oldest first.
+    #[graphql(complexity = "5 * child_complexity")]
+    async fn summonses(&self, ctx: &Context<'_>) -> Result<Vec<super::rosters::SummonsNode>> {
+        Ok(state(ctx)
+            .summonses(&self.0)
+            .await?
+            .into_iter()
+            .map(super::rosters::SummonsNode)
+            .collect())
+    }
+
     /// Every event of the case, oldest first: who did what, from which status to which, and when.
     #[graphql(complexity = "10 * child_complexity")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {

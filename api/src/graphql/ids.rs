@@ -15,6 +15,7 @@ pub enum GlobalId {
     User,
     Party,
     SupervisionOrder,
+    Summons,
 }
 
 impl GlobalId {
@@ -26,16 +27,18 @@ impl GlobalId {
             GlobalId::User => "User",
             GlobalId::Party => "Party",
             GlobalId::SupervisionOrder => "SupervisionOrder",
+            GlobalId::Summons => "Summons",
         }
     }
 
-    const ALL: [GlobalId; 6] = [
+    const ALL: [GlobalId; 7] = [
         GlobalId::Case,
         GlobalId::Tenant,
         GlobalId::Unit,
         GlobalId::User,
         GlobalId::Party,
         GlobalId::SupervisionOrder,
+        GlobalId::Summons,
     ];
 }
 

@@ -33,7 +33,7 @@ impl NodeQuery {
             (GlobalId::Tenant, id) => Node::Tenant(TenantNode(app.tenant(principal, id).await?)),
             (GlobalId::Unit, id) => Node::Unit(UnitNode(app.unit(principal, id).await?)),
             (GlobalId::User, id) => Node::User(UserNode(app.user(principal, id).await?)),
-            (GlobalId::Party | GlobalId::SupervisionOrder, _) => {
+            (GlobalId::Party | GlobalId::SupervisionOrder | GlobalId::Summons, _) => {
                 return Err(ApiError::NotFound.into());
             }
         })

@@ -1,13 +1,15 @@
 //! Duty rosters of rotating units (轮驻): weekly shifts in China time and one-off changes.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{NaiveDate, NaiveTime, Weekday as ChronoWeekday};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday as ChronoWeekday};
 use fengqiao_domain::roster::{DutyRoster, Hours, RosterEntry};
 
-use super::ids::{GlobalId, decode_id};
+use super::cases::CaseNode;
+use super::ids::{GlobalId, decode_id, encode_id};
 use super::tenants::UnitNode;
 use super::{caller, state};
 use crate::error::ApiError;
+use crate::store::rosters::SummonsRecord;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Weekday {
@@ -141,6 +143,52 @@ impl DutyRosterNode {
     }
 }
 
+/// An on-call unit summoned to a case (中心吹哨、部门报到).
+pub struct SummonsNode(pub SummonsRecord);
+
+#[Object(name = "Summons")]
+impl SummonsNode {
+    async fn id(&self) -> ID {
+        encode_id(GlobalId::Summons, self.0.id)
+    }
+
+    async fn case(&self, ctx: &Context<'_>) -> Result<CaseNode> {
+        let principal = &caller(ctx)?.principal;
+        Ok(CaseNode(state(ctx).case(principal, self.0.case_id).await?))
+    }
+
+    async fn unit_id(&self) -> ID {
+        encode_id(GlobalId::Unit, self.0.unit_id)
+    }
+
+    async fn summoned_at(&self) -> DateTime<Utc> {
+        self.0.summoned_at
+    }
+
+    /// When the unit must report (报到).
+    async fn report_by(&self) -> DateTime<Utc> {
+        self.0.report_by
+    }
+
+    async fn reported_at(&self) -> Option<DateTime<Utc>> {
+        self.0.reported_at
+    }
+
+    /// Reported after the report-by time; counts against the unit.
+    async fn late(&self) -> bool {
+        self.0.late
+    }
+
+    async fn released_at(&self) -> Option<DateTime<Utc>> {
+        self.0.released_at
+    }
+
+    /// Open until released: while open, the unit's members see and work the case.
+    async fn open(&self) -> bool {
+        self.0.is_open()
+    }
+}
+
 #[derive(Default)]
 pub struct RosterMutation;
 
@@ -161,6 +209,41 @@ impl RosterMutation {
             state(ctx)
                 .set_duty_roster(principal, unit_id, &roster)
                 .await?,
+        ))
+    }
+
+    /// Summons an on-call unit to a case; it must report by `reportBy` (two hours from now by default).
+    /// While the summons is open the unit's members see the case and may be dispatched to it.
+    async fn summon_unit(
+        &self,
+        ctx: &Context<'_>,
+        case_id: ID,
+        unit_id: ID,
+        report_by: Option<DateTime<Utc>>,
+    ) -> Result<SummonsNode> {
+        let principal = &caller(ctx)?.principal;
+        let case_id = decode_id("caseId", GlobalId::Case, &case_id)?;
+        let unit_id = decode_id("unitId", GlobalId::Unit, &unit_id)?;
+        Ok(SummonsNode(
+            state(ctx)
+                .summon_unit(principal, case_id, unit_id, report_by)
+                .await?,
+        ))
+    }
+
+    /// The summoned unit reports (报到); after the report-by time the report is recorded as late.
+    async fn report_summons(&self, ctx: &Context<'_>, id: ID) -> Result<SummonsNode> {
+        let principal = &caller(ctx)?.principal;
+        let id = decode_id("id", GlobalId::Summons, &id)?;
+        Ok(SummonsNode(state(ctx).report_summons(principal, id).await?))
+    }
+
+    /// Releases the unit from the case (the center, or the unit itself).
+    async fn release_summons(&self, ctx: &Context<'_>, id: ID) -> Result<SummonsNode> {
+        let principal = &caller(ctx)?.principal;
+        let id = decode_id("id", GlobalId::Summons, &id)?;
+        Ok(SummonsNode(
+            state(ctx).release_summons(principal, id).await?,
         ))
     }
 }

@@ -410,6 +410,10 @@ fn scope_condition(scope: &CaseScope) -> Option<Condition> {
             empty = false;
         }
     }
+    if !scope.summoned_cases.is_empty() {
+        any = any.add(case::Column::Id.is_in(scope.summoned_cases.clone()));
+        empty = false;
+    }
     (!empty).then_some(any)
 }
 

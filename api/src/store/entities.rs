@@ -354,3 +354,27 @@ pub mod duty_roster {
     }
     no_relations!();
 }
+
+pub mod summons {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "summonses")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub county_id: i64,
+        pub unit_id: i64,
+        pub summoned_by: i64,
+        pub summoned_at: DateTimeUtc,
+        pub report_by: DateTimeUtc,
+        pub reported_at: Option<DateTimeUtc>,
+        pub reported_by: Option<i64>,
+        pub late: bool,
+        pub released_at: Option<DateTimeUtc>,
+        pub released_by: Option<i64>,
+        pub open_mark: Option<i16>,
+    }
+    no_relations!();
+}

@@ -1,16 +1,20 @@
-//! Duty rosters of rotating units.
+//! How units are stationed: duty rosters of rotating units and summonses of on-call units.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use fengqiao_domain::roster::DutyRoster;
 use fengqiao_tenancy::{Action, Permit};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    TransactionTrait,
+};
 
-use super::Store;
-use super::entities::{duty_roster, unit};
+use super::cases::{CaseRecord, record_note};
+use super::entities::{duty_roster, summons, unit};
 use super::users::{Residency, UnitRecord};
+use super::{Store, taken};
 use crate::error::{ApiError, ApiResult};
 
 /// How a unit may act on its cases now.
@@ -107,5 +111,226 @@ impl Store {
                 ))
             })
             .collect()
+    }
+}
+
+/// An on-call unit summoned to a case (中心吹哨): it must report (报到) by `report_by`, works the case,
+/// and is released.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummonsRecord {
+    pub id: i64,
+    pub case_id: i64,
+    pub unit_id: i64,
+    pub summoned_by: i64,
+    pub summoned_at: DateTime<Utc>,
+    pub report_by: DateTime<Utc>,
+    pub reported_at: Option<DateTime<Utc>>,
+    /// Reported after `report_by`; counts against the unit.
+    pub late: bool,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+impl SummonsRecord {
+    pub fn is_open(&self) -> bool {
+        self.released_at.is_none()
+    }
+}
+
+impl From<summons::Model> for SummonsRecord {
+    fn from(m: summons::Model) -> Self {
+        SummonsRecord {
+            id: m.id,
+            case_id: m.case_id,
+            unit_id: m.unit_id,
+            summoned_by: m.summoned_by,
+            summoned_at: m.summoned_at,
+            report_by: m.report_by,
+            reported_at: m.reported_at,
+            late: m.late,
+            released_at: m.released_at,
+        }
+    }
+}
+
+impl Store {
+    /// Summons an on-call unit to a case, on the case's timeline. One open summons per case and unit.
+    pub async fn summon(
+        &self,
+        permit: &Permit,
+        case: &CaseRecord,
+        unit: &UnitRecord,
+        report_by: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<SummonsRecord> {
+        if !permit.covers(Action::CaseDispatch, Some(case.id)) {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "permit {permit:?} does not cover summoning to case {}",
+                case.id
+            )));
+        }
+        let txn = self.db.begin().await?;
+        let row = summons::ActiveModel {
+            case_id: Set(case.id),
+            county_id: Set(case.origin.county),
+            unit_id: Set(unit.id),
+            summoned_by: Set(permit.user_id()),
+            summoned_at: Set(now),
+            report_by: Set(report_by),
+            reported_at: Set(None),
+            reported_by: Set(None),
+            late: Set(false),
+            released_at: Set(None),
+            released_by: Set(None),
+            open_mark: Set(Some(1)),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(taken("unitId", "the unit is already summoned to this case"))?;
+        let data = serde_json::json!({ "unit": unit.id, "reportBy": report_by });
+        record_note(
+            &txn,
+            case,
+            permit.user_id(),
+            "summon",
+            &unit.name,
+            data,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(row.into())
+    }
+
+    pub async fn summons(&self, id: i64) -> ApiResult<Option<SummonsRecord>> {
+        Ok(summons::Entity::find_by_id(id)
+            .one(&self.db)
+            .await?
+            .map(Into::into))
+    }
+
+    pub async fn summonses_of_case(&self, case_id: i64) -> ApiResult<Vec<SummonsRecord>> {
+        Ok(summons::Entity::find()
+            .filter(summons::Column::CaseId.eq(case_id))
+            .order_by_asc(summons::Column::Id)
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// The units with an open summons to a case.
+    pub async fn summoned_units(&self, case_id: i64) -> ApiResult<Vec<i64>> {
+        Ok(summons::Entity::find()
+            .filter(summons::Column::CaseId.eq(case_id))
+            .filter(summons::Column::OpenMark.is_not_null())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| s.unit_id)
+            .collect())
+    }
+
+    /// The cases that `units` have an open summons to.
+    pub async fn summoned_cases(&self, units: &[i64]) -> ApiResult<Vec<i64>> {
+        if units.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(summons::Entity::find()
+            .filter(summons::Column::UnitId.is_in(units.iter().copied()))
+            .filter(summons::Column::OpenMark.is_not_null())
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| s.case_id)
+            .collect())
+    }
+
+    /// Records the unit's report (报到), late when after the report-by time; once.
+    pub async fn report_summons(
+        &self,
+        permit: &Permit,
+        case: &CaseRecord,
+        summons: &SummonsRecord,
+        now: DateTime<Utc>,
+    ) -> ApiResult<SummonsRecord> {
+        if permit.resource_id() != Some(case.id) || summons.case_id != case.id {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "permit {permit:?} does not cover summons {} of case {}",
+                summons.id,
+                case.id
+            )));
+        }
+        let late = now > summons.report_by;
+        let txn = self.db.begin().await?;
+        let updated = summons::Entity::update_many()
+            .col_expr(summons::Column::ReportedAt, Expr::value(Some(now)))
+            .col_expr(
+                summons::Column::ReportedBy,
+                Expr::value(Some(permit.user_id())),
+            )
+            .col_expr(summons::Column::Late, Expr::value(late))
+            .filter(summons::Column::Id.eq(summons.id))
+            .filter(summons::Column::ReportedAt.is_null())
+            .filter(summons::Column::OpenMark.is_not_null())
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(ApiError::InvalidTransition(
+                "the unit has reported already, or the summons is released".into(),
+            ));
+        }
+        let data = serde_json::json!({ "unit": summons.unit_id, "late": late });
+        record_note(&txn, case, permit.user_id(), "report", "", data, now).await?;
+        txn.commit().await?;
+        Ok(SummonsRecord {
+            reported_at: Some(now),
+            late,
+            ..summons.clone()
+        })
+    }
+
+    /// Releases an open summons: the unit no longer sees the case.
+    pub async fn release_summons(
+        &self,
+        permit: &Permit,
+        case: &CaseRecord,
+        summons: &SummonsRecord,
+        now: DateTime<Utc>,
+    ) -> ApiResult<SummonsRecord> {
+        if permit.resource_id() != Some(case.id) || summons.case_id != case.id {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "permit {permit:?} does not cover summons {} of case {}",
+                summons.id,
+                case.id
+            )));
+        }
+        let txn = self.db.begin().await?;
+        let updated = summons::Entity::update_many()
+            .col_expr(summons::Column::ReleasedAt, Expr::value(Some(now)))
+            .col_expr(
+                summons::Column::ReleasedBy,
+                Expr::value(Some(permit.user_id())),
+            )
+            .col_expr(summons::Column::OpenMark, Expr::value(Option::<i16>::None))
+            .filter(summons::Column::Id.eq(summons.id))
+            .filter(summons::Column::OpenMark.is_not_null())
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Err(ApiError::InvalidTransition(
+                "the summons is released already".into(),
+            ));
+        }
+        let data = serde_json::json!({ "unit": summons.unit_id });
+        record_note(&txn, case, permit.user_id(), "release", "", data, now).await?;
+        txn.commit().await?;
+        Ok(SummonsRecord {
+            released_at: Some(now),
+            ..summons.clone()
+        })
     }
 }
