@@ -232,6 +232,13 @@ async fn an_on_call_unit_sees_a_case_only_while_summoned_and_its_late_report_is_
         )
         .await;
     assert_eq!(reported["reportSummons"]["late"], true);
+    let record = app
+        .ok(&dispatcher, "query($u: ID!) { node(id: $u) { ... on Unit { summonsRecord { summoned reported late } } } }", json!({ "u": unit }))
+        .await;
+    assert_eq!(
+        record["node"]["summonsRecord"],
+        json!({ "summoned": 1, "reported": 1, "late": 1 })
+    );
 
     // Dispatched to it while summoned, it works the case as its lead unit.
     app.ok(

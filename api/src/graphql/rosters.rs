@@ -71,7 +71,7 @@ pub struct RosterChange {
 }
 
 #[derive(InputObject, SimpleObject, Clone)]
-#[graphql(input_name = "DutyRosterInput")]
+#[graphql(name = "DutyRoster", input_name = "DutyRosterInput")]
 pub struct DutyRosterNode {
     pub weekly: Vec<Shift>,
     #[graphql(default)]

@@ -113,6 +113,16 @@ impl StaffNode {
 /// A department stationed in a center (入驻单位).
 pub struct UnitNode(pub UnitRecord);
 
+/// A unit's answers to summonses.
+#[derive(async_graphql::SimpleObject)]
+#[graphql(name = "SummonsRecord")]
+pub struct SummonsRecordNode {
+    pub summoned: u64,
+    pub reported: u64,
+    /// Reported after the report-by time, or not reported though it has passed.
+    pub late: u64,
+}
+
 #[Object(name = "Unit")]
 impl UnitNode {
     pub async fn id(&self) -> ID {
@@ -145,6 +155,18 @@ impl UnitNode {
             .await?
             .and_then(|s| s.roster)
             .map(|r| super::rosters::DutyRosterNode::from_domain(&r)))
+    }
+
+    /// How the unit has answered summonses (on-call units): late reports, and summonses past their
+    /// report-by time without a report, count against it.
+    async fn summons_record(&self, ctx: &Context<'_>) -> Result<SummonsRecordNode> {
+        let app = state(ctx);
+        let (summoned, reported, late) = app.store.summons_record(self.0.id, app.now()).await?;
+        Ok(SummonsRecordNode {
+            summoned,
+            reported,
+            late,
+        })
     }
 
     /// Whether the unit's roster lets it act on its cases now: false only for a rotating unit outside its

@@ -220,6 +220,24 @@ impl Store {
             .collect())
     }
 
+    /// How a unit has answered its summonses: (summoned, reported, reported late or not yet though due).
+    pub async fn summons_record(
+        &self,
+        unit_id: i64,
+        now: DateTime<Utc>,
+    ) -> ApiResult<(u64, u64, u64)> {
+        let all = summons::Entity::find()
+            .filter(summons::Column::UnitId.eq(unit_id))
+            .all(&self.db)
+            .await?;
+        let reported = all.iter().filter(|s| s.reported_at.is_some()).count() as u64;
+        let late = all
+            .iter()
+            .filter(|s| s.late || (s.reported_at.is_none() && s.report_by < now))
+            .count() as u64;
+        Ok((all.len() as u64, reported, late))
+    }
+
     /// The units with an open summons to a case.
     pub async fn summoned_units(&self, case_id: i64) -> ApiResult<Vec<i64>> {
         Ok(summons::Entity::find()
