@@ -100,6 +100,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub vault: Vault,
     pub directory: Directory,
+    /// How units are stationed (residency never changes; rosters are dropped here when they change, on
+    /// every replica).
+    pub stations: std::sync::RwLock<HashMap<i64, UnitStation>>,
     /// The rules that grade cases' risk.
     pub risk_rules: RiskRules,
     /// Clock policies set by centers, by (tenant, kind, complexity).
@@ -266,11 +269,13 @@ impl AppState {
                 Ok(())
             }
             PolicyChange::ClockPolicies => self.load_clock_policies().await,
+            PolicyChange::Roster { unit_id } => self.forget_stations(Some(*unit_id)),
             PolicyChange::Calendar => self.reload_calendar().await,
         }
     }
 
     async fn reload_everything(&self) -> ApiResult<()> {
+        self.forget_stations(None)?;
         self.load_policies().await?;
         self.load_clock_policies().await?;
         self.reload_calendar().await
@@ -680,7 +685,48 @@ impl AppState {
 
     // ---- cases ---------------------------------------------------------------------------------------
 
-    async fn case_target(&self, case: &CaseRecord) -> ApiResult<Target> {
+    /// How `units` are stationed, from memory when known.
+    async fn stations_of(&self, units: &[i64]) -> ApiResult<HashMap<i64, UnitStation>> {
+        let poisoned = || ApiError::internal(anyhow::anyhow!("station cache lock poisoned"));
+        let mut found = HashMap::with_capacity(units.len());
+        let mut missing = Vec::new();
+        {
+            let cache = self.stations.read().map_err(|_| poisoned())?;
+            for unit in units {
+                match cache.get(unit) {
+                    Some(station) => {
+                        found.insert(*unit, station.clone());
+                    }
+                    None => missing.push(*unit),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let loaded = self.store.unit_stations(&missing).await?;
+            let mut cache = self.stations.write().map_err(|_| poisoned())?;
+            for (unit, station) in loaded {
+                cache.insert(unit, station.clone());
+                found.insert(unit, station);
+            }
+        }
+        Ok(found)
+    }
+
+    fn forget_stations(&self, unit: Option<i64>) -> ApiResult<()> {
+        let mut cache = self
+            .stations
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("station cache lock poisoned")))?;
+        match unit {
+            Some(unit) => {
+                cache.remove(&unit);
+            }
+            None => cache.clear(),
+        }
+        Ok(())
+    }
+
+    async fn case_target(&self, case: &CaseRecord, principal: &Principal) -> ApiResult<Target> {
         let handler = if case.tenant_id == case.origin_tenant_id {
             case.origin
         } else {
@@ -697,8 +743,22 @@ impl AppState {
             .copied()
             .collect();
         let now = self.now();
-        let stations = self.store.unit_stations(&units).await?;
-        let summoned_units = self.store.summoned_units(case.id).await?;
+        let stations = self.stations_of(&units).await?;
+        // Summonses matter only to on-call units: of the case, or of the principal.
+        let on_call = |s: &HashMap<i64, UnitStation>| {
+            s.values()
+                .any(|station| station.residency == Residency::OnCall)
+        };
+        let summoned_units = if on_call(&stations)
+            || on_call(
+                &self
+                    .stations_of(&self.authz.units_of(principal.user_id).await)
+                    .await?,
+            ) {
+            self.store.summoned_units(case.id).await?
+        } else {
+            Vec::new()
+        };
         let off_shift_units = stations
             .iter()
             .filter(|(_, station)| station.off_shift(now))
@@ -749,12 +809,14 @@ impl AppState {
         self.store
             .set_duty_roster(&permit, &unit, roster, self.now())
             .await?;
+        self.policy_changed(PolicyChange::Roster { unit_id: unit.id })
+            .await?;
         Ok(unit)
     }
 
     /// A unit's roster and whether it is on duty now (rotating units only).
     pub async fn unit_station(&self, unit_id: i64) -> ApiResult<Option<UnitStation>> {
-        Ok(self.store.unit_stations(&[unit_id]).await?.remove(&unit_id))
+        Ok(self.stations_of(&[unit_id]).await?.remove(&unit_id))
     }
 
     /// Loads a case and checks `action` on it. A case the principal may not see is `NOT_FOUND`.
@@ -765,7 +827,7 @@ impl AppState {
         action: Action,
     ) -> ApiResult<(CaseRecord, Permit)> {
         let case = self.store.case(case_id).await?.ok_or(ApiError::NotFound)?;
-        let target = self.case_target(&case).await?;
+        let target = self.case_target(&case, principal).await?;
         let permit = self.authz.permit(principal, action, &target).await?;
         Ok((case, permit))
     }
@@ -783,7 +845,7 @@ impl AppState {
         if scope.units.is_empty() {
             return Ok(scope);
         }
-        let stations = self.store.unit_stations(&scope.units).await?;
+        let stations = self.stations_of(&scope.units).await?;
         let on_call: Vec<i64> = scope
             .units
             .iter()
@@ -1492,6 +1554,10 @@ pub enum PolicyChange {
     },
     /// A center's clock policy changed: reload them.
     ClockPolicies,
+    /// A unit's duty roster changed: forget what was known of it.
+    Roster {
+        unit_id: i64,
+    },
     /// A calendar notice was loaded: reload the working-day calendar.
     Calendar,
 }
@@ -1511,6 +1577,7 @@ impl PolicyChange {
                 serde_json::json!({ "member": { "unit": unit_id, "user": user_id } })
             }
             PolicyChange::ClockPolicies => serde_json::json!({ "reload": "clock_policies" }),
+            PolicyChange::Roster { unit_id } => serde_json::json!({ "roster": unit_id }),
             PolicyChange::Calendar => serde_json::json!({ "reload": "calendar" }),
         }
         .to_string()
@@ -1525,6 +1592,9 @@ impl PolicyChange {
                 tenant_id: g.get("tenant")?.as_i64()?,
                 level: fengqiao_domain::TenantLevel::parse(g.get("level")?.as_str()?)?,
             }));
+        }
+        if let Some(unit_id) = value.get("roster").and_then(|u| u.as_i64()) {
+            return Some(PolicyChange::Roster { unit_id });
         }
         match value.get("reload").and_then(|r| r.as_str()) {
             Some("clock_policies") => return Some(PolicyChange::ClockPolicies),

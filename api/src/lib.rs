@@ -128,6 +128,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         clock,
         vault,
         directory: Directory::default(),
+        stations: std::sync::RwLock::new(std::collections::HashMap::new()),
         calendar,
         risk_rules: fengqiao_domain::risk::RiskRules::default(),
         policies: std::sync::RwLock::new(std::collections::HashMap::new()),

@@ -143,4 +143,36 @@ async fn grants_and_memberships_reach_another_replica_without_a_restart() {
         after = second.policy_for(&ancestry, kind, simple).unwrap();
     }
     assert_eq!(after.conclude_within.to_text(), "3wd");
+
+    // A rotating unit's roster, set through one replica, replaces what the other knew of the unit.
+    let rotating = app
+        .ok(&app.admin_token, "mutation($t: ID!) { createUnit(input: {tenantId: $t, name: \"南关住建所\", department: \"住建\", residency: ROTATING}) { id } }", json!({ "t": township }))
+        .await["createUnit"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rotating_id = number(&rotating, fengqiao::graphql::GlobalId::Unit);
+    let known = second.unit_station(rotating_id).await.unwrap().unwrap();
+    assert!(known.roster.is_none());
+    app.ok(
+        &director,
+        "mutation($u: ID!) { setDutyRoster(unitId: $u, roster: {weekly: [{weekday: TUE, start: \"09:00\", end: \"12:00\"}]}) { id } }",
+        json!({ "u": rotating }),
+    )
+    .await;
+    let started = Instant::now();
+    let mut roster = None;
+    while started.elapsed() < Duration::from_secs(5) && roster.is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        roster = second
+            .unit_station(rotating_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .roster;
+    }
+    assert_eq!(
+        roster.map(|r| r.to_text()).as_deref(),
+        Some("tue 09:00-12:00")
+    );
 }
