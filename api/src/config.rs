@@ -51,6 +51,8 @@ pub struct Config {
     pub database_max_connections: u32,
     /// A `redis://` URL; empty means the in-process cache.
     pub redis_url: Secret,
+    /// Prefix of every Redis key and channel, so that deployments sharing one Redis stay apart.
+    pub redis_prefix: String,
     /// Migrate the database on start.
     pub auto_migrate: bool,
     /// Seed the demo county on start when the database has no tenant. Unset, it does so only on the
@@ -103,6 +105,7 @@ impl Default for Config {
             database_url: Secret::default(),
             database_max_connections: 32,
             redis_url: Secret::default(),
+            redis_prefix: "fengqiao:".into(),
             auto_migrate: true,
             seed_demo_if_empty: None,
             deadline_scan_minutes: 5,
@@ -206,6 +209,17 @@ impl Config {
                 "auth.password_check_concurrency must be between 1 and 64".into(),
             ));
         }
+        if self.redis_prefix.is_empty()
+            || self.redis_prefix.len() > 64
+            || self
+                .redis_prefix
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ConfigError::Invalid(
+                "redis_prefix must be 1 to 64 characters without spaces".into(),
+            ));
+        }
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
@@ -276,6 +290,15 @@ mod tests {
         let weak = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::string("[auth]\njwt_secret = \"short\""));
         assert!(Config::from_figment(weak).is_err());
+        let spaced = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("redis_prefix = \"two words\""));
+        assert!(Config::from_figment(spaced).is_err());
+        let prefixed = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::string("redis_prefix = \"county-a:\""));
+        assert_eq!(
+            Config::from_figment(prefixed).map(|c| c.redis_prefix).ok(),
+            Some("county-a:".to_owned())
+        );
     }
 
     #[test]

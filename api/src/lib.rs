@@ -99,12 +99,12 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     } else {
         (
             Arc::new(
-                RedisCache::connect(config.redis_url.expose(), "fengqiao:")
+                RedisCache::connect(config.redis_url.expose(), &config.redis_prefix)
                     .await
                     .context("connecting to Redis")?,
             ),
             Arc::new(
-                RedisBus::connect(config.redis_url.expose(), "fengqiao:")
+                RedisBus::connect(config.redis_url.expose(), &config.redis_prefix)
                     .await
                     .context("connecting to Redis for the event bus")?,
             ),
