@@ -837,14 +837,7 @@ impl Store {
             version: case.version + 1,
             ..case.clone()
         };
-        rollups::bump(
-            &txn,
-            case.id,
-            &case.origin,
-            Some(&rollups::facts_of(case)),
-            &rollups::facts_of(&after),
-        )
-        .await?;
+        rollups::bump_change(&txn, case, &after).await?;
         txn.commit().await?;
         Ok(after)
     }
@@ -962,14 +955,7 @@ impl Store {
         }
         let data = serde_json::json!({ "from": case.clocks.conclude_by, "to": to });
         record_note(&txn, case, permit.user_id(), "extend", reason, data, now).await?;
-        rollups::bump(
-            &txn,
-            case.id,
-            &case.origin,
-            Some(&rollups::facts_of(case)),
-            &rollups::facts_of(&after),
-        )
-        .await?;
+        rollups::bump_change(&txn, case, &after).await?;
         txn.commit().await?;
         Ok(after)
     }
@@ -998,14 +984,7 @@ impl Store {
             version: case.version + 1,
             ..case.clone()
         };
-        rollups::bump(
-            &txn,
-            case.id,
-            &case.origin,
-            Some(&rollups::facts_of(case)),
-            &rollups::facts_of(&after),
-        )
-        .await?;
+        rollups::bump_change(&txn, case, &after).await?;
         txn.commit().await?;
         Ok(true)
     }

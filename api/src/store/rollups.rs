@@ -196,6 +196,22 @@ pub(super) async fn bump(
     add_rows(db, rows).await
 }
 
+/// Applies the change of a stored case from `before` to `after` (same case) to the counters.
+pub(super) async fn bump_change(
+    db: &impl ConnectionTrait,
+    before: &CaseRecord,
+    after: &CaseRecord,
+) -> Result<(), DbErr> {
+    bump(
+        db,
+        before.id,
+        &before.origin,
+        Some(&facts_of(before)),
+        &facts_of(after),
+    )
+    .await
+}
+
 /// A counter read back: breakdown, metric and value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Count<K> {
