@@ -34,6 +34,7 @@ use crate::store::cases::{
 };
 use crate::store::policies::TenantPolicy;
 use crate::store::rosters::{SummonsRecord, UnitStation};
+use crate::store::scope::{self, DbScope, Reach};
 use crate::store::supervision::{NewOrder, OrderRecord};
 use crate::store::tenants::TenantRecord;
 use crate::store::tokens::Spend;
@@ -146,7 +147,7 @@ impl AppState {
 
     /// Loads every stored clock policy.
     pub async fn load_clock_policies(&self) -> ApiResult<()> {
-        let stored = self.store.clock_policies().await?;
+        let stored = scope::as_system(self.store.clock_policies()).await?;
         let mut policies = self
             .policies
             .write()
@@ -234,8 +235,13 @@ impl AppState {
 
     /// Loads every grant and unit membership into the authorizer.
     pub async fn load_policies(&self) -> ApiResult<()> {
-        let grants = self.store.all_grants().await?;
-        let members = self.store.all_unit_members().await?;
+        let (grants, members) = scope::as_system(async {
+            Ok::<_, ApiError>((
+                self.store.all_grants().await?,
+                self.store.all_unit_members().await?,
+            ))
+        })
+        .await?;
         self.authz
             .load(&grants, &members)
             .await
@@ -257,7 +263,12 @@ impl AppState {
         }
     }
 
+    /// Reloads run as the system: a change made in one county's request reloads what every county shares.
     async fn apply_policy_change(&self, change: &PolicyChange) -> ApiResult<()> {
+        scope::as_system(self.apply_policy_change_here(change)).await
+    }
+
+    async fn apply_policy_change_here(&self, change: &PolicyChange) -> ApiResult<()> {
         match change {
             PolicyChange::Grant(grant) => self
                 .authz
@@ -276,9 +287,12 @@ impl AppState {
 
     async fn reload_everything(&self) -> ApiResult<()> {
         self.forget_stations(None)?;
-        self.load_policies().await?;
-        self.load_clock_policies().await?;
-        self.reload_calendar().await
+        scope::as_system(async {
+            self.load_policies().await?;
+            self.load_clock_policies().await?;
+            self.reload_calendar().await
+        })
+        .await
     }
 
     /// Subscribes to other replicas' policy changes, then loads the policy, and keeps applying changes
@@ -323,7 +337,8 @@ impl AppState {
         if username.len() > 64 || password.len() > 1024 || username.chars().any(char::is_control) {
             return Err(unauthenticated());
         }
-        let user = self.store.user_by_username(username).await?;
+        // The account is found before anyone is signed in: as the system.
+        let user = scope::as_system(self.store.user_by_username(username)).await?;
         let stored = user
             .as_ref()
             .map(|u| u.password_hash.clone())
@@ -380,9 +395,7 @@ impl AppState {
             .await?
         {
             Spend::Spent { user_id, family } => {
-                let user = self
-                    .store
-                    .user(user_id)
+                let user = scope::as_system(self.store.user(user_id))
                     .await?
                     .filter(|u| u.active)
                     .ok_or(ApiError::Unauthenticated("the account is disabled"))?;
@@ -840,6 +853,44 @@ impl AppState {
 
     /// Where the principal may read cases from. On-call units see only the cases they are summoned to,
     /// while the summons is open.
+    /// The rows the database lets `principal`'s requests reach (the second wall behind casbin, see
+    /// `store::scope`): its county's, and of the county's cases those registered under a tenant where it
+    /// holds a role or where one of its units is stationed. A role at the county reaches every case of the
+    /// county; casbin still decides which of them the principal may read.
+    pub async fn db_scope(&self, principal: &Principal) -> ApiResult<DbScope> {
+        let home = scope::as_system(self.directory.get(&self.store, principal.tenant_id)).await?;
+        let Some(home) = home else {
+            return Ok(DbScope::Nobody);
+        };
+        let county = home.ancestry.county;
+        let grants = self.authz.grants_of(principal.user_id).await;
+        if grants
+            .iter()
+            .any(|g| g.level == fengqiao_domain::TenantLevel::County)
+        {
+            return Ok(DbScope::Principal {
+                county,
+                reach: Reach::County,
+            });
+        }
+        let mut tenants: Vec<i64> = grants.iter().map(|g| g.tenant_id).collect();
+        let units = self.authz.units_of(principal.user_id).await;
+        if !units.is_empty() {
+            let county_rows = DbScope::Principal {
+                county,
+                reach: Reach::Subtrees(Vec::new()),
+            };
+            let stations = scope::within(county_rows, self.stations_of(&units)).await?;
+            tenants.extend(stations.values().map(|s| s.tenant_id));
+        }
+        tenants.sort_unstable();
+        tenants.dedup();
+        Ok(DbScope::Principal {
+            county,
+            reach: Reach::Subtrees(tenants),
+        })
+    }
+
     pub async fn case_scope(&self, principal: &Principal) -> ApiResult<CaseScope> {
         let mut scope = self.authz.case_scope(principal).await;
         if scope.units.is_empty() {
@@ -901,10 +952,14 @@ impl AppState {
             })
             .collect();
         let facts = RiskFacts {
-            repeat_cases: self
-                .store
-                .cases_sharing_parties(origin.ancestry.county, &hashes, now - RISK_WINDOW, None)
-                .await?,
+            // Earlier cases anywhere in the county count, including those the caller may not read.
+            repeat_cases: scope::across_county(self.store.cases_sharing_parties(
+                origin.ancestry.county,
+                &hashes,
+                now - RISK_WINDOW,
+                None,
+            ))
+            .await?,
             sensitive: self.risk_rules.is_sensitive(case.kind, case.category),
             ..RiskFacts::default()
         };
@@ -1145,15 +1200,13 @@ impl AppState {
             ..case.clone()
         };
         let facts = RiskFacts {
-            repeat_cases: self
-                .store
-                .cases_sharing_parties(
-                    case.origin.county,
-                    &hashes,
-                    now - RISK_WINDOW,
-                    Some(case.id),
-                )
-                .await?,
+            repeat_cases: scope::across_county(self.store.cases_sharing_parties(
+                case.origin.county,
+                &hashes,
+                now - RISK_WINDOW,
+                Some(case.id),
+            ))
+            .await?,
             escalations: escalations(next.tier, &case.origin, handler.level),
             overdue: after.is_overdue(now),
             sensitive: self.risk_rules.is_sensitive(case.kind, case.category),
@@ -1336,7 +1389,12 @@ impl AppState {
     }
 
     /// The deadline scanner over one county's cases only (`None`: every county).
+    /// A system job: it runs as the system whoever calls it.
     pub async fn scan_deadlines_in(&self, county: Option<i64>) -> ApiResult<ScanReport> {
+        scope::as_system(self.scan_deadlines_here(county)).await
+    }
+
+    async fn scan_deadlines_here(&self, county: Option<i64>) -> ApiResult<ScanReport> {
         // One scan of a scope at a time; scans of overlapping scopes only repeat idempotent work.
         let lease = match county {
             Some(county) => format!("lease:deadline-scanner:{county}"),

@@ -47,6 +47,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// A `sqlite://` or `postgres://` URL; empty means a SQLite file in `data_dir`.
     pub database_url: Secret,
+    /// PostgreSQL only: a URL of the role that owns the schema. When set, migrations run as that role,
+    /// which then grants `database_url`'s role the rows (never the tables) it works with, so row-level
+    /// security holds for the server. Empty: migrations run as `database_url`'s role, which on PostgreSQL
+    /// then owns the tables and the server refuses to start; migrate with `fengqiao migrate` under an
+    /// owner role instead, or set this.
+    pub database_owner_url: Secret,
     /// Largest number of pooled database connections.
     pub database_max_connections: u32,
     /// A `redis://` URL; empty means the in-process cache.
@@ -103,6 +109,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("data"),
             database_url: Secret::default(),
+            database_owner_url: Secret::default(),
             database_max_connections: 32,
             redis_url: Secret::default(),
             redis_prefix: "fengqiao:".into(),
@@ -235,6 +242,19 @@ impl Config {
                 "database_url must be a sqlite: or postgres:// URL".into(),
             ));
         }
+        let owner = self.database_owner_url.expose();
+        if !owner.is_empty() {
+            if !(owner.starts_with("postgres://") || owner.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid(
+                    "database_owner_url must be a postgres:// URL".into(),
+                ));
+            }
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(ConfigError::Invalid(
+                    "database_owner_url needs a PostgreSQL database_url".into(),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -299,6 +319,27 @@ mod tests {
             Config::from_figment(prefixed).map(|c| c.redis_prefix).ok(),
             Some("county-a:".to_owned())
         );
+    }
+
+    #[test]
+    fn an_owner_url_needs_postgresql_on_both_urls() {
+        let config = |toml: &str| {
+            Config::from_figment(
+                Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+            )
+        };
+        assert!(config("database_owner_url = \"postgres://owner@db/f\"").is_err());
+        assert!(
+            config(
+                "database_url = \"postgres://app@db/f\"\ndatabase_owner_url = \"sqlite://x.db\""
+            )
+            .is_err()
+        );
+        let both = config(
+            "database_url = \"postgres://app@db/f\"\ndatabase_owner_url = \"postgres://owner@db/f\"",
+        )
+        .unwrap();
+        assert_eq!(both.database_owner_url.expose(), "postgres://owner@db/f");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::config::GraphqlConfig;
 use crate::error::ApiError;
 use crate::graphql::{FengqiaoSchema, RequestAuth, assign_error_codes, build_schema};
+use crate::store::scope::{self, DbScope};
 
 /// An HTTP server for the API on an already bound listener.
 pub fn server(
@@ -66,6 +67,21 @@ async fn request_auth(state: &AppState, req: &HttpRequest) -> RequestAuth {
     }
 }
 
+/// The rows of the database a request may reach: its caller's, none for anyone else.
+async fn request_scope(state: &AppState, auth: &RequestAuth) -> DbScope {
+    let RequestAuth::Caller(caller) = auth else {
+        return DbScope::Nobody;
+    };
+    match state.db_scope(&caller.principal).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            // Its reads then find nothing and its writes fail; the cause is in the log.
+            tracing::error!(error = %e.detail(), "could not work out a request's database scope");
+            DbScope::Nobody
+        }
+    }
+}
+
 async fn graphql(
     schema: web::Data<FengqiaoSchema>,
     state: web::Data<Arc<AppState>>,
@@ -73,7 +89,8 @@ async fn graphql(
     body: GraphQLRequest,
 ) -> GraphQLResponse {
     let auth = request_auth(&state, &req).await;
-    let mut response = schema.execute(body.into_inner().data(auth)).await;
+    let rows = request_scope(&state, &auth).await;
+    let mut response = scope::within(rows, schema.execute(body.into_inner().data(auth))).await;
     assign_error_codes(&mut response.errors);
     response.into()
 }
@@ -116,9 +133,12 @@ async fn monthly_report(
             "xlsx" => true,
             _ => return Err(ApiError::bad_input("format", "csv or xlsx")),
         };
-        let (body, extension, mime) = state
-            .monthly_report(&principal, tenant_id, month, xlsx)
-            .await?;
+        let rows = state.db_scope(&principal).await?;
+        let (body, extension, mime) = scope::within(
+            rows,
+            state.monthly_report(&principal, tenant_id, month, xlsx),
+        )
+        .await?;
         Ok((body, extension, mime, month))
     }
     .await;

@@ -54,6 +54,27 @@ fn data_secret(
     Ok(value)
 }
 
+/// Applies pending migrations to `store`'s database: as the owner role of `database_owner_url` when it is
+/// set, granting `store`'s role the rows it needs; otherwise as `store`'s own role.
+pub async fn migrate(config: &Config, store: &Store) -> anyhow::Result<()> {
+    if config.database_owner_url.is_empty() {
+        return store.migrate(None).await.context("migrating the database");
+    }
+    let owner = Store::connect(config.database_owner_url.expose(), 2)
+        .await
+        .context("connecting to the database as its owner (database_owner_url)")?;
+    let role = store
+        .role()
+        .await
+        .context("reading the server's database role")?;
+    owner
+        .migrate(Some(&role))
+        .await
+        .context("migrating the database as its owner")?;
+    owner.close().await;
+    Ok(())
+}
+
 /// Connects everything the configuration names and loads the authorization policy.
 pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
     let url = config.effective_database_url();
@@ -65,7 +86,14 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         .await
         .context("connecting to the database")?;
     if config.auto_migrate {
-        store.migrate().await.context("migrating the database")?;
+        migrate(config, &store).await?;
+    }
+    if let Some(gap) = store
+        .row_security_gap()
+        .await
+        .context("checking row-level security")?
+    {
+        anyhow::bail!("refusing to start: {gap}");
     }
     let jwt_secret = if config.auth.jwt_secret.is_empty() {
         data_secret(&config.data_dir, "jwt.key", || {

@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
                 config.auto_migrate = true;
                 let store =
                     fengqiao::store::Store::connect(&config.effective_database_url(), 2).await?;
-                store.migrate().await?;
+                fengqiao::migrate(&config, &store).await?;
                 println!("migrations applied");
                 Ok(())
             }

@@ -374,6 +374,15 @@ impl AppState {
         county: Option<i64>,
         repair: bool,
     ) -> ApiResult<Vec<CountyDrift>> {
+        // A system job: it reads the counters and timelines of every county it checks.
+        crate::store::scope::as_system(self.verify_rollups_here(county, repair)).await
+    }
+
+    async fn verify_rollups_here(
+        &self,
+        county: Option<i64>,
+        repair: bool,
+    ) -> ApiResult<Vec<CountyDrift>> {
         let counties = match county {
             Some(id) => vec![id],
             None => self.store.county_ids().await?,
@@ -421,6 +430,10 @@ impl AppState {
 
     /// Builds the counters of every county that has cases but no counters (data from before the rollups).
     pub async fn build_missing_rollups(&self) -> ApiResult<()> {
+        crate::store::scope::as_system(self.build_missing_rollups_here()).await
+    }
+
+    async fn build_missing_rollups_here(&self) -> ApiResult<()> {
         for county in self.store.counties_without_rollups().await? {
             tracing::info!(county, "building rollup counters from the case timelines");
             self.verify_rollups(Some(county), true).await?;

@@ -12,6 +12,7 @@ mod m20261124_000004_clock_policies;
 mod m20261124_000005_risk;
 mod m20261125_000001_rollups;
 mod m20261125_000002_stationing;
+mod m20261126_000001_row_security;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_risk::Migration),
             Box::new(m20261125_000001_rollups::Migration),
             Box::new(m20261125_000002_stationing::Migration),
+            Box::new(m20261126_000001_row_security::Migration),
         ]
     }
 }

@@ -148,6 +148,9 @@ LOADGEN_BIN="$BIN_DIR/loadgen"
 # ---- database --------------------------------------------------------------------------------------------
 say "creating database $BENCH_DB on $PGHOST:$PGPORT"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" -c "CREATE DATABASE $BENCH_DB"
+# The schema's owner (PGUSER) migrates; the server runs as a role that owns nothing, under row-level security.
+psql -X -q -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fengqiao_bench')
+    THEN CREATE ROLE fengqiao_bench LOGIN PASSWORD 'fengqiao_bench'; END IF; END \$\$"
 PG_VERSION=$(psql -X -Atq -d "$BENCH_DB" -c 'SHOW server_version')
 
 # ---- server ----------------------------------------------------------------------------------------------
@@ -158,7 +161,8 @@ fi
 say "starting $SERVER_BIN on 127.0.0.1:$PORT (seeds the demo county)"
 env -u FENGQIAO_CONFIG \
     FENGQIAO_LISTEN="127.0.0.1:$PORT" \
-    FENGQIAO_DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB" \
+    FENGQIAO_DATABASE_URL="postgres://fengqiao_bench:fengqiao_bench@$PGHOST:$PGPORT/$BENCH_DB" \
+    FENGQIAO_DATABASE_OWNER_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB" \
     FENGQIAO_DATA_DIR="$WORK/data" \
     FENGQIAO_SEED_DEMO_IF_EMPTY=true \
     FENGQIAO_DATABASE_MAX_CONNECTIONS="$DB_MAX_CONNECTIONS" \

@@ -11,7 +11,8 @@
 # exit, failure or interrupt included.
 #
 # Settings (environment; defaults in brackets):
-#   PGHOST [127.0.0.1] PGPORT [5432] PGUSER [postgres]   PostgreSQL, trust authentication
+#   PGHOST [127.0.0.1] PGPORT [5432] PGUSER [postgres]   PostgreSQL, trust authentication; PGUSER owns the
+#                                                       schema, the server runs as the role fengqiao_bench
 #   BENCH_DB [fengqiao_rollup_bench]   dropped and created afresh
 #   CASES [1000000]  RUNS [200]  NAIVE_RUNS [7]  LOOP_SECONDS [15]  CLIENTS [16]  PORT [18081]
 #   SKIP_BUILD [0]   1: use the release binaries already built
@@ -48,7 +49,12 @@ if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     (cd "$ROOT" && cargo build --release -p fengqiao -p fengqiao-tests --bins)
 fi
 
-export FENGQIAO_DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB"
+# The schema's owner migrates; the server and the loader run as a role that owns nothing, under row-level
+# security, as in production.
+psql -X -q -d postgres -c "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'fengqiao_bench')
+    THEN CREATE ROLE fengqiao_bench LOGIN PASSWORD 'fengqiao_bench'; END IF; END \$\$"
+export FENGQIAO_DATABASE_URL="postgres://fengqiao_bench:fengqiao_bench@$PGHOST:$PGPORT/$BENCH_DB"
+export FENGQIAO_DATABASE_OWNER_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$BENCH_DB"
 export FENGQIAO_DATA_DIR="$WORK/data"
 export FENGQIAO_LOG="${FENGQIAO_LOG:-warn}"
 unset FENGQIAO_CONFIG
@@ -58,6 +64,7 @@ echo "== seeding the demo county through the server"
 "$BIN/fengqiao" seed-demo >/dev/null
 echo "== bulk loading $CASES cases"
 "$BIN/rollupbench" load --cases "$CASES" | tee "$WORK/load.txt"
+psql -X -q -d "$BENCH_DB" -c ANALYZE
 echo "== verify-rollups after the bulk load"
 "$BIN/fengqiao" verify-rollups | tee "$WORK/verify-after-load.txt"
 

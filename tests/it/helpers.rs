@@ -22,10 +22,46 @@ pub fn database_url(dir: &std::path::Path) -> String {
     }
 }
 
-pub fn test_config(dir: &std::path::Path) -> Config {
+/// On PostgreSQL the servers under test connect as this role, which owns nothing, so that row-level
+/// security holds for them as in production; `TEST_DATABASE_URL` names the owner, which migrates.
+pub const APP_ROLE: &str = "fengqiao_app";
+
+/// `owner_url` with the credentials of `APP_ROLE`.
+pub fn app_role_url(owner_url: &str) -> String {
+    let (scheme, rest) = owner_url.split_once("://").expect("a postgres:// URL");
+    let host_and_path = rest.split_once('@').map_or(rest, |(_, after)| after);
+    format!("{scheme}://{APP_ROLE}:{APP_ROLE}@{host_and_path}")
+}
+
+/// Creates `APP_ROLE` on the PostgreSQL server of `owner_url` unless it exists.
+pub async fn ensure_app_role(owner_url: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(owner_url).await.unwrap();
+    db.execute_unprepared(&format!(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+             CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{APP_ROLE}' NOSUPERUSER NOBYPASSRLS;
+           END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+         END $$"
+    ))
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+}
+
+pub async fn test_config(dir: &std::path::Path) -> Config {
+    let url = database_url(dir);
+    let (database_url, owner_url) = if url.starts_with("postgres") {
+        ensure_app_role(&url).await;
+        (app_role_url(&url), url)
+    } else {
+        (url, String::new())
+    };
     let mut config = Config {
         data_dir: dir.to_owned(),
-        database_url: Secret::new(database_url(dir)),
+        database_url: Secret::new(database_url),
+        database_owner_url: Secret::new(owner_url),
         database_max_connections: 8,
         redis_url: Secret::new(std::env::var("REDIS_URL").unwrap_or_default()),
         seed_demo_if_empty: Some(false),
@@ -86,7 +122,7 @@ impl TestApp {
                 .try_init();
         }
         let dir = tempfile::tempdir().unwrap();
-        let mut config = test_config(dir.path());
+        let mut config = test_config(dir.path()).await;
         config.deadline_scan_minutes = 0;
         let clock = OffsetClock::default();
         let state = fengqiao::build_state(&config, Arc::new(clock.clone()))

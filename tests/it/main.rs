@@ -14,6 +14,7 @@ mod helpers;
 mod isolation;
 mod migrations;
 mod replicas;
+mod rls;
 mod rollups;
 mod schema;
 mod store;

@@ -471,14 +471,18 @@ async fn counters_follow_escalation_reopening_and_rejection_and_equal_the_replay
     assert_no_drift(&app).await;
 
     // A counter that drifted (here by hand) is found and repaired from the timeline.
-    let db = app.state.store.db();
+    // Outside any request the store acts as the system.
+    let txn = app.state.store.begin().await.unwrap();
     use sea_orm::ConnectionTrait;
-    db.execute_unprepared(&format!(
-        "UPDATE rollup_counters SET value = value + 5 WHERE county_id = {} AND metric = 'intake' AND dim = ''",
-        app.county.id
-    ))
-    .await
-    .unwrap();
+    let tampered = txn
+        .execute_unprepared(&format!(
+            "UPDATE rollup_counters SET value = value + 5 WHERE county_id = {} AND metric = 'intake' AND dim = ''",
+            app.county.id
+        ))
+        .await
+        .unwrap();
+    assert!(tampered.rows_affected() > 0);
+    txn.commit().await.unwrap();
     let found = app
         .state
         .verify_rollups(Some(app.county.id), true)
@@ -648,15 +652,16 @@ async fn a_county_with_cases_but_no_counters_gets_them_built_from_its_timeline()
         .unwrap();
     assert!(!before.is_empty());
     use sea_orm::ConnectionTrait;
-    app.state
-        .store
-        .db()
+    let txn = app.state.store.begin().await.unwrap();
+    let deleted = txn
         .execute_unprepared(&format!(
             "DELETE FROM rollup_counters WHERE county_id = {}",
             app.county.id
         ))
         .await
         .unwrap();
+    assert!(deleted.rows_affected() > 0);
+    txn.commit().await.unwrap();
     app.state.build_missing_rollups().await.unwrap();
     assert_eq!(
         app.state

@@ -24,6 +24,7 @@ impl Store {
             notice: Set(text.to_owned()),
             loaded_at: Set(now),
         };
+        let txn = self.begin().await?;
         calendar_notice::Entity::insert(row)
             .on_conflict(
                 OnConflict::column(calendar_notice::Column::Year)
@@ -33,8 +34,9 @@ impl Store {
                     ])
                     .to_owned(),
             )
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -43,7 +45,7 @@ impl Store {
         let mut calendar = WorkingCalendar::shipped().map_err(ApiError::internal)?;
         let rows = calendar_notice::Entity::find()
             .order_by_asc(calendar_notice::Column::Year)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?;
         for row in rows {
             let notice = YearNotice::parse(&row.notice).map_err(|e| {

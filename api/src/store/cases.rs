@@ -13,7 +13,7 @@ use fengqiao_tenancy::{Action, CaseScope, Permit};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::entities::{
@@ -437,7 +437,7 @@ impl Store {
             )));
         }
         let county = origin.ancestry.county;
-        let sequence = self.codes.next(&self.db, county).await?;
+        let sequence = self.codes.next(self, county).await?;
         let code = CaseCode::new(
             origin.code.county_part(),
             fengqiao_domain::code::china_date(now),
@@ -463,7 +463,7 @@ impl Store {
             ));
         }
 
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let row = case::ActiveModel {
             code: Set(code),
             county_id: Set(county),
@@ -591,7 +591,7 @@ impl Store {
         let first = idempotency_key::Entity::find()
             .filter(idempotency_key::Column::UserId.eq(user_id))
             .filter(idempotency_key::Column::Key.eq(idem.key.as_str()))
-            .one(&self.db)
+            .one(&self.read().await?)
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("idempotency key vanished")))?;
         if first.request_hash != idem.request_hash {
@@ -603,7 +603,10 @@ impl Store {
     }
 
     pub async fn case(&self, id: i64) -> ApiResult<Option<CaseRecord>> {
-        let Some(model) = case::Entity::find_by_id(id).one(&self.db).await? else {
+        let Some(model) = case::Entity::find_by_id(id)
+            .one(&self.read().await?)
+            .await?
+        else {
             return Ok(None);
         };
         let co_units = self
@@ -648,7 +651,8 @@ impl Store {
             query.and_where(party(case_party::Column::CaseId).ne(except));
         }
         let row = self
-            .db
+            .read()
+            .await?
             .query_one(&query)
             .await?
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("COUNT returned no row")))?;
@@ -660,7 +664,7 @@ impl Store {
     pub async fn party_hashes(&self, case_id: i64) -> ApiResult<Vec<String>> {
         let rows = case_party::Entity::find()
             .filter(case_party::Column::CaseId.eq(case_id))
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?;
         Ok(rows
             .into_iter()
@@ -670,19 +674,21 @@ impl Store {
 
     /// Replaces a case's risk grade when time alone changed it (a deadline passed); a system update.
     pub async fn update_risk(&self, case_id: i64, risk: &RiskGrade) -> ApiResult<()> {
+        let txn = self.begin().await?;
         case::Entity::update_many()
             .col_expr(case::Column::RiskLevel, Expr::value(risk.level.as_str()))
             .col_expr(case::Column::RiskReasons, Expr::value(reasons_json(risk)))
             .filter(case::Column::Id.eq(case_id))
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 
     pub async fn case_id_by_code(&self, code: &str) -> ApiResult<Option<i64>> {
         Ok(case::Entity::find()
             .filter(case::Column::Code.eq(code))
-            .one(&self.db)
+            .one(&self.read().await?)
             .await?
             .map(|m| m.id))
     }
@@ -691,7 +697,7 @@ impl Store {
         Ok(case_co_unit::Entity::find()
             .filter(case_co_unit::Column::CaseId.is_in(case_ids.to_vec()))
             .order_by_asc(case_co_unit::Column::UnitId)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(|m| (m.case_id, m.unit_id))
@@ -736,7 +742,7 @@ impl Store {
             ..case.clone()
         }
         .is_overdue(now);
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = case::Entity::update_many()
             .col_expr(case::Column::Status, Expr::value(to.as_str()))
             .col_expr(case::Column::Tier, Expr::value(next.tier.as_str()))
@@ -863,7 +869,7 @@ impl Store {
         let mut rows = query
             .order_by_desc(case::Column::Id)
             .limit(first + 1)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?;
         let more = rows.len() as u64 > first;
         rows.truncate(first as usize);
@@ -883,7 +889,7 @@ impl Store {
             .filter(case::Column::Id.gt(after))
             .order_by_asc(case::Column::Id)
             .limit(limit)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?;
         self.records(rows).await
     }
@@ -935,7 +941,7 @@ impl Store {
             ..case.clone()
         };
         after.marked_overdue = after.is_overdue(now);
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = case::Entity::update_many()
             .col_expr(case::Column::ConcludeBy, Expr::value(Some(to)))
             .col_expr(case::Column::Extended, Expr::value(true))
@@ -967,7 +973,7 @@ impl Store {
         if case.marked_overdue {
             return Ok(false);
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = case::Entity::update_many()
             .col_expr(case::Column::Overdue, Expr::value(true))
             .col_expr(case::Column::Version, Expr::value(case.version + 1))
@@ -1005,8 +1011,9 @@ impl Store {
             )));
         }
         let data = serde_json::json!({ "party": party_id });
+        let txn = self.begin().await?;
         record_note(
-            &self.db,
+            &txn,
             case,
             permit.user_id(),
             "reveal_personal_data",
@@ -1014,14 +1021,16 @@ impl Store {
             data,
             now,
         )
-        .await
+        .await?;
+        txn.commit().await?;
+        Ok(())
     }
 
     pub async fn events(&self, case_id: i64) -> ApiResult<Vec<EventRecord>> {
         case_event::Entity::find()
             .filter(case_event::Column::CaseId.eq(case_id))
             .order_by_asc(case_event::Column::Id)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(|m| {
@@ -1051,7 +1060,7 @@ impl Store {
         case_party::Entity::find()
             .filter(case_party::Column::CaseId.eq(case_id))
             .order_by_asc(case_party::Column::Id)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(|m| {

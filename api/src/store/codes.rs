@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
+
+use super::Store;
 
 pub struct CodeAllocator {
     block: i64,
@@ -37,7 +39,7 @@ impl CodeAllocator {
     }
 
     /// The next sequence number for `county_id`.
-    pub async fn next(&self, db: &DatabaseConnection, county_id: i64) -> Result<i64, DbErr> {
+    pub async fn next(&self, store: &Store, county_id: i64) -> Result<i64, DbErr> {
         if let Some(n) = self.take(county_id)? {
             return Ok(n);
         }
@@ -45,6 +47,7 @@ impl CodeAllocator {
         if let Some(n) = self.take(county_id)? {
             return Ok(n);
         }
+        let db = store.begin().await?;
         let backend = db.get_database_backend();
         let sql = "INSERT INTO case_code_counters (county_id, next_value) VALUES ($1, $2) \
                    ON CONFLICT (county_id) DO UPDATE SET next_value = case_code_counters.next_value + $2 \
@@ -63,6 +66,7 @@ impl CodeAllocator {
             .await?
             .ok_or_else(|| DbErr::Custom("case code counter returned no row".into()))?;
         let end: i64 = row.try_get_by_index(0)?;
+        db.commit().await?;
         let first = end - self.block + 1;
         let mut blocks = self
             .blocks

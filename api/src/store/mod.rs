@@ -8,6 +8,7 @@ pub mod entities;
 pub mod policies;
 pub mod rollups;
 pub mod rosters;
+pub mod scope;
 pub mod supervision;
 pub mod tenants;
 pub mod tokens;
@@ -16,8 +17,8 @@ pub mod users;
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr, SqlErr,
-    Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, ExecResult, QueryResult, SqlErr, Statement, TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -62,7 +63,9 @@ impl Store {
         })
     }
 
-    pub fn db(&self) -> &DatabaseConnection {
+    /// The pool itself, outside any scope: on PostgreSQL with row-level security its queries see no row
+    /// of a tenant table. Store methods use `begin` and `read`.
+    pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
     }
 
@@ -70,32 +73,206 @@ impl Store {
         self.db.get_database_backend()
     }
 
-    /// Applies pending migrations. On PostgreSQL an advisory lock makes concurrent starts take turns.
-    pub async fn migrate(&self) -> Result<(), DbErr> {
+    /// Begins a transaction in the current task's scope (`scope::current`).
+    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+        let txn = self.db.begin().await?;
+        scope::apply(&txn).await?;
+        Ok(txn)
+    }
+
+    /// A connection for reads in the current task's scope: on PostgreSQL a transaction that is rolled back
+    /// when dropped (the scope is a transaction's setting), on SQLite the pool.
+    pub(crate) async fn read(&self) -> Result<Db<'_>, DbErr> {
+        Ok(match self.backend() {
+            DatabaseBackend::Postgres => Db::Scoped(self.begin().await?),
+            _ => Db::Pool(&self.db),
+        })
+    }
+
+    /// Applies pending migrations as the system (they may rewrite rows of every county). On PostgreSQL an
+    /// advisory lock makes concurrent starts take turns, and when `app_role` is given the same transaction
+    /// grants that role what the server needs on every table: reading and writing rows, never owning them.
+    pub async fn migrate(&self, app_role: Option<&str>) -> Result<(), DbErr> {
         const LOCK: i64 = 0x6665_6e67_7169_616f; // "fengqiao"
-        if self.backend() == DatabaseBackend::Postgres {
-            // PostgreSQL runs DDL in transactions: the migration and its transaction-scoped lock commit together.
-            let txn = sea_orm::TransactionTrait::begin(&self.db).await?;
-            txn.execute_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                [LOCK.into()],
-            ))
-            .await?;
-            match fengqiao_migrations::Migrator::up(&txn, None).await {
-                Ok(()) => txn.commit().await,
-                Err(e) => {
-                    txn.rollback().await?;
-                    Err(e)
-                }
+        if self.backend() != DatabaseBackend::Postgres {
+            return fengqiao_migrations::Migrator::up(&self.db, None).await;
+        }
+        // PostgreSQL runs DDL in transactions: the migration, its grants and its transaction-scoped lock
+        // commit together.
+        let txn = scope::as_system(self.begin()).await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [LOCK.into()],
+        ))
+        .await?;
+        let migrated = async {
+            fengqiao_migrations::Migrator::up(&txn, None).await?;
+            if let Some(role) = app_role {
+                let role = quote_ident(role);
+                txn.execute_unprepared(&format!(
+                    "GRANT USAGE ON SCHEMA public TO {role};
+                     GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+                     REVOKE INSERT, UPDATE, DELETE ON seaql_migrations FROM {role};
+                     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
+                ))
+                .await?;
             }
-        } else {
-            fengqiao_migrations::Migrator::up(&self.db, None).await
+            Ok::<(), DbErr>(())
+        }
+        .await;
+        match migrated {
+            Ok(()) => txn.commit().await,
+            Err(e) => {
+                txn.rollback().await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The database role this store connects as.
+    pub async fn role(&self) -> Result<String, DbErr> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.backend(),
+                "SELECT current_user",
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom("SELECT current_user returned no row".into()))?;
+        row.try_get_by_index(0)
+    }
+
+    /// On PostgreSQL, why row-level security would not hold for this store's role, if it would not: the
+    /// role is a superuser or may bypass row-level security, owns (or may act as the owner of) a table, or
+    /// a tenant table (one with `county_id`) lacks forced row-level security. `None` when it holds, and
+    /// always on SQLite.
+    pub async fn row_security_gap(&self) -> Result<Option<String>, DbErr> {
+        if self.backend() != DatabaseBackend::Postgres {
+            return Ok(None);
+        }
+        let strings = |sql: &str| {
+            let stmt = Statement::from_string(DatabaseBackend::Postgres, sql);
+            async move {
+                self.db
+                    .query_all_raw(stmt)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get_by_index::<String>(0))
+                    .collect::<Result<Vec<String>, DbErr>>()
+            }
+        };
+        let bypass = strings(
+            "SELECT CASE WHEN rolsuper THEN 'is a superuser' ELSE 'has BYPASSRLS' END \
+             FROM pg_roles WHERE rolname = current_user AND (rolsuper OR rolbypassrls)",
+        )
+        .await?;
+        let role = self.role().await?;
+        if let Some(why) = bypass.first() {
+            return Ok(Some(format!(
+                "the database role {role:?} {why}, so row-level security would not apply to it"
+            )));
+        }
+        let owned = strings(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+             AND pg_has_role(current_user, c.relowner, 'MEMBER') ORDER BY 1",
+        )
+        .await?;
+        if !owned.is_empty() {
+            return Ok(Some(format!(
+                "the database role {role:?} owns (or is a member of the owner of) {}: it could turn \
+                 row-level security off; let another role own the schema (database_owner_url)",
+                owned.join(", ")
+            )));
+        }
+        let unguarded = strings(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+             AND NOT (c.relrowsecurity AND c.relforcerowsecurity) \
+             AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid \
+                         AND a.attname = 'county_id' AND NOT a.attisdropped) ORDER BY 1",
+        )
+        .await?;
+        if !unguarded.is_empty() {
+            return Ok(Some(format!(
+                "tenant tables without forced row-level security: {} (are the migrations applied?)",
+                unguarded.join(", ")
+            )));
+        }
+        let guarded = strings(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relname = 'cases' AND c.relforcerowsecurity",
+        )
+        .await?;
+        if guarded.is_empty() {
+            return Ok(Some(
+                "the schema has no guarded cases table (are the migrations applied?)".into(),
+            ));
+        }
+        Ok(None)
+    }
+
+    /// Closes the pool's connections.
+    pub async fn close(self) {
+        if let Err(e) = self.db.close().await {
+            tracing::warn!(error = %e, "closing a database pool");
         }
     }
 
     pub async fn ping(&self) -> Result<(), DbErr> {
         self.db.ping().await
+    }
+}
+
+/// What store methods read through: see `Store::read`.
+pub(crate) enum Db<'a> {
+    Pool(&'a DatabaseConnection),
+    Scoped(DatabaseTransaction),
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Db<'_> {
+    fn get_database_backend(&self) -> DatabaseBackend {
+        match self {
+            Db::Pool(db) => db.get_database_backend(),
+            Db::Scoped(txn) => txn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Db::Pool(db) => db.execute_raw(stmt).await,
+            Db::Scoped(txn) => txn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Db::Pool(db) => db.execute_unprepared(sql).await,
+            Db::Scoped(txn) => txn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Db::Pool(db) => db.query_one_raw(stmt).await,
+            Db::Scoped(txn) => txn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Db::Pool(db) => db.query_all_raw(stmt).await,
+            Db::Scoped(txn) => txn.query_all_raw(stmt).await,
+        }
+    }
+
+    fn support_returning(&self) -> bool {
+        match self {
+            Db::Pool(db) => db.support_returning(),
+            Db::Scoped(txn) => txn.support_returning(),
+        }
     }
 }
 
@@ -113,4 +290,9 @@ pub(crate) fn taken(field: &'static str, message: &'static str) -> impl FnOnce(D
 /// Whether a database error is a unique-constraint violation.
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// `name` as a PostgreSQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }

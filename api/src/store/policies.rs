@@ -58,6 +58,7 @@ impl Store {
             updated_at: Set(now),
             ..Default::default()
         };
+        let txn = self.begin().await?;
         clock_policy::Entity::insert(row)
             .on_conflict(
                 OnConflict::columns([
@@ -75,15 +76,16 @@ impl Store {
                 ])
                 .to_owned(),
             )
-            .exec_without_returning(&self.db)
+            .exec_without_returning(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 
     /// Every stored policy.
     pub async fn clock_policies(&self) -> ApiResult<Vec<TenantPolicy>> {
         clock_policy::Entity::find()
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(|m| {

@@ -256,7 +256,7 @@ impl Store {
         sql: &str,
         values: Vec<Value>,
     ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
-        query_on(self.db(), sql, values).await
+        query_on(&self.read().await?, sql, values).await
     }
 
     /// A tenant's counters over the months `from..=to`, by breakdown, with its gauges.
@@ -417,11 +417,14 @@ impl Store {
     async fn check_county_once(&self, county_id: i64, repair: bool) -> ApiResult<CountyCheck> {
         let postgres = self.backend() == DatabaseBackend::Postgres;
         let txn = if postgres {
-            self.db()
+            let txn = self
+                .db()
                 .begin_with_config(Some(IsolationLevel::RepeatableRead), None)
-                .await?
+                .await?;
+            super::scope::apply(&txn).await?;
+            txn
         } else {
-            self.db().begin().await?
+            self.begin().await?
         };
         if postgres && repair {
             // Repairs of one county take turns; the later one then fails to write over the earlier's
@@ -502,7 +505,7 @@ impl Store {
 
     /// A county's counters as stored, summed over stripes, without zeros.
     pub async fn stored_counters(&self, county_id: i64) -> ApiResult<BTreeMap<CounterKey, i64>> {
-        stored_counters(self.db(), county_id).await
+        stored_counters(&self.read().await?, county_id).await
     }
 
     /// Counties that have cases but no counters: data from before the rollups, to build once.

@@ -8,7 +8,6 @@ use fengqiao_tenancy::{Action, Permit};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use super::cases::{CaseRecord, record_note};
@@ -20,6 +19,8 @@ use crate::error::{ApiError, ApiResult};
 /// How a unit may act on its cases now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitStation {
+    /// The center the unit is stationed in.
+    pub tenant_id: i64,
     pub residency: Residency,
     /// The roster of a rotating unit; none set means no shift yet.
     pub roster: Option<DutyRoster>,
@@ -48,6 +49,7 @@ impl Store {
                 unit.id
             )));
         }
+        let txn = self.begin().await?;
         duty_roster::Entity::insert(duty_roster::ActiveModel {
             unit_id: Set(unit.id),
             county_id: Set(unit.county_id),
@@ -64,8 +66,9 @@ impl Store {
                 ])
                 .to_owned(),
         )
-        .exec(&self.db)
+        .exec(&txn)
         .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -76,7 +79,7 @@ impl Store {
         }
         let units = unit::Entity::find()
             .filter(unit::Column::Id.is_in(unit_ids.iter().copied()))
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?;
         let rotating: Vec<i64> = units
             .iter()
@@ -87,7 +90,7 @@ impl Store {
         if !rotating.is_empty() {
             for row in duty_roster::Entity::find()
                 .filter(duty_roster::Column::UnitId.is_in(rotating))
-                .all(&self.db)
+                .all(&self.read().await?)
                 .await?
             {
                 let roster = DutyRoster::parse(&row.roster).map_err(|e| {
@@ -105,6 +108,7 @@ impl Store {
                 Ok((
                     u.id,
                     UnitStation {
+                        tenant_id: u.tenant_id,
                         residency,
                         roster: rosters.remove(&u.id),
                     },
@@ -168,7 +172,7 @@ impl Store {
                 case.id
             )));
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let row = summons::ActiveModel {
             case_id: Set(case.id),
             county_id: Set(case.origin.county),
@@ -204,7 +208,7 @@ impl Store {
 
     pub async fn summons(&self, id: i64) -> ApiResult<Option<SummonsRecord>> {
         Ok(summons::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(&self.read().await?)
             .await?
             .map(Into::into))
     }
@@ -213,7 +217,7 @@ impl Store {
         Ok(summons::Entity::find()
             .filter(summons::Column::CaseId.eq(case_id))
             .order_by_asc(summons::Column::Id)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(Into::into)
@@ -228,7 +232,7 @@ impl Store {
     ) -> ApiResult<(u64, u64, u64)> {
         let all = summons::Entity::find()
             .filter(summons::Column::UnitId.eq(unit_id))
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?;
         let reported = all.iter().filter(|s| s.reported_at.is_some()).count() as u64;
         let late = all
@@ -243,7 +247,7 @@ impl Store {
         Ok(summons::Entity::find()
             .filter(summons::Column::CaseId.eq(case_id))
             .filter(summons::Column::OpenMark.is_not_null())
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(|s| s.unit_id)
@@ -258,7 +262,7 @@ impl Store {
         Ok(summons::Entity::find()
             .filter(summons::Column::UnitId.is_in(units.iter().copied()))
             .filter(summons::Column::OpenMark.is_not_null())
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(|s| s.case_id)
@@ -281,7 +285,7 @@ impl Store {
             )));
         }
         let late = now > summons.report_by;
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = summons::Entity::update_many()
             .col_expr(summons::Column::ReportedAt, Expr::value(Some(now)))
             .col_expr(
@@ -325,7 +329,7 @@ impl Store {
                 case.id
             )));
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = summons::Entity::update_many()
             .col_expr(summons::Column::ReleasedAt, Expr::value(Some(now)))
             .col_expr(

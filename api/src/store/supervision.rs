@@ -7,7 +7,6 @@ use fengqiao_tenancy::{Action, Permit};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use super::Store;
@@ -107,7 +106,7 @@ impl Store {
         trigger: &str,
         now: DateTime<Utc>,
     ) -> ApiResult<bool> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let inserted =
             supervision_order::Entity::insert(row(case, new, None, Some(trigger.to_owned()), now))
                 .on_conflict(
@@ -142,7 +141,7 @@ impl Store {
                 case.id
             )));
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let model = row(case, new, Some(permit.user_id()), None, now)
             .insert(&txn)
             .await?;
@@ -177,7 +176,7 @@ impl Store {
                 case.id
             )));
         }
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let updated = supervision_order::Entity::update_many()
             .col_expr(
                 supervision_order::Column::Status,
@@ -226,7 +225,7 @@ impl Store {
 
     pub async fn supervision_order(&self, id: i64) -> ApiResult<Option<OrderRecord>> {
         supervision_order::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(&self.read().await?)
             .await?
             .map(order)
             .transpose()
@@ -236,7 +235,7 @@ impl Store {
         supervision_order::Entity::find()
             .filter(supervision_order::Column::CaseId.eq(case_id))
             .order_by_asc(supervision_order::Column::Id)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(order)

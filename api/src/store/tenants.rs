@@ -5,7 +5,7 @@ use fengqiao_domain::{Ancestry, DivisionCode, TenantLevel};
 use fengqiao_tenancy::{Action, Permit};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 
 use super::entities::{role_grant, tenant, user};
@@ -82,7 +82,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> ApiResult<(TenantRecord, FirstAccounts)> {
         check_name(name)?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let inserted = tenant::ActiveModel {
             parent_id: Set(None),
             level: Set(TenantLevel::County.as_str().into()),
@@ -159,7 +159,7 @@ impl Store {
             .child()
             .ok_or_else(|| ApiError::bad_input("parent", "grids have no children"))?;
         DivisionCode::check_child(&parent.code, parent.level, code, level)?;
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let inserted = tenant::ActiveModel {
             parent_id: Set(Some(parent.id)),
             level: Set(level.as_str().into()),
@@ -187,7 +187,7 @@ impl Store {
 
     pub async fn tenant(&self, id: i64) -> ApiResult<Option<TenantRecord>> {
         tenant::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(&self.read().await?)
             .await?
             .map(TryInto::try_into)
             .transpose()
@@ -197,7 +197,7 @@ impl Store {
         tenant::Entity::find()
             .filter(tenant::Column::ParentId.eq(id))
             .order_by_asc(tenant::Column::Code)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(TryInto::try_into)
@@ -205,6 +205,6 @@ impl Store {
     }
 
     pub async fn tenant_count(&self) -> ApiResult<u64> {
-        Ok(tenant::Entity::find().count(&self.db).await?)
+        Ok(tenant::Entity::find().count(&self.read().await?).await?)
     }
 }

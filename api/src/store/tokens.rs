@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use super::Store;
 use super::entities::refresh_token;
@@ -30,6 +28,7 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> ApiResult<()> {
+        let txn = self.begin().await?;
         refresh_token::ActiveModel {
             family_id: Set(family.into()),
             user_id: Set(user_id),
@@ -40,8 +39,9 @@ impl Store {
             revoked_at: Set(None),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await?;
+        txn.commit().await?;
         Ok(())
     }
 
@@ -57,7 +57,7 @@ impl Store {
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> ApiResult<Spend> {
-        let txn = self.db.begin().await?;
+        let txn = self.begin().await?;
         let spent = refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::UsedAt, Expr::value(Some(now)))
             .filter(refresh_token::Column::TokenHash.eq(hash))
@@ -100,12 +100,14 @@ impl Store {
 
     /// Revokes every live token of a family.
     pub async fn revoke_refresh_family(&self, family: &str, now: DateTime<Utc>) -> ApiResult<()> {
+        let txn = self.begin().await?;
         refresh_token::Entity::update_many()
             .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(now)))
             .filter(refresh_token::Column::FamilyId.eq(family))
             .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await?;
+        txn.commit().await?;
         Ok(())
     }
 }

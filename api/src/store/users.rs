@@ -126,6 +126,7 @@ impl Store {
         check_permit(permit, Action::UserCreate, tenant.id)?;
         check_username(username)?;
         check_text("displayName", display_name, 64)?;
+        let txn = self.begin().await?;
         let model = user::ActiveModel {
             tenant_id: Set(tenant.id),
             county_id: Set(tenant.ancestry.county),
@@ -136,15 +137,16 @@ impl Store {
             created_at: Set(now),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await
         .map_err(taken("username", "this username is taken"))?;
+        txn.commit().await?;
         Ok(model.into())
     }
 
     pub async fn user(&self, id: i64) -> ApiResult<Option<UserRecord>> {
         Ok(user::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(&self.read().await?)
             .await?
             .map(Into::into))
     }
@@ -152,7 +154,7 @@ impl Store {
     pub async fn user_by_username(&self, username: &str) -> ApiResult<Option<UserRecord>> {
         Ok(user::Entity::find()
             .filter(user::Column::Username.eq(username))
-            .one(&self.db)
+            .one(&self.read().await?)
             .await?
             .map(Into::into))
     }
@@ -161,7 +163,7 @@ impl Store {
         Ok(user::Entity::find()
             .filter(user::Column::TenantId.eq(tenant_id))
             .order_by_asc(user::Column::Id)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(Into::into)
@@ -184,6 +186,7 @@ impl Store {
             tenant_id: tenant.id,
             level: tenant.level,
         };
+        let txn = self.begin().await?;
         let inserted = role_grant::ActiveModel {
             user_id: Set(grantee.id),
             tenant_id: Set(tenant.id),
@@ -194,10 +197,13 @@ impl Store {
             created_at: Set(now),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await;
         match inserted {
-            Ok(_) => Ok(grant),
+            Ok(_) => {
+                txn.commit().await?;
+                Ok(grant)
+            }
             Err(e) if is_unique_violation(&e) => Ok(grant),
             Err(e) => Err(e.into()),
         }
@@ -205,7 +211,7 @@ impl Store {
 
     pub async fn all_grants(&self) -> ApiResult<Vec<Grant>> {
         role_grant::Entity::find()
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(|g| {
@@ -240,7 +246,8 @@ impl Store {
         check_permit(permit, Action::UnitCreate, tenant.id)?;
         check_text("name", name, 100)?;
         check_text("department", department, 64)?;
-        unit::ActiveModel {
+        let txn = self.begin().await?;
+        let unit: UnitRecord = unit::ActiveModel {
             tenant_id: Set(tenant.id),
             county_id: Set(tenant.ancestry.county),
             name: Set(name.trim().into()),
@@ -249,10 +256,12 @@ impl Store {
             created_at: Set(now),
             ..Default::default()
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await
         .map_err(taken("name", "this center already has a unit of that name"))?
-        .try_into()
+        .try_into()?;
+        txn.commit().await?;
+        Ok(unit)
     }
 
     /// Adds a member to a unit; the permit is for `unit.manage_members` on the unit's tenant.
@@ -263,15 +272,19 @@ impl Store {
         member: &UserRecord,
     ) -> ApiResult<()> {
         check_permit(permit, Action::UnitManageMembers, unit.tenant_id)?;
+        let txn = self.begin().await?;
         let inserted = unit_member::ActiveModel {
             unit_id: Set(unit.id),
             user_id: Set(member.id),
             county_id: Set(unit.county_id),
         }
-        .insert(&self.db)
+        .insert(&txn)
         .await;
         match inserted {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                txn.commit().await?;
+                Ok(())
+            }
             Err(e) if is_unique_violation(&e) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -279,7 +292,7 @@ impl Store {
 
     pub async fn unit(&self, id: i64) -> ApiResult<Option<UnitRecord>> {
         unit::Entity::find_by_id(id)
-            .one(&self.db)
+            .one(&self.read().await?)
             .await?
             .map(TryInto::try_into)
             .transpose()
@@ -289,7 +302,7 @@ impl Store {
         unit::Entity::find()
             .filter(unit::Column::TenantId.eq(tenant_id))
             .order_by_asc(unit::Column::Id)
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(TryInto::try_into)
@@ -299,7 +312,7 @@ impl Store {
     /// Every (unit, user) membership.
     pub async fn all_unit_members(&self) -> ApiResult<Vec<(i64, i64)>> {
         Ok(unit_member::Entity::find()
-            .all(&self.db)
+            .all(&self.read().await?)
             .await?
             .into_iter()
             .map(|m| (m.unit_id, m.user_id))

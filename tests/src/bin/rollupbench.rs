@@ -29,7 +29,7 @@ use fengqiao_domain::rollup::{CaseFacts, Conclusion, Month};
 use fengqiao_domain::{CaseKind, Category, Satisfaction, TenantLevel, Tier};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -97,7 +97,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn query(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     sql: &str,
     values: Vec<Value>,
 ) -> anyhow::Result<Vec<sea_orm::QueryResult>> {
@@ -110,7 +110,7 @@ async fn query(
         .await?)
 }
 
-async fn demo_county(db: &DatabaseConnection) -> anyhow::Result<(i64, String)> {
+async fn demo_county(db: &impl ConnectionTrait) -> anyhow::Result<(i64, String)> {
     let rows = query(
         db,
         "SELECT id, code FROM tenants WHERE level = 'county' ORDER BY id LIMIT 1",
@@ -315,7 +315,9 @@ fn plan_events(rng: &mut StdRng, now: DateTime<Utc>, places: usize) -> Plan {
 
 async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
     let store = fengqiao::store::Store::connect(&config.effective_database_url(), 4).await?;
-    let db = store.db();
+    // Outside any request the store acts as the system, which row-level security lets load every row.
+    let txn = store.begin().await?;
+    let db = &txn;
     let (county, county_code) = demo_county(db).await?;
     let places: Vec<Place> = query(
         db,
@@ -571,7 +573,7 @@ async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
         ))
         .await?;
     }
-    db.execute_unprepared("ANALYZE").await?;
+    txn.commit().await?;
     println!(
         "loaded {written} cases and {events_written} events into county {county} in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -636,7 +638,8 @@ async fn measure(
     let state = fengqiao::build_state(config, Arc::new(SystemClock))
         .await
         .context("starting")?;
-    let db = state.store.db();
+    let txn = state.store.begin().await?;
+    let db = &txn;
     let (county, _) = demo_county(db).await?;
     let cases: i64 = query(
         db,

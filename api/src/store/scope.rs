@@ -1,0 +1,151 @@
+//! Which rows a database transaction may touch: the second wall behind casbin.
+//!
+//! On PostgreSQL every tenant table has row-level security, `FORCE`d (migration
+//! `m20261126_000001_row_security`), and its policies read three settings that `Store` sets at the start of
+//! every transaction from the scope of the task it runs in:
+//!
+//! - `fengqiao.system = 'on'`: every row (start-up, background jobs, command-line tools, sign-in);
+//! - `fengqiao.county = <id>`: the rows of one county;
+//! - `fengqiao.tenants = '*'` or a list of tenant ids: of that county's cases, all of them or those
+//!   registered in the subtrees of the listed tenants.
+//!
+//! A transaction with none of them set sees no row and can write none. SQLite has no row-level security; there
+//! the scope is only the application's own checks.
+//!
+//! A request runs in the scope of its caller (`within`); an anonymous request in `DbScope::Nobody`. Outside
+//! any request (start-up, background jobs, tests driving the store directly) the process acts as the system.
+
+use std::future::Future;
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
+
+tokio::task_local! {
+    static SCOPE: DbScope;
+}
+
+/// The rows the current task may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbScope {
+    /// Every row.
+    System,
+    /// A signed-in principal: the rows of one county, and of its cases those within `reach`.
+    Principal { county: i64, reach: Reach },
+    /// No row at all.
+    Nobody,
+}
+
+/// Which of a county's cases a principal's transactions may touch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Every case of the county.
+    County,
+    /// Cases registered in the subtree of one of these tenants (a county, township, village or grid).
+    Subtrees(Vec<i64>),
+}
+
+/// The scope of the current task.
+pub fn current() -> DbScope {
+    SCOPE.try_with(Clone::clone).unwrap_or(DbScope::System)
+}
+
+/// Runs `work` in `scope`.
+pub async fn within<F: Future>(scope: DbScope, work: F) -> F::Output {
+    SCOPE.scope(scope, work).await
+}
+
+/// Runs `work` as the system: for what must look beyond the caller, such as finding an account by name at
+/// sign-in.
+pub async fn as_system<F: Future>(work: F) -> F::Output {
+    within(DbScope::System, work).await
+}
+
+/// Runs `work` with the caller's reach widened to every case of its county, for look-ups that count
+/// across the county without returning cases (a party's earlier cases for the risk grade). Any other
+/// scope is kept as it is.
+pub async fn across_county<F: Future>(work: F) -> F::Output {
+    let scope = match current() {
+        DbScope::Principal { county, .. } => DbScope::Principal {
+            county,
+            reach: Reach::County,
+        },
+        other => other,
+    };
+    within(scope, work).await
+}
+
+impl DbScope {
+    /// The values of `fengqiao.system`, `fengqiao.county` and `fengqiao.tenants`.
+    fn settings(&self) -> [String; 3] {
+        match self {
+            DbScope::System => ["on".into(), String::new(), String::new()],
+            DbScope::Principal { county, reach } => {
+                let tenants = match reach {
+                    Reach::County => "*".to_owned(),
+                    Reach::Subtrees(ids) => {
+                        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+                    }
+                };
+                [String::new(), county.to_string(), tenants]
+            }
+            DbScope::Nobody => [String::new(), String::new(), String::new()],
+        }
+    }
+}
+
+/// Sets the current task's scope for the rest of the transaction `txn` (PostgreSQL; nothing on SQLite).
+pub(crate) async fn apply<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let [system, county, tenants] = current().settings();
+    txn.execute_raw(Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT set_config('fengqiao.system', $1, true), set_config('fengqiao.county', $2, true), \
+         set_config('fengqiao.tenants', $3, true)",
+        [system.into(), county.into(), tenants.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn outside_a_request_the_process_acts_as_the_system() {
+        assert_eq!(current(), DbScope::System);
+    }
+
+    #[tokio::test]
+    async fn a_scope_holds_for_the_work_it_wraps_and_widens_only_a_principal() {
+        let caller = DbScope::Principal {
+            county: 7,
+            reach: Reach::Subtrees(vec![70, 710]),
+        };
+        within(caller.clone(), async {
+            assert_eq!(current(), caller);
+            assert_eq!(
+                current().settings(),
+                ["".to_owned(), "7".to_owned(), "70,710".to_owned()]
+            );
+            across_county(async {
+                assert_eq!(
+                    current(),
+                    DbScope::Principal {
+                        county: 7,
+                        reach: Reach::County
+                    }
+                );
+            })
+            .await;
+            assert_eq!(current(), caller);
+        })
+        .await;
+        within(DbScope::Nobody, async {
+            across_county(async { assert_eq!(current(), DbScope::Nobody) }).await;
+            assert_eq!(current().settings(), ["", "", ""].map(String::from));
+        })
+        .await;
+    }
+}
