@@ -27,6 +27,7 @@ use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::directory::Directory;
 use crate::error::{ApiError, ApiResult, clean_text, personal_data_error};
+use crate::live::{LiveEvent, LiveKind};
 use crate::pii::Vault;
 use crate::store::Store;
 use crate::store::cases::{
@@ -113,6 +114,8 @@ pub struct AppState {
     /// Bounds concurrent argon2 computations (19 MiB and tens of milliseconds each), so a burst of
     /// sign-ins queues instead of exhausting memory and starving every other request of CPU.
     pub password_slots: tokio::sync::Semaphore,
+    /// This process's subscribers to live events.
+    pub live: crate::live::LiveHub,
 }
 
 impl AppState {
@@ -976,6 +979,17 @@ impl AppState {
             )
             .await?;
         self.rollups_changed(origin.ancestry.county).await;
+        let (case, replayed) = &registered;
+        if !replayed {
+            self.raise(vec![LiveEvent {
+                kind: LiveKind::Registered,
+                case_id: case.id,
+                unit_id: None,
+                center_id: case.tenant_id,
+                at: now,
+            }])
+            .await;
+        }
         Ok(registered)
     }
 
@@ -1088,6 +1102,7 @@ impl AppState {
             )
             .await?;
         self.rollups_changed(case.origin.county).await;
+        self.raise(live_events(&command, &case, &after, now)).await;
         Ok(after)
     }
 
@@ -1311,9 +1326,19 @@ impl AppState {
                 "only an on-call (随驻) unit is summoned; resident and rotating units are dispatched",
             ));
         }
-        self.store
+        let summons = self
+            .store
             .summon(&permit, &case, &unit, report_by, now)
-            .await
+            .await?;
+        self.raise(vec![LiveEvent {
+            kind: LiveKind::Summoned,
+            case_id: case.id,
+            unit_id: Some(unit.id),
+            center_id: case.tenant_id,
+            at: now,
+        }])
+        .await;
+        Ok(summons)
     }
 
     /// The unit reports (报到) to a summons; a report after the report-by time is recorded as late.
@@ -1340,9 +1365,20 @@ impl AppState {
                 "only a member of the summoned unit reports for it".into(),
             ));
         }
-        self.store
-            .report_summons(&permit, &case, &summons, self.now())
-            .await
+        let now = self.now();
+        let reported = self
+            .store
+            .report_summons(&permit, &case, &summons, now)
+            .await?;
+        self.raise(vec![LiveEvent {
+            kind: LiveKind::SummonsReported,
+            case_id: case.id,
+            unit_id: Some(summons.unit_id),
+            center_id: case.tenant_id,
+            at: now,
+        }])
+        .await;
+        Ok(reported)
     }
 
     /// Releases a summons (the center, or the unit itself): the unit no longer sees the case.
@@ -1771,6 +1807,52 @@ pub fn party_from_input(
         phone,
         address,
     })
+}
+
+/// The live events of a lifecycle command that took `before` to `after`.
+fn live_events(
+    command: &Command,
+    before: &CaseRecord,
+    after: &CaseRecord,
+    at: DateTime<Utc>,
+) -> Vec<LiveEvent> {
+    let event = |kind, unit_id| LiveEvent {
+        kind,
+        case_id: after.id,
+        unit_id,
+        center_id: after.tenant_id,
+        at,
+    };
+    match command {
+        Command::Dispatch {
+            lead_unit,
+            co_units,
+            ..
+        }
+        | Command::ReviewReturn(fengqiao_domain::ReturnDecision::Redispatch {
+            lead_unit,
+            co_units,
+            ..
+        }) => std::iter::once(event(LiveKind::Assigned, Some(*lead_unit)))
+            .chain(
+                co_units
+                    .iter()
+                    .map(|unit| event(LiveKind::CoAssigned, Some(*unit))),
+            )
+            .collect(),
+        Command::Reopen { .. } => after
+            .state
+            .lead_unit
+            .map(|lead| event(LiveKind::Assigned, Some(lead)))
+            .into_iter()
+            .collect(),
+        Command::Return { .. } => vec![event(LiveKind::Returned, before.state.lead_unit)],
+        Command::Escalate {
+            target: fengqiao_domain::EscalationTarget::ParentTenant,
+            ..
+        } => vec![event(LiveKind::Escalated, None)],
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]

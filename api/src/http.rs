@@ -1,13 +1,17 @@
-//! HTTP: `/graphql` (POST), `/graphiql`, `/healthz` (the process is up) and `/readyz` (the
+//! HTTP: `/graphql` (POST; GET opens a websocket for subscriptions), `/graphiql`, `/healthz` (the process is up) and `/readyz` (the
 //! database and cache answer).
 
+use std::any::TypeId;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, guard, web};
 use async_graphql::http::GraphiQLSource;
-use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse};
+use async_graphql::{Data, Executor};
+use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
 use crate::app::AppState;
 use crate::config::GraphqlConfig;
@@ -36,10 +40,19 @@ pub fn server(
 /// Registers the routes. `graphiql` serves the in-browser IDE too.
 pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
     // POST only: a GET that could carry a mutation would be open to cross-site requests.
-    cfg.service(web::resource("/graphql").route(web::post().to(graphql)))
-        .route("/reports/monthly", web::get().to(monthly_report))
-        .route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    // GET only to open a websocket for subscriptions, whose token comes in its first message.
+    cfg.service(
+        web::resource("/graphql")
+            .route(web::post().to(graphql))
+            .route(
+                web::get()
+                    .guard(guard::Header("upgrade", "websocket"))
+                    .to(graphql_ws),
+            ),
+    )
+    .route("/reports/monthly", web::get().to(monthly_report))
+    .route("/healthz", web::get().to(healthz))
+    .route("/readyz", web::get().to(readyz));
     if graphiql {
         cfg.route("/graphiql", web::get().to(graphiql_page));
     }
@@ -93,6 +106,86 @@ async fn graphql(
     let mut response = scope::within(rows, schema.execute(body.into_inner().data(auth))).await;
     assign_error_codes(&mut response.errors);
     response.into()
+}
+
+/// Subscriptions (and any other operation) over a websocket, `graphql-transport-ws` or `graphql-ws`.
+async fn graphql_ws(
+    schema: web::Data<FengqiaoSchema>,
+    state: web::Data<Arc<AppState>>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> actix_web::Result<HttpResponse> {
+    let state = state.get_ref().clone();
+    GraphQLSubscription::new(ScopedSchema(schema.get_ref().clone()))
+        .on_connection_init(move |init| connection_init(state, init))
+        .start(&req, payload)
+}
+
+/// Checks the access token of a websocket's `connection_init` (`{"Authorization": "Bearer …"}`, or
+/// `{"token": "…"}`) and keeps the caller and its database scope for the connection's operations. A
+/// connection without a valid token is closed.
+async fn connection_init(
+    state: Arc<AppState>,
+    init: serde_json::Value,
+) -> async_graphql::Result<Data> {
+    let bearer = ["Authorization", "authorization"]
+        .iter()
+        .find_map(|key| init.get(*key).and_then(|v| v.as_str()))
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .or_else(|| init.get("token").and_then(|v| v.as_str()))
+        .map(str::trim)
+        .ok_or_else(|| {
+            async_graphql::Error::new(
+                "send the access token in connection_init: {\"Authorization\": \"Bearer …\"}",
+            )
+        })?;
+    let caller = state
+        .authenticate(bearer)
+        .await
+        .map_err(|e| async_graphql::Error::new(e.message()))?;
+    let auth = RequestAuth::Caller(caller);
+    let rows = request_scope(&state, &auth).await;
+    let mut data = Data::default();
+    data.insert(auth);
+    data.insert(rows);
+    Ok(data)
+}
+
+/// The schema for websocket connections: every operation runs in its connection's database scope, and
+/// its errors get stable codes as over HTTP.
+#[derive(Clone)]
+struct ScopedSchema(FengqiaoSchema);
+
+impl Executor for ScopedSchema {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        // Websocket operations arrive through `execute_stream`, with their connection's data; a request
+        // on its own carries no caller.
+        let mut response = scope::within(DbScope::Nobody, self.0.execute(request)).await;
+        assign_error_codes(&mut response.errors);
+        response
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let rows = session_data
+            .as_deref()
+            .and_then(|data| data.get(&TypeId::of::<DbScope>()))
+            .and_then(|rows| rows.downcast_ref::<DbScope>())
+            .cloned()
+            .unwrap_or(DbScope::Nobody);
+        let responses = self
+            .0
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default());
+        scope::within_stream(rows, responses)
+            .map(|mut response| {
+                assign_error_codes(&mut response.errors);
+                response
+            })
+            .boxed()
+    }
 }
 
 #[derive(serde::Deserialize)]

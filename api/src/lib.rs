@@ -10,6 +10,7 @@ pub mod directory;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod live;
 pub mod pii;
 pub mod reports;
 pub mod seed;
@@ -165,6 +166,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 .map(usize::from)
                 .unwrap_or(2),
         ),
+        live: live::LiveHub::default(),
     });
     state
         .load_clock_policies()
@@ -175,8 +177,64 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         .await
         .map_err(|e| anyhow::anyhow!("loading grants: {}", e.detail()))?;
     state
+        .start_live_relay()
+        .await
+        .map_err(|e| anyhow::anyhow!("subscribing to live events: {}", e.detail()))?;
+    state
         .build_missing_rollups()
         .await
         .map_err(|e| anyhow::anyhow!("building rollup counters: {}", e.detail()))?;
     Ok(state)
+}
+
+/// Serves the API as configured: seeds the demo county first when configured to, runs the deadline
+/// scanner in the background, and answers until the process is stopped.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.seeds_demo() {
+        let summary = crate::seed::seed_demo_if_empty(&config).await?;
+        if let Some(summary) = summary {
+            println!("{summary}");
+        }
+    }
+    let state = build_state(&config, Arc::new(crate::clock::SystemClock)).await?;
+    if config.deadline_scan_minutes > 0 {
+        tokio::spawn(scan_deadlines_every(
+            state.clone(),
+            config.deadline_scan_minutes,
+        ));
+    }
+    let listen = config.listen.clone();
+    let listener =
+        std::net::TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
+    let server = crate::http::server(state, &config.graphql, listener)?;
+    let graphiql = config.graphql.graphiql;
+    let shown = listen.replace("0.0.0.0", "127.0.0.1");
+    println!("Fengqiao is serving GraphQL at http://{shown}/graphql");
+    if graphiql {
+        println!("GraphiQL: http://{shown}/graphiql");
+    }
+    if config.seeds_demo() {
+        println!("{}", crate::seed::SIGN_IN_HINT);
+    }
+    server.await?;
+    Ok(())
+}
+
+/// Runs the deadline scanner every `minutes`, for as long as the server runs.
+async fn scan_deadlines_every(state: Arc<AppState>, minutes: u64) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(minutes * 60));
+    loop {
+        ticks.tick().await;
+        match state.scan_deadlines().await {
+            Ok(report) if report.raised > 0 => {
+                tracing::info!(
+                    examined = report.examined,
+                    raised = report.raised,
+                    "deadline scan raised supervision"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e.detail(), "deadline scan failed"),
+        }
+    }
 }

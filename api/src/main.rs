@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use fengqiao::clock::SystemClock;
 use fengqiao::config::Config;
-use fengqiao::{build_state, graphql, http, seed};
+use fengqiao::{build_state, graphql, seed};
 
 /// mimalloc returns freed memory to the system; glibc's allocator keeps each thread arena's 19 MiB argon2
 /// buffers after sign-ins, which grew the server past 1 GB under a burst of sign-ins.
@@ -118,7 +118,7 @@ fn main() -> anyhow::Result<()> {
                 admin_username,
                 security_username,
             } => bootstrap_county(&config, &code, &name, &admin_username, &security_username).await,
-            Cmd::Serve => serve(config).await,
+            Cmd::Serve => fengqiao::serve(config).await,
         }
     })
 }
@@ -175,25 +175,6 @@ async fn verify_rollups(config: &Config, repair: bool) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
-}
-
-/// Runs the deadline scanner every `minutes`, for as long as the server runs.
-async fn scan_deadlines_every(state: Arc<fengqiao::app::AppState>, minutes: u64) {
-    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(minutes * 60));
-    loop {
-        ticks.tick().await;
-        match state.scan_deadlines().await {
-            Ok(report) if report.raised > 0 => {
-                tracing::info!(
-                    examined = report.examined,
-                    raised = report.raised,
-                    "deadline scan raised supervision"
-                )
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e.detail(), "deadline scan failed"),
-        }
-    }
 }
 
 async fn load_calendar(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
@@ -275,36 +256,5 @@ async fn bootstrap_county(
         "created county {} ({}) with administrators {admin} and {security}",
         county.name, county.code
     );
-    Ok(())
-}
-
-async fn serve(config: Config) -> anyhow::Result<()> {
-    if config.seeds_demo() {
-        let summary = seed::seed_demo_if_empty(&config).await?;
-        if let Some(summary) = summary {
-            println!("{summary}");
-        }
-    }
-    let state = build_state(&config, Arc::new(SystemClock)).await?;
-    if config.deadline_scan_minutes > 0 {
-        tokio::spawn(scan_deadlines_every(
-            state.clone(),
-            config.deadline_scan_minutes,
-        ));
-    }
-    let listen = config.listen.clone();
-    let listener =
-        std::net::TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
-    let server = http::server(state, &config.graphql, listener)?;
-    let graphiql = config.graphql.graphiql;
-    let shown = listen.replace("0.0.0.0", "127.0.0.1");
-    println!("Fengqiao is serving GraphQL at http://{shown}/graphql");
-    if graphiql {
-        println!("GraphiQL: http://{shown}/graphiql");
-    }
-    if config.seeds_demo() {
-        println!("{}", seed::SIGN_IN_HINT);
-    }
-    server.await?;
     Ok(())
 }

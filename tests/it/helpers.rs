@@ -267,8 +267,19 @@ impl TestApp {
 
     /// Creates a unit in `tenant` with one handler, and returns (unit id, handler token).
     pub async fn unit(&self, tenant: &str, name: &str, handler: &str) -> (String, String) {
+        self.stationed_unit(tenant, name, "RESIDENT", handler).await
+    }
+
+    /// Like `unit`, stationed as `residency` (`RESIDENT`, `ROTATING` or `ON_CALL`).
+    pub async fn stationed_unit(
+        &self,
+        tenant: &str,
+        name: &str,
+        residency: &str,
+        handler: &str,
+    ) -> (String, String) {
         let data = self
-            .ok(&self.admin_token, "mutation($t: ID!, $n: String!) { createUnit(input: {tenantId: $t, name: $n, department: \"司法\", residency: RESIDENT}) { id } }", json!({ "t": tenant, "n": name }))
+            .ok(&self.admin_token, &format!("mutation($t: ID!, $n: String!) {{ createUnit(input: {{tenantId: $t, name: $n, department: \"司法\", residency: {residency}}}) {{ id }} }}"), json!({ "t": tenant, "n": name }))
             .await;
         let unit = data["createUnit"]["id"].as_str().unwrap().to_owned();
         let (user, token) = self.user(tenant, handler, &[Role::UnitHandler]).await;

@@ -12,6 +12,7 @@ mod closed_loop;
 mod errors;
 mod helpers;
 mod isolation;
+mod live;
 mod migrations;
 mod replicas;
 mod rls;

@@ -69,3 +69,8 @@ pub enum ReturnReview {
     /// Take it back to the center, as accepted.
     TakeBack,
 }
+
+// What a subscriber hears of: ASSIGNED, CO_ASSIGNED and SUMMONED go to a unit; the others to a center.
+mirror!("LiveEventKind", LiveEventKind => crate::live::LiveKind {
+    Assigned, CoAssigned, Summoned, Registered, Escalated, Returned, SummonsReported
+});

@@ -6,6 +6,7 @@ mod dashboard;
 mod enums;
 mod identity;
 mod ids;
+mod live;
 mod node;
 mod policies;
 mod rosters;
@@ -13,7 +14,7 @@ mod tenants;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, MergedObject, Schema, ServerError};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, ServerError};
 
 use crate::app::{AppState, Caller};
 use crate::config::GraphqlConfig;
@@ -40,7 +41,10 @@ pub struct Mutation(
     rosters::RosterMutation,
 );
 
-pub type FengqiaoSchema = Schema<Query, Mutation, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(live::LiveSubscription);
+
+pub type FengqiaoSchema = Schema<Query, Mutation, Subscription>;
 
 /// Who is asking, as the HTTP layer found it.
 #[derive(Debug, Clone)]
@@ -52,18 +56,26 @@ pub enum RequestAuth {
 }
 
 pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(state)
-        .limit_depth(config.max_depth)
-        .limit_complexity(config.max_complexity)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(state)
+    .limit_depth(config.max_depth)
+    .limit_complexity(config.max_complexity)
+    .finish()
 }
 
 /// The schema as SDL, for `print-schema` and the drift check.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .finish()
-        .sdl()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
 }
 
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a AppState {

@@ -16,6 +16,10 @@
 //! any request (start-up, background jobs, tests driving the store directly) the process acts as the system.
 
 use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::Stream;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, Statement};
 
@@ -51,6 +55,32 @@ pub fn current() -> DbScope {
 /// Runs `work` in `scope`.
 pub async fn within<F: Future>(scope: DbScope, work: F) -> F::Output {
     SCOPE.scope(scope, work).await
+}
+
+/// `stream` with every poll of it in `scope`: for GraphQL subscriptions, whose resolvers run as their
+/// response stream is polled, by the websocket connection rather than in a task of ours.
+pub fn within_stream<S: Stream + Unpin>(scope: DbScope, stream: S) -> Scoped<S> {
+    Scoped {
+        scope,
+        inner: stream,
+    }
+}
+
+/// See `within_stream`.
+pub struct Scoped<S> {
+    scope: DbScope,
+    inner: S,
+}
+
+impl<S: Stream + Unpin> Stream for Scoped<S> {
+    type Item = S::Item;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = &mut *self;
+        SCOPE.sync_scope(this.scope.clone(), || {
+            Pin::new(&mut this.inner).poll_next(cx)
+        })
+    }
 }
 
 /// Runs `work` as the system: for what must look beyond the caller, such as finding an account by name at
@@ -147,5 +177,27 @@ mod tests {
             assert_eq!(current().settings(), ["", "", ""].map(String::from));
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn a_scoped_stream_is_in_its_scope_at_every_poll_and_leaves_it_between() {
+        use futures::StreamExt;
+        let caller = DbScope::Principal {
+            county: 3,
+            reach: Reach::County,
+        };
+        let seen: Vec<DbScope> = within_stream(
+            caller.clone(),
+            futures::stream::iter(0..3)
+                .then(|_| async {
+                    tokio::task::yield_now().await;
+                    current()
+                })
+                .boxed(),
+        )
+        .collect()
+        .await;
+        assert_eq!(seen, vec![caller; 3]);
+        assert_eq!(current(), DbScope::System);
     }
 }

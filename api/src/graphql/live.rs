@@ -1,0 +1,154 @@
+//! Subscriptions over websocket (`graphql-transport-ws` or `graphql-ws` on `/graphql`): a unit hears of
+//! its new assignments and summonses, a center of reports and returns. The access token is checked when
+//! the connection opens; every event is checked again, as the caller, before it is sent: an event about a
+//! case the caller may not read is never delivered.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result, Subscription};
+use chrono::{DateTime, Utc};
+use futures::Stream;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::caller;
+use super::cases::CaseNode;
+use super::enums::LiveEventKind;
+use super::ids::{GlobalId, decode_id, encode_id};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::live::LiveEvent;
+use fengqiao_domain::TenantLevel;
+use fengqiao_tenancy::{Action, Principal};
+
+/// Something that happened to a case, as its subscriber may see it.
+pub struct LiveEventNode {
+    event: LiveEvent,
+    case: CaseNode,
+}
+
+#[Object(name = "LiveEvent")]
+impl LiveEventNode {
+    async fn kind(&self) -> LiveEventKind {
+        self.event.kind.into()
+    }
+
+    /// The case as it is now.
+    async fn case(&self) -> &CaseNode {
+        &self.case
+    }
+
+    /// The unit addressed (assignments, summonses) or concerned (returns, summons reports).
+    async fn unit_id(&self) -> Option<ID> {
+        self.event.unit_id.map(|u| encode_id(GlobalId::Unit, u))
+    }
+
+    /// The center handling the case.
+    async fn center_id(&self) -> ID {
+        encode_id(GlobalId::Tenant, self.event.center_id)
+    }
+
+    async fn at(&self) -> DateTime<Utc> {
+        self.event.at
+    }
+}
+
+#[derive(Default)]
+pub struct LiveSubscription;
+
+#[Subscription]
+impl LiveSubscription {
+    /// A unit's new assignments (as lead or co-unit) and summonses. Only the unit's members listen.
+    async fn unit_events(
+        &self,
+        ctx: &Context<'_>,
+        unit_id: ID,
+    ) -> Result<impl Stream<Item = LiveEventNode> + use<>> {
+        let principal = caller(ctx)?.principal.clone();
+        let unit = decode_id("unitId", GlobalId::Unit, &unit_id)?;
+        let app = state_arc(ctx);
+        app.unit(&principal, unit).await?;
+        if !app.authz.units_of(principal.user_id).await.contains(&unit) {
+            return Err(ApiError::Forbidden(
+                "only members of the unit listen to its events".into(),
+            )
+            .into());
+        }
+        let wanted = move |e: &LiveEvent| e.kind.for_unit() && e.unit_id == Some(unit);
+        Ok(deliver(app, principal, wanted, None))
+    }
+
+    /// A center's reports: cases registered there or escalated to it, cases returned by their lead unit,
+    /// summoned units reporting. With `subtree`, those of every center below it too. Needs the right to
+    /// read the center's cases.
+    async fn center_events(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        #[graphql(desc = "Also the events of every center below it (default: no).")]
+        subtree: Option<bool>,
+    ) -> Result<impl Stream<Item = LiveEventNode> + use<>> {
+        let subtree = subtree.unwrap_or(false);
+        let principal = caller(ctx)?.principal.clone();
+        let center = decode_id("tenantId", GlobalId::Tenant, &tenant_id)?;
+        let app = state_arc(ctx);
+        let (tenant, _) = app
+            .permit_on_tenant(&principal, Action::CaseRead, center)
+            .await?;
+        let wanted = move |e: &LiveEvent| !e.kind.for_unit() && (subtree || e.center_id == center);
+        let below = subtree.then_some((tenant.level, tenant.id));
+        Ok(deliver(app, principal, wanted, below))
+    }
+}
+
+fn state_arc(ctx: &Context<'_>) -> Arc<AppState> {
+    ctx.data_unchecked::<Arc<AppState>>().clone()
+}
+
+/// The events `wanted` picks, of centers in the subtree `below` when it is given, each sent only if
+/// `principal` may read its case at that moment.
+fn deliver(
+    app: Arc<AppState>,
+    principal: Principal,
+    wanted: impl Fn(&LiveEvent) -> bool + Send + Sync + 'static,
+    below: Option<(TenantLevel, i64)>,
+) -> impl Stream<Item = LiveEventNode> {
+    let events: Receiver<LiveEvent> = app.live.subscribe();
+    let wanted = Arc::new(wanted);
+    futures::stream::unfold(
+        (events, app, principal, wanted),
+        move |(mut events, app, principal, wanted)| async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) if wanted(&event) => {
+                        if let Some((level, id)) = below {
+                            match app.directory.get(&app.store, event.center_id).await {
+                                Ok(Some(center)) if center.ancestry.is_within(level, id) => {}
+                                _ => continue,
+                            }
+                        }
+                        match app.case(&principal, event.case_id).await {
+                            Ok(case) => {
+                                let node = LiveEventNode {
+                                    event,
+                                    case: CaseNode(case),
+                                };
+                                return Some((node, (events, app, principal, wanted)));
+                            }
+                            Err(ApiError::NotFound | ApiError::Forbidden(_)) => {}
+                            Err(e) => tracing::warn!(
+                                error = %e.detail(),
+                                "checking a live event for a subscriber"
+                            ),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "a subscriber fell behind and skipped events");
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        },
+    )
+}
