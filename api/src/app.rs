@@ -533,12 +533,6 @@ impl AppState {
             .level
             .child()
             .ok_or_else(|| ApiError::bad_input("parentId", "grids have no children"))?;
-        if level == fengqiao_domain::TenantLevel::Grid {
-            return Err(ApiError::bad_input(
-                "parentId",
-                "grids come with grid members; a village has no child tenants yet",
-            ));
-        }
         let code = DivisionCode::parse(code, level)?;
         let tenant = self
             .store
@@ -796,6 +790,7 @@ impl AppState {
             off_shift_units,
             hidden_units,
             summoned_units,
+            reported_by: Some(case.registered_by),
         })
     }
 

@@ -39,7 +39,9 @@ impl TenantLevel {
 /// Why a tenant value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TenantError {
-    #[error("a division code has exactly 12 digits")]
+    #[error(
+        "a division code has exactly 12 digits (15 for a grid: its village's 12 and 3 of its own)"
+    )]
     DivisionCodeFormat,
     #[error("a {level} code must {rule}")]
     DivisionCodeLevel {
@@ -56,20 +58,23 @@ pub enum TenantError {
 }
 
 /// A 12-digit administrative division code (统计用区划代码): 6 digits of county, 3 of township, 3 of
-/// village. Grids reuse their village's code space and are told apart by id, so grid codes are not checked
-/// for shape beyond the 12 digits.
+/// village. A grid (网格) has 15: its village's 12 and 3 non-zero digits of its own.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DivisionCode(String);
 
 impl DivisionCode {
     /// Parses a code and checks that its shape fits the level.
     pub fn parse(text: &str, level: TenantLevel) -> Result<Self, TenantError> {
-        if text.len() != 12 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        let digits = if level == TenantLevel::Grid { 15 } else { 12 };
+        if text.len() != digits || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TenantError::DivisionCodeFormat);
         }
         let township = &text[6..9];
         let village = &text[9..12];
         let shape = match level {
+            TenantLevel::Grid if township == "000" || village == "000" || &text[12..] == "000" => {
+                Some("extend a village code with three digits that are not all zero")
+            }
             TenantLevel::County if township != "000" || village != "000" => {
                 Some("end in 000000 and have a non-zero county part")
             }
@@ -216,6 +221,18 @@ mod tests {
             DivisionCode::parse("62052110000x", TenantLevel::Township),
             Err(TenantError::DivisionCodeFormat)
         );
+        // A grid: its village's 12 digits and 3 of its own.
+        assert!(DivisionCode::parse("620521100201001", TenantLevel::Grid).is_ok());
+        assert!(DivisionCode::parse("620521100201000", TenantLevel::Grid).is_err());
+        assert!(DivisionCode::parse("620521100000001", TenantLevel::Grid).is_err());
+        assert_eq!(
+            DivisionCode::parse("620521100201", TenantLevel::Grid),
+            Err(TenantError::DivisionCodeFormat)
+        );
+        assert_eq!(
+            DivisionCode::parse("620521100201001", TenantLevel::Village),
+            Err(TenantError::DivisionCodeFormat)
+        );
     }
 
     #[test]
@@ -235,6 +252,21 @@ mod tests {
         assert!(
             DivisionCode::check_child(&county, TenantLevel::County, &village, TenantLevel::Village)
                 .is_err()
+        );
+        let grid = DivisionCode::parse("620521100201003", TenantLevel::Grid).unwrap();
+        let elsewhere = DivisionCode::parse("620521100210003", TenantLevel::Grid).unwrap();
+        assert!(
+            DivisionCode::check_child(&village, TenantLevel::Village, &grid, TenantLevel::Grid)
+                .is_ok()
+        );
+        assert!(
+            DivisionCode::check_child(
+                &village,
+                TenantLevel::Village,
+                &elsewhere,
+                TenantLevel::Grid
+            )
+            .is_err()
         );
     }
 

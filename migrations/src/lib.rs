@@ -13,6 +13,7 @@ mod m20261124_000005_risk;
 mod m20261125_000001_rollups;
 mod m20261125_000002_stationing;
 mod m20261126_000001_row_security;
+mod m20261126_000002_grid_codes;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_rollups::Migration),
             Box::new(m20261125_000002_stationing::Migration),
             Box::new(m20261126_000001_row_security::Migration),
+            Box::new(m20261126_000002_grid_codes::Migration),
         ]
     }
 }

@@ -153,6 +153,9 @@ vocabulary! {
         CoOffShift = "co_off_shift",
         /// A member of an on-call unit summoned to the case and neither its lead unit nor a co-unit yet.
         Summoned = "summoned",
+        /// No unit of the principal works the case, but the principal registered it (a grid member's own
+        /// report).
+        Reporter = "reporter",
         None = "none",
     }
 }
@@ -191,6 +194,8 @@ pub struct Target {
     pub hidden_units: Vec<i64>,
     /// On-call units with an open summons to the case.
     pub summoned_units: Vec<i64>,
+    /// Who registered the resource (a case's reporter).
+    pub reported_by: Option<i64>,
 }
 
 impl Target {
@@ -205,6 +210,7 @@ impl Target {
             off_shift_units: Vec::new(),
             hidden_units: Vec::new(),
             summoned_units: Vec::new(),
+            reported_by: None,
         }
     }
 }
@@ -276,6 +282,10 @@ pub struct CaseScope {
     pub units: Vec<i64>,
     /// Cases the principal's on-call units are summoned to (readable while the summons is open).
     pub summoned_cases: Vec<i64>,
+    /// Subtrees in which only the cases the principal registered are readable (a grid member's reports),
+    /// and the principal.
+    pub report_subtrees: Vec<(TenantLevel, i64)>,
+    pub reporter: Option<i64>,
 }
 
 struct State {
@@ -489,6 +499,13 @@ impl Authorizer {
                 .unwrap_or(false)
             {
                 scope.unit_subtrees.push((grant.level, grant.tenant_id));
+            } else if state
+                .enforcer
+                .enforce((&sub, &dom, "case", "read", "reporter"))
+                .unwrap_or(false)
+            {
+                scope.report_subtrees.push((grant.level, grant.tenant_id));
+                scope.reporter = Some(principal.user_id);
             }
         }
         scope
@@ -518,6 +535,7 @@ fn relation(state: &State, user_id: i64, target: &Target) -> Relation {
         Some(_) => Relation::LeadOffShift,
         None if !co.is_empty() => Relation::CoOffShift,
         None if target.summoned_units.iter().any(|u| units.contains(u)) => Relation::Summoned,
+        None if target.reported_by == Some(user_id) => Relation::Reporter,
         None => Relation::None,
     }
 }
@@ -565,6 +583,7 @@ mod tests {
             off_shift_units: Vec::new(),
             hidden_units: Vec::new(),
             summoned_units: Vec::new(),
+            reported_by: None,
         }
     }
 
@@ -746,6 +765,7 @@ mod tests {
             off_shift_units: vec![],
             hidden_units: vec![],
             summoned_units: vec![],
+            reported_by: None,
         };
         assert!(
             authz

@@ -10,6 +10,7 @@
 mod auth;
 mod closed_loop;
 mod errors;
+mod grids;
 mod helpers;
 mod isolation;
 mod live;

@@ -22,7 +22,7 @@ impl TenantNode {
         &self.0.name
     }
 
-    /// The 12-digit administrative division code.
+    /// The administrative division code: 12 digits, 15 for a grid (its village's and 3 of its own).
     async fn code(&self) -> &str {
         self.0.code.as_str()
     }
@@ -204,7 +204,7 @@ impl TenantQuery {
 #[derive(InputObject)]
 pub struct CreateTenantInput {
     pub parent_id: ID,
-    /// The 12-digit division code; it must extend the parent's code.
+    /// The division code, extending the parent's: 12 digits, or 15 for a grid under a village.
     pub code: String,
     pub name: String,
 }

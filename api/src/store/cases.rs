@@ -414,6 +414,16 @@ fn scope_condition(scope: &CaseScope) -> Option<Condition> {
         any = any.add(case::Column::Id.is_in(scope.summoned_cases.clone()));
         empty = false;
     }
+    if let Some(reporter) = scope.reporter {
+        for (level, tenant) in &scope.report_subtrees {
+            any = any.add(
+                Condition::all()
+                    .add(level_column(*level).eq(*tenant))
+                    .add(case::Column::RegisteredBy.eq(reporter)),
+            );
+            empty = false;
+        }
+    }
     (!empty).then_some(any)
 }
 
@@ -471,7 +481,11 @@ impl Store {
             village_id: Set(origin.ancestry.village),
             grid_id: Set(origin.ancestry.grid),
             origin_tenant_id: Set(origin.id),
-            tenant_id: Set(origin.id),
+            // A grid is no center: its village's center handles what is reported from it.
+            tenant_id: Set(match origin.level {
+                TenantLevel::Grid => origin.parent_id.unwrap_or(origin.id),
+                _ => origin.id,
+            }),
             kind: Set(new.kind.as_str().into()),
             channel: Set(new.channel.as_str().into()),
             category: Set(new.category.as_str().into()),
