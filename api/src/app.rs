@@ -46,6 +46,8 @@ use crate::store::users::{Residency, UnitRecord, UserRecord, check_username};
 pub struct Caller {
     pub principal: Principal,
     pub family: String,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The tokens handed out at sign-in and refresh. `Debug` shows neither token.
@@ -416,6 +418,25 @@ impl AppState {
         }
     }
 
+    /// Whether a session authenticated earlier still holds: its access token has not expired and it has
+    /// not been signed out. For long-lived connections (subscriptions).
+    pub async fn still_valid(&self, caller: &Caller) -> ApiResult<()> {
+        if self.now() >= caller.expires_at {
+            return Err(ApiError::Unauthenticated(
+                "the access token has expired; reconnect with a fresh one",
+            ));
+        }
+        let revoked = self
+            .cache
+            .get(&revoked_key(&caller.family))
+            .await
+            .map_err(ApiError::internal)?;
+        if revoked.is_some() {
+            return Err(ApiError::Unauthenticated("the session has been signed out"));
+        }
+        Ok(())
+    }
+
     pub async fn sign_out(&self, caller: &Caller) -> ApiResult<()> {
         self.revoke_session(&caller.family).await
     }
@@ -460,6 +481,7 @@ impl AppState {
                 tenant_id: claims.tid,
             },
             family: claims.fam,
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_default(),
         })
     }
 

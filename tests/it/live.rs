@@ -487,3 +487,31 @@ async fn events_raised_in_one_server_process_reach_subscribers_of_another() {
 fn app_redis_url() -> Option<String> {
     std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_ends_when_its_session_is_signed_out_or_its_token_expires() {
+    let app = TestApp::spawn().await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(1), "东山镇")
+        .await;
+    let (_, staff) = app.user(&township, "staff", &[Role::IntakeClerk]).await;
+    let (_, leaving) = app.user(&township, "leaving", &[Role::IntakeClerk]).await;
+    let (_, colleague) = app.user(&township, "colleague", &[Role::IntakeClerk]).await;
+    let mut staying = subscribe(&app, &staff, CENTER_EVENTS, json!({ "t": township })).await;
+    let mut signed_out = subscribe(&app, &leaving, CENTER_EVENTS, json!({ "t": township })).await;
+    app.ok(&leaving, "mutation { signOut }", json!({})).await;
+
+    let case = register(&app, &staff, &township, "退出登录之后").await;
+    let heard = next_event(&mut staying).await;
+    assert_eq!(heard["centerEvents"]["case"]["id"], case.as_str());
+    let ended = next_message(&mut signed_out).await;
+    assert_eq!(ended["type"], "next", "{ended:#}");
+    assert_eq!(code(&ended["payload"]), "UNAUTHENTICATED", "{ended:#}");
+    assert_eq!(next_message(&mut signed_out).await["type"], "complete");
+
+    // Past the access token's lifetime (by the server's clock) the next event ends the other one too.
+    app.clock.advance(chrono::Duration::minutes(20));
+    register(&app, &colleague, &township, "令牌过期之后").await;
+    let ended = next_message(&mut staying).await;
+    assert_eq!(code(&ended["payload"]), "UNAUTHENTICATED", "{ended:#}");
+}

@@ -15,11 +15,11 @@ use super::caller;
 use super::cases::CaseNode;
 use super::enums::LiveEventKind;
 use super::ids::{GlobalId, decode_id, encode_id};
-use crate::app::AppState;
+use crate::app::{AppState, Caller};
 use crate::error::ApiError;
 use crate::live::LiveEvent;
 use fengqiao_domain::TenantLevel;
-use fengqiao_tenancy::{Action, Principal};
+use fengqiao_tenancy::Action;
 
 /// Something that happened to a case, as its subscriber may see it.
 pub struct LiveEventNode {
@@ -63,8 +63,9 @@ impl LiveSubscription {
         &self,
         ctx: &Context<'_>,
         unit_id: ID,
-    ) -> Result<impl Stream<Item = LiveEventNode> + use<>> {
-        let principal = caller(ctx)?.principal.clone();
+    ) -> Result<impl Stream<Item = Result<LiveEventNode>> + use<>> {
+        let caller = caller(ctx)?.clone();
+        let principal = caller.principal.clone();
         let unit = decode_id("unitId", GlobalId::Unit, &unit_id)?;
         let app = state_arc(ctx);
         app.unit(&principal, unit).await?;
@@ -75,7 +76,7 @@ impl LiveSubscription {
             .into());
         }
         let wanted = move |e: &LiveEvent| e.kind.for_unit() && e.unit_id == Some(unit);
-        Ok(deliver(app, principal, wanted, None))
+        Ok(deliver(app, caller, wanted, None))
     }
 
     /// A center's reports: cases registered there or escalated to it, cases returned by their lead unit,
@@ -87,9 +88,10 @@ impl LiveSubscription {
         tenant_id: ID,
         #[graphql(desc = "Also the events of every center below it (default: no).")]
         subtree: Option<bool>,
-    ) -> Result<impl Stream<Item = LiveEventNode> + use<>> {
+    ) -> Result<impl Stream<Item = Result<LiveEventNode>> + use<>> {
         let subtree = subtree.unwrap_or(false);
-        let principal = caller(ctx)?.principal.clone();
+        let caller = caller(ctx)?.clone();
+        let principal = caller.principal.clone();
         let center = decode_id("tenantId", GlobalId::Tenant, &tenant_id)?;
         let app = state_arc(ctx);
         let (tenant, _) = app
@@ -97,7 +99,7 @@ impl LiveSubscription {
             .await?;
         let wanted = move |e: &LiveEvent| !e.kind.for_unit() && (subtree || e.center_id == center);
         let below = subtree.then_some((tenant.level, tenant.id));
-        Ok(deliver(app, principal, wanted, below))
+        Ok(deliver(app, caller, wanted, below))
     }
 }
 
@@ -105,35 +107,41 @@ fn state_arc(ctx: &Context<'_>) -> Arc<AppState> {
     ctx.data_unchecked::<Arc<AppState>>().clone()
 }
 
-/// The events `wanted` picks, of centers in the subtree `below` when it is given, each sent only if
-/// `principal` may read its case at that moment.
+/// The events `wanted` picks, of centers in the subtree `below` when it is given, each sent only if the
+/// caller may read its case at that moment. When the caller's access token has expired or its session
+/// was signed out, the next event ends the subscription with `UNAUTHENTICATED` instead.
 fn deliver(
     app: Arc<AppState>,
-    principal: Principal,
+    caller: Caller,
     wanted: impl Fn(&LiveEvent) -> bool + Send + Sync + 'static,
     below: Option<(TenantLevel, i64)>,
-) -> impl Stream<Item = LiveEventNode> {
+) -> impl Stream<Item = Result<LiveEventNode>> {
     let events: Receiver<LiveEvent> = app.live.subscribe();
     let wanted = Arc::new(wanted);
     futures::stream::unfold(
-        (events, app, principal, wanted),
-        move |(mut events, app, principal, wanted)| async move {
+        Some((events, app, caller, wanted)),
+        move |open| async move {
+            let (mut events, app, caller, wanted) = open?;
+            let principal = &caller.principal;
             loop {
                 match events.recv().await {
                     Ok(event) if wanted(&event) => {
+                        if let Err(ended) = app.still_valid(&caller).await {
+                            return Some((Err(ended.into()), None));
+                        }
                         if let Some((level, id)) = below {
                             match app.directory.get(&app.store, event.center_id).await {
                                 Ok(Some(center)) if center.ancestry.is_within(level, id) => {}
                                 _ => continue,
                             }
                         }
-                        match app.case(&principal, event.case_id).await {
+                        match app.case(principal, event.case_id).await {
                             Ok(case) => {
                                 let node = LiveEventNode {
                                     event,
                                     case: CaseNode(case),
                                 };
-                                return Some((node, (events, app, principal, wanted)));
+                                return Some((Ok(node), Some((events, app, caller, wanted))));
                             }
                             Err(ApiError::NotFound | ApiError::Forbidden(_)) => {}
                             Err(e) => tracing::warn!(
