@@ -15,6 +15,7 @@ mod helpers;
 mod isolation;
 mod live;
 mod migrations;
+mod proof;
 mod replicas;
 mod rls;
 mod rollups;
