@@ -326,3 +326,22 @@ pub fn code(body: &Value) -> &str {
         .as_str()
         .unwrap_or("<none>")
 }
+
+/// A websocket client of the GraphQL endpoint.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a websocket to the GraphQL endpoint `graphql_url` (http://…/graphql), speaking
+/// `graphql-transport-ws`.
+pub async fn graphql_socket(graphql_url: &str) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = graphql_url
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(request).await.unwrap().0
+}

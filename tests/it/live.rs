@@ -8,13 +8,9 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{REGISTER, TestApp, case_input, code};
+use crate::helpers::{REGISTER, Socket, TestApp, case_input, code, graphql_socket};
 use fengqiao_tenancy::Role;
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// How long a test waits for an event that must come.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -22,15 +18,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// A websocket to `graphql_url`, opened with `connection_init` carrying `init`; returns the socket and
 /// the server's first answer.
 async fn open(graphql_url: &str, init: Value) -> (Socket, Value) {
-    let mut request = graphql_url
-        .replace("http://", "ws://")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = graphql_socket(graphql_url).await;
     send(
         &mut socket,
         json!({ "type": "connection_init", "payload": init }),

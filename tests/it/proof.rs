@@ -16,9 +16,8 @@ use fengqiao_tenancy::Role;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{REGISTER, TestApp, case_input, code};
+use crate::helpers::{REGISTER, Socket, TestApp, case_input, code, graphql_socket};
 
 // ---- the oracle -----------------------------------------------------------------------------------------
 
@@ -433,21 +432,9 @@ async fn register(app: &TestApp, world: &mut World, by: usize, at: usize, title:
 
 // ---- subscriptions ----------------------------------------------------------------------------------------
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 async fn listen(app: &TestApp, token: &str, query: &str, variables: Value) -> Socket {
     let before = app.state.live.subscribers();
-    let mut request = app
-        .url
-        .replace("http://", "ws://")
-        .into_client_request()
-        .unwrap();
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        "graphql-transport-ws".parse().unwrap(),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut socket = graphql_socket(&app.url).await;
     for message in [
         json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } }),
         json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } }),
