@@ -296,7 +296,15 @@ struct State {
 
 pub struct Authorizer {
     state: RwLock<State>,
+    /// Case scopes worked out since the user's grants or units last changed, by user: a list request needs
+    /// its caller's scope every time, and working it out asks casbin once or twice per grant. Filled while
+    /// the state is read-locked and emptied (for the user concerned, or all on a reload) while it is
+    /// write-locked, so an entry never outlives the policy it came from.
+    scopes: std::sync::Mutex<HashMap<i64, CaseScope>>,
 }
+
+/// Case scopes kept at most; the cache starts over beyond it.
+const SCOPES_KEPT: usize = 100_000;
 
 fn subject(user_id: i64) -> String {
     format!("u{user_id}")
@@ -324,12 +332,29 @@ impl Authorizer {
                 grants: HashMap::new(),
                 members: HashMap::new(),
             }),
+            scopes: std::sync::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Forgets the cached case scope of `user`, or of everyone; called with the state write-locked (or
+    /// by a benchmark that wants the cost of working scopes out).
+    pub fn forget_scopes(&self, user: Option<i64>) {
+        let mut scopes = match self.scopes.lock() {
+            Ok(scopes) => scopes,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match user {
+            Some(user) => {
+                scopes.remove(&user);
+            }
+            None => scopes.clear(),
+        }
     }
 
     /// Replaces every grant and unit membership, as loaded from the store.
     pub async fn load(&self, grants: &[Grant], members: &[(i64, i64)]) -> Result<(), AuthzError> {
         let mut state = self.state.write().await;
+        self.forget_scopes(None);
         let old: Vec<Vec<String>> = state.enforcer.get_grouping_policy();
         if !old.is_empty() {
             state.enforcer.remove_grouping_policies(old).await?;
@@ -360,6 +385,7 @@ impl Authorizer {
 
     pub async fn add_grant(&self, grant: Grant) -> Result<(), AuthzError> {
         let mut state = self.state.write().await;
+        self.forget_scopes(Some(grant.user_id));
         let rule = vec![
             subject(grant.user_id),
             grant.role.as_str().to_owned(),
@@ -375,6 +401,7 @@ impl Authorizer {
 
     pub async fn add_member(&self, unit_id: i64, user_id: i64) {
         let mut state = self.state.write().await;
+        self.forget_scopes(Some(user_id));
         let units = state.members.entry(user_id).or_default();
         if !units.contains(&unit_id) {
             units.push(unit_id);
@@ -471,45 +498,64 @@ impl Authorizer {
     /// Where the principal may read cases from.
     pub async fn case_scope(&self, principal: &Principal) -> CaseScope {
         let state = self.state.read().await;
-        let mut scope = CaseScope {
-            units: state
-                .members
-                .get(&principal.user_id)
-                .cloned()
-                .unwrap_or_default(),
-            ..CaseScope::default()
+        let cached = match self.scopes.lock() {
+            Ok(scopes) => scopes.get(&principal.user_id).cloned(),
+            Err(_) => None,
         };
-        let sub = subject(principal.user_id);
-        let mut seen = Vec::new();
-        for grant in state.grants.get(&principal.user_id).into_iter().flatten() {
-            if seen.contains(&grant.tenant_id) {
-                continue;
+        if let Some(scope) = cached {
+            return scope;
+        }
+        let scope = work_out_scope(&state, principal);
+        if let Ok(mut scopes) = self.scopes.lock() {
+            if scopes.len() >= SCOPES_KEPT {
+                scopes.clear();
             }
-            seen.push(grant.tenant_id);
-            let dom = domain(grant.tenant_id);
-            let any = state
-                .enforcer
-                .enforce((&sub, &dom, "case", "read", "none"))
-                .unwrap_or(false);
-            if any {
-                scope.subtrees.push((grant.level, grant.tenant_id));
-            } else if state
-                .enforcer
-                .enforce((&sub, &dom, "case", "read", "lead"))
-                .unwrap_or(false)
-            {
-                scope.unit_subtrees.push((grant.level, grant.tenant_id));
-            } else if state
-                .enforcer
-                .enforce((&sub, &dom, "case", "read", "reporter"))
-                .unwrap_or(false)
-            {
-                scope.report_subtrees.push((grant.level, grant.tenant_id));
-                scope.reporter = Some(principal.user_id);
-            }
+            scopes.insert(principal.user_id, scope.clone());
         }
         scope
     }
+}
+
+/// Where `principal` may read cases from, by asking casbin at each tenant of its grants.
+fn work_out_scope(state: &State, principal: &Principal) -> CaseScope {
+    let mut scope = CaseScope {
+        units: state
+            .members
+            .get(&principal.user_id)
+            .cloned()
+            .unwrap_or_default(),
+        ..CaseScope::default()
+    };
+    let sub = subject(principal.user_id);
+    let mut seen = Vec::new();
+    for grant in state.grants.get(&principal.user_id).into_iter().flatten() {
+        if seen.contains(&grant.tenant_id) {
+            continue;
+        }
+        seen.push(grant.tenant_id);
+        let dom = domain(grant.tenant_id);
+        let any = state
+            .enforcer
+            .enforce((&sub, &dom, "case", "read", "none"))
+            .unwrap_or(false);
+        if any {
+            scope.subtrees.push((grant.level, grant.tenant_id));
+        } else if state
+            .enforcer
+            .enforce((&sub, &dom, "case", "read", "lead"))
+            .unwrap_or(false)
+        {
+            scope.unit_subtrees.push((grant.level, grant.tenant_id));
+        } else if state
+            .enforcer
+            .enforce((&sub, &dom, "case", "read", "reporter"))
+            .unwrap_or(false)
+        {
+            scope.report_subtrees.push((grant.level, grant.tenant_id));
+            scope.reporter = Some(principal.user_id);
+        }
+    }
+    scope
 }
 
 fn relation(state: &State, user_id: i64, target: &Target) -> Relation {
@@ -603,6 +649,39 @@ mod tests {
             .collect();
         authz.load(&grants, members).await.unwrap();
         authz
+    }
+
+    #[tokio::test]
+    async fn a_cached_case_scope_follows_every_grant_membership_and_reload() {
+        let authz = authorizer(&[(100, Role::UnitHandler, 11, TenantLevel::Township)], &[]).await;
+        let handler = Principal {
+            user_id: 100,
+            tenant_id: 11,
+        };
+        let first = authz.case_scope(&handler).await;
+        assert_eq!(first.unit_subtrees, vec![(TenantLevel::Township, 11)]);
+        assert!(first.units.is_empty());
+        // Asked again, the same; after a membership, the unit is in it.
+        assert_eq!(authz.case_scope(&handler).await, first);
+        authz.add_member(7, 100).await;
+        assert_eq!(authz.case_scope(&handler).await.units, vec![7]);
+        // After a grant that reads everything at the township, the subtree is readable.
+        authz
+            .add_grant(Grant {
+                user_id: 100,
+                role: Role::Mediator,
+                tenant_id: 11,
+                level: TenantLevel::Township,
+            })
+            .await
+            .unwrap_or_default();
+        assert_eq!(
+            authz.case_scope(&handler).await.subtrees,
+            vec![(TenantLevel::Township, 11)]
+        );
+        // A reload without the user's grants leaves it nothing.
+        authz.load(&[], &[]).await.unwrap_or_default();
+        assert_eq!(authz.case_scope(&handler).await, CaseScope::default());
     }
 
     #[tokio::test]
