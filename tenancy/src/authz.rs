@@ -116,7 +116,8 @@ impl Action {
     /// learns that its rollups exist.
     pub fn visible_with(self) -> Action {
         match self {
-            Action::RollupRead => Action::TenantRead,
+            // Both are done at a tenant: whoever sees the tenant knows it exists, and is told why not.
+            Action::RollupRead | Action::CaseRegister => Action::TenantRead,
             other => other.read_of_object(),
         }
     }

@@ -69,6 +69,15 @@ async fn a_grid_member_reports_from_its_own_grid_and_sees_only_its_own_reports()
         )
         .await;
     assert_eq!(code(&outside), "NOT_FOUND", "{outside:#}");
+    // The system administrator sees the grid but does no case work (三员分立): told so, not "not found".
+    let admin = app
+        .gql(
+            Some(&app.admin_token),
+            REGISTER,
+            json!({ "input": case_input(Some(&grid), "管理员登记") }),
+        )
+        .await;
+    assert_eq!(code(&admin), "FORBIDDEN", "{admin:#}");
 
     // It sees its report, registered in the grid and handled by the village's center.
     let seen = app.ok(&member, CASE, json!({ "id": case })).await;
