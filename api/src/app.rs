@@ -875,8 +875,8 @@ impl AppState {
     /// while the summons is open.
     /// The rows the database lets `principal`'s requests reach (the second wall behind casbin, see
     /// `store::scope`): its county's, and of the county's cases those registered under a tenant where it
-    /// holds a role or where one of its units is stationed. A role at the county reaches every case of the
-    /// county; casbin still decides which of them the principal may read.
+    /// holds a role. A role at the county reaches every case of the county; casbin still decides which of
+    /// them the principal may read.
     pub async fn db_scope(&self, principal: &Principal) -> ApiResult<DbScope> {
         let home = scope::as_system(self.directory.get(&self.store, principal.tenant_id)).await?;
         let Some(home) = home else {
@@ -893,16 +893,9 @@ impl AppState {
                 reach: Reach::County,
             });
         }
+        // Every case permission needs a grant on the case's chain, a unit member's too: the tenants of
+        // the grants bound everything the principal may reach.
         let mut tenants: Vec<i64> = grants.iter().map(|g| g.tenant_id).collect();
-        let units = self.authz.units_of(principal.user_id).await;
-        if !units.is_empty() {
-            let county_rows = DbScope::Principal {
-                county,
-                reach: Reach::Subtrees(Vec::new()),
-            };
-            let stations = scope::within(county_rows, self.stations_of(&units)).await?;
-            tenants.extend(stations.values().map(|s| s.tenant_id));
-        }
         tenants.sort_unstable();
         tenants.dedup();
         Ok(DbScope::Principal {

@@ -348,3 +348,67 @@ async fn a_co_unit_reads_the_case_but_cannot_conclude_it() {
         .await;
     assert_eq!(resolved["resolveCase"]["case"]["status"], "RESOLVED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summons_shows_a_case_only_where_the_members_unit_role_reaches() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    let ours = app.tenant(&county, &app.township_code(1), "东山镇").await;
+    let theirs = app.tenant(&county, &app.township_code(10), "西山镇").await;
+    let (_, county_dispatcher) = app
+        .user(
+            &county,
+            "cdispatcher",
+            &[Role::Dispatcher, Role::IntakeClerk],
+        )
+        .await;
+    // A county on-call unit whose member holds its unit role only at township 1.
+    let unit = app
+        .ok(&app.admin_token, "mutation($t: ID!) { createUnit(input: {tenantId: $t, name: \"县信访局\", department: \"信访\", residency: ON_CALL}) { id } }", json!({ "t": county }))
+        .await["createUnit"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (member, member_token) = app.user(&county, "member", &[]).await;
+    app.ok(&app.security_token, "mutation($u: ID!, $t: ID!) { grantRole(input: {userId: $u, tenantId: $t, role: UNIT_HANDLER}) { role } }", json!({ "u": member, "t": ours }))
+        .await;
+    app.ok(
+        &app.admin_token,
+        "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }",
+        json!({ "u": unit, "m": member }),
+    )
+    .await;
+    let mut cases = Vec::new();
+    for place in [&theirs, &ours] {
+        let case = app
+            .ok(
+                &county_dispatcher,
+                REGISTER,
+                json!({ "input": case_input(Some(place), "信访事项") }),
+            )
+            .await["registerCase"]["case"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.ok(
+            &county_dispatcher,
+            "mutation($c: ID!, $u: ID!) { summonUnit(caseId: $c, unitId: $u) { id } }",
+            json!({ "c": case, "u": unit }),
+        )
+        .await;
+        cases.push(case);
+    }
+    // Summoned to both; the case in township 10 stays out of reach, on every path, the list included.
+    let hidden = app
+        .gql(Some(&member_token), CASE_STATUS, json!({ "id": cases[0] }))
+        .await;
+    assert_eq!(code(&hidden), "NOT_FOUND", "{hidden:#}");
+    let seen = app
+        .ok(&member_token, CASE_STATUS, json!({ "id": cases[1] }))
+        .await;
+    assert!(seen["case"]["status"].is_string(), "{seen:#}");
+    assert_eq!(
+        listed(&app.ok(&member_token, LIST, json!({})).await),
+        vec![cases[1].clone()]
+    );
+}

@@ -410,9 +410,17 @@ fn scope_condition(scope: &CaseScope) -> Option<Condition> {
             empty = false;
         }
     }
+    // A summons shows a case to its unit's members only where their unit role reaches, as for
+    // dispatched cases.
     if !scope.summoned_cases.is_empty() {
-        any = any.add(case::Column::Id.is_in(scope.summoned_cases.clone()));
-        empty = false;
+        for (level, tenant) in &scope.unit_subtrees {
+            any = any.add(
+                Condition::all()
+                    .add(level_column(*level).eq(*tenant))
+                    .add(case::Column::Id.is_in(scope.summoned_cases.clone())),
+            );
+            empty = false;
+        }
     }
     if let Some(reporter) = scope.reporter {
         for (level, tenant) in &scope.report_subtrees {
