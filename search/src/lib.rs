@@ -12,6 +12,8 @@
 pub mod doc;
 pub mod embedded;
 pub mod error;
+#[cfg(feature = "meilisearch")]
+pub mod meili;
 pub mod page;
 pub mod port;
 pub mod query;
@@ -23,6 +25,8 @@ pub mod testing;
 pub use doc::{CaseDoc, Fingerprint, category_label, kind_label};
 pub use embedded::EmbeddedIndex;
 pub use error::SearchError;
+#[cfg(feature = "meilisearch")]
+pub use meili::{MeiliIndex, tenant_token};
 pub use page::{Count, Facets, Hit, SearchPage};
 pub use port::{CaseIndex, Rebuild, Subtree};
 pub use query::{Cursor, Filters, Grant, Scope, SearchQuery};

@@ -5,6 +5,10 @@ use fengqiao_domain::{CaseStatus, Category, TenantLevel};
 use crate::query::Cursor;
 use crate::text::Snippet;
 
+/// Characters of a hit's title and of its description snippet, the same for every adapter.
+pub(crate) const TITLE_CHARS: usize = 60;
+pub(crate) const DESCRIPTION_CHARS: usize = 120;
+
 /// One case found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hit {

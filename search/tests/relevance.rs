@@ -1,12 +1,17 @@
-//! Chinese relevance of the embedded index: realistic cases (`relevance/cases.json`) and queries with the
+//! Chinese relevance of the embedded index, and of the Meilisearch index when `MEILI_URL` is set: realistic cases (`relevance/cases.json`) and queries with the
 //! cases they should find (`relevance/queries.json`), by class. Prints recall@10 and MRR per class and
 //! fails below the goals: every literal query finds all it should, first; the synonym, typo, partial and
 //! traditional classes reach 0.9. The `hard` class (phrasing by meaning, fuzzy pinyin, untransformed
 //! pinyin) has no goal: it shows where the analysis stops.
 //!
-//! Run `cargo test -p fengqiao-search --test relevance -- --nocapture` to see the table.
+//! Run `cargo test -p fengqiao-search --test relevance -- --nocapture` to see the table (with
+//! `MEILI_URL` and `MEILI_MASTER_KEY` set, for both adapters).
+
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
+
+mod meili_support;
 
 use fengqiao_domain::{Ancestry, CaseKind, Category, TenantLevel};
 use fengqiao_search::testing::{case, page, query};
@@ -67,20 +72,43 @@ struct Score {
     noise: f64,
 }
 
-#[tokio::test]
-async fn chinese_queries_find_the_cases_they_should() {
+fn relevance_set() -> (Vec<CaseDoc>, Vec<Query>) {
     let cases: Vec<Case> = serde_json::from_str(include_str!("relevance/cases.json")).unwrap();
     let queries: Vec<Query> = serde_json::from_str(include_str!("relevance/queries.json")).unwrap();
     assert!(cases.len() >= 60 && queries.len() >= 40);
-    let index = EmbeddedIndex::in_ram().unwrap();
-    let docs: Vec<CaseDoc> = cases.into_iter().map(doc).collect();
-    index.upsert(&docs).await.unwrap();
+    (cases.into_iter().map(doc).collect(), queries)
+}
 
+#[tokio::test]
+async fn chinese_queries_find_the_cases_they_should() {
+    let (docs, queries) = relevance_set();
+    let index = EmbeddedIndex::in_ram().unwrap();
+    index.upsert(&docs).await.unwrap();
+    measure(&index, "the embedded index", docs.len(), &queries).await;
+}
+
+#[tokio::test]
+async fn chinese_queries_find_the_cases_they_should_on_meilisearch() {
+    let Some(server) =
+        meili_support::server("chinese_queries_find_the_cases_they_should_on_meilisearch")
+    else {
+        return;
+    };
+    meili_support::with_fresh_index(&server, "relevance", |index| async move {
+        let (docs, queries) = relevance_set();
+        index.upsert(&docs).await.unwrap();
+        measure(&index, "the Meilisearch index", docs.len(), &queries).await;
+    })
+    .await;
+}
+
+/// Runs the queries, prints the table and checks the goals.
+async fn measure(index: &dyn CaseIndex, name: &str, cases: usize, queries: &[Query]) {
     let mut by_class: BTreeMap<String, Score> = BTreeMap::new();
     let mut misses = Vec::new();
-    for q in &queries {
+    for q in queries {
         let found = page(
-            &index,
+            index,
             &query(Scope::county(COUNTY), &q.query).page(DEPTH, None),
         )
         .await
@@ -103,9 +131,8 @@ async fn chinese_queries_find_the_cases_they_should() {
     }
 
     println!(
-        "\nrelevance of the embedded index ({} queries over {} cases)",
-        queries.len(),
-        docs.len()
+        "\nrelevance of {name} ({} queries over {cases} cases)",
+        queries.len()
     );
     println!(
         "  {:<11} {:>7} {:>10} {:>6} {:>9}",
@@ -133,7 +160,7 @@ async fn chinese_queries_find_the_cases_they_should() {
         };
         assert!(
             recall >= goal && mrr >= goal,
-            "{class}: recall@10 {recall:.3}, MRR {mrr:.3}, goal {goal}"
+            "{name}, {class}: recall@10 {recall:.3}, MRR {mrr:.3}, goal {goal}"
         );
     }
 }

@@ -31,16 +31,13 @@ use self::collect::{DigestCollector, PageCollector};
 use self::schema::{Fields, SCHEMA_VERSION};
 use crate::doc::{CaseDoc, Fingerprint};
 use crate::error::SearchError;
-use crate::page::{Count, Facets, Hit, SearchPage, sort_counts};
+use crate::page::{Count, DESCRIPTION_CHARS, Facets, Hit, SearchPage, TITLE_CHARS, sort_counts};
 use crate::port::{CaseIndex, Rebuild, Subtree};
 use crate::query::{Cursor, SearchQuery};
 use crate::text::{ANALYSIS_VERSION, QueryPlan, highlight};
 
 /// Memory the index writer may use before it writes a segment.
 const WRITER_MEMORY: usize = 24_000_000;
-/// Characters of a title and of a description snippet.
-const TITLE_CHARS: usize = 60;
-const DESCRIPTION_CHARS: usize = 120;
 
 const CURRENT: &str = "CURRENT";
 const FORMAT: &str = "FORMAT";

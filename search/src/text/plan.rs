@@ -92,7 +92,9 @@ impl QueryPlan {
             }
             plan.add_segment(&chars[start..i], synonyms);
         }
-        plan.concepts.dedup_by(|a, b| a.typed() == b.typed());
+        // A word typed twice is one concept, wherever the repeat is.
+        let mut seen = std::collections::HashSet::new();
+        plan.concepts.retain(|c| seen.insert(c.typed().to_owned()));
         plan
     }
 
@@ -262,6 +264,14 @@ mod tests {
     fn particles_at_the_ends_of_a_short_stretch_are_dropped() {
         assert_eq!(typed(&QueryPlan::parse("被狗咬了")), ["狗", "咬"]);
         assert_eq!(typed(&QueryPlan::parse("目的")), ["目的"]);
+    }
+
+    #[test]
+    fn a_repeated_word_is_one_concept() {
+        assert_eq!(
+            typed(&QueryPlan::parse("宅基地 纠纷 宅基地")),
+            ["宅基地", "纠纷"]
+        );
     }
 
     #[test]
