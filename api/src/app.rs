@@ -118,6 +118,8 @@ pub struct AppState {
     pub password_slots: tokio::sync::Semaphore,
     /// This process's subscribers to live events.
     pub live: crate::live::LiveHub,
+    /// The case search index and what feeds it.
+    pub search: crate::search::Search,
 }
 
 impl AppState {
@@ -1471,7 +1473,7 @@ impl AppState {
             for case in &batch {
                 report.examined += 1;
                 self.regrade_overdue(case, now).await?;
-                if self.store.mark_overdue(case).await? {
+                if self.store.mark_overdue(case, now).await? {
                     report.marked += 1;
                     self.rollups_changed(case.origin.county).await;
                 }
@@ -1518,7 +1520,7 @@ impl AppState {
             .regrade(case, &case.state, case.clocks, &handler, now)
             .await?;
         if grade != case.risk {
-            self.store.update_risk(case.id, &grade).await?;
+            self.store.update_risk(case, &grade, now).await?;
         }
         Ok(())
     }

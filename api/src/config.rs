@@ -69,6 +69,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub personal_data: PersonalDataConfig,
     pub graphql: GraphqlConfig,
+    pub search: SearchConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +93,66 @@ pub struct PersonalDataConfig {
     /// a random one kept in `data_dir`.
     pub key: Secret,
     pub key_file: Option<PathBuf>,
+}
+
+/// Case search: the embedded index in `data_dir` by default; Meilisearch when `meili_url` is set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// A Meilisearch server, e.g. `http://127.0.0.1:7700`; empty means the embedded index.
+    pub meili_url: String,
+    /// An API key that may manage the index (documents, settings, tasks, index swaps). Not the master key:
+    /// create one with the keys API.
+    pub meili_api_key: Secret,
+    pub meili_api_key_file: Option<PathBuf>,
+    /// The index's uid; several deployments on one server need different ones.
+    pub meili_index: String,
+    /// A search-only API key (and its uid) that signs the tenant tokens `searchToken` hands out. Empty:
+    /// no tenant tokens.
+    pub meili_search_key: Secret,
+    pub meili_search_key_file: Option<PathBuf>,
+    pub meili_search_key_uid: String,
+    /// Where the embedded index is kept; empty means `data_dir/search`. One process at a time.
+    pub index_dir: Option<PathBuf>,
+    /// Feed the index from the outbox in this process. Every replica may (they take turns); a process that
+    /// only runs commands needs not.
+    pub worker: bool,
+    /// Outbox rows taken at once.
+    pub batch: u64,
+    /// Minutes a tenant token lives, at most 60.
+    pub token_minutes: i64,
+    /// The counties (tenant ids) whose cases this server's index holds and feeds; unset, every county.
+    /// For deployments that share one database but keep separate indexes, e.g.
+    /// `FENGQIAO_SEARCH__COUNTIES=[3]`; `[]` feeds none.
+    pub counties: Option<Vec<i64>>,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            meili_url: String::new(),
+            meili_api_key: Secret::default(),
+            meili_api_key_file: None,
+            meili_index: "fengqiao_cases".into(),
+            meili_search_key: Secret::default(),
+            meili_search_key_file: None,
+            meili_search_key_uid: String::new(),
+            index_dir: None,
+            worker: true,
+            batch: 500,
+            token_minutes: 60,
+            counties: None,
+        }
+    }
+}
+
+impl SearchConfig {
+    /// The folder of the embedded index.
+    pub fn index_dir(&self, data_dir: &Path) -> PathBuf {
+        self.index_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("search"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +180,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             personal_data: PersonalDataConfig::default(),
             graphql: GraphqlConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -197,6 +259,12 @@ impl Config {
         if let Some(path) = &self.personal_data.key_file {
             self.personal_data.key = Secret::new(read_secret(path)?);
         }
+        if let Some(path) = &self.search.meili_api_key_file {
+            self.search.meili_api_key = Secret::new(read_secret(path)?);
+        }
+        if let Some(path) = &self.search.meili_search_key_file {
+            self.search.meili_search_key = Secret::new(read_secret(path)?);
+        }
         Ok(())
     }
 
@@ -225,6 +293,40 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "redis_prefix must be 1 to 64 characters without spaces".into(),
+            ));
+        }
+        let search = &self.search;
+        let url_ok = search.meili_url.is_empty()
+            || search.meili_url.starts_with("http://")
+            || search.meili_url.starts_with("https://");
+        if !url_ok {
+            return Err(ConfigError::Invalid(
+                "search.meili_url must be an http:// or https:// URL".into(),
+            ));
+        }
+        if search.meili_index.is_empty()
+            || !search
+                .meili_index
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(ConfigError::Invalid(
+                "search.meili_index must be letters, digits, - and _".into(),
+            ));
+        }
+        if search.meili_search_key.is_empty() != search.meili_search_key_uid.is_empty() {
+            return Err(ConfigError::Invalid(
+                "search.meili_search_key and search.meili_search_key_uid go together".into(),
+            ));
+        }
+        if !(1..=10_000).contains(&search.batch) {
+            return Err(ConfigError::Invalid(
+                "search.batch must be between 1 and 10000".into(),
+            ));
+        }
+        if !(1..=60).contains(&search.token_minutes) {
+            return Err(ConfigError::Invalid(
+                "search.token_minutes must be between 1 and 60".into(),
             ));
         }
         if self.database_max_connections == 0 {

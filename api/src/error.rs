@@ -12,10 +12,15 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     Forbidden(String),
     NotFound,
-    BadUserInput { field: String, message: String },
+    BadUserInput {
+        field: String,
+        message: String,
+    },
     InvalidTransition(String),
     IdempotencyConflict,
     Conflict(String),
+    /// The search index cannot answer now; nothing was lost, the caller may retry.
+    SearchUnavailable,
     Internal(anyhow::Error),
 }
 
@@ -29,6 +34,7 @@ impl ApiError {
             ApiError::InvalidTransition(_) => "INVALID_TRANSITION",
             ApiError::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             ApiError::Conflict(_) => "CONFLICT",
+            ApiError::SearchUnavailable => "SEARCH_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -44,6 +50,10 @@ impl ApiError {
             ApiError::BadUserInput { field, message } => format!("{field}: {message}"),
             ApiError::IdempotencyConflict => {
                 "this idempotency key was already used with different input".to_owned()
+            }
+            ApiError::SearchUnavailable => {
+                "search is unavailable for a moment; cases are still being recorded, try again shortly"
+                    .to_owned()
             }
             ApiError::Internal(_) => "internal error".to_owned(),
         }

@@ -13,6 +13,7 @@ pub mod http;
 pub mod live;
 pub mod pii;
 pub mod reports;
+pub mod search;
 pub mod seed;
 pub mod store;
 
@@ -148,6 +149,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
     let authz = Authorizer::new()
         .await
         .context("loading the authorization model")?;
+    let search = open_search(config, &store).await?;
     let state = Arc::new(AppState {
         store,
         authz,
@@ -167,6 +169,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
                 .unwrap_or(2),
         ),
         live: live::LiveHub::default(),
+        search,
     });
     state
         .load_clock_policies()
@@ -184,7 +187,90 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         .build_missing_rollups()
         .await
         .map_err(|e| anyhow::anyhow!("building rollup counters: {}", e.detail()))?;
+    if state.search.needs_rebuild {
+        let report = state
+            .reindex()
+            .await
+            .map_err(|e| anyhow::anyhow!("building the search index: {}", e.detail()))?;
+        tracing::info!(
+            cases = report.cases,
+            "built the search index from the store"
+        );
+    }
+    if config.search.worker {
+        state.start_search_worker();
+    }
     Ok(state)
+}
+
+/// Opens the search index the configuration names: Meilisearch when `search.meili_url` is set, else the
+/// embedded index in its folder (waiting a moment for an earlier state of this process to let it go).
+async fn open_search(config: &Config, store: &Store) -> anyhow::Result<search::Search> {
+    use fengqiao_search::{EmbeddedIndex, MeiliIndex, SearchError};
+    let wake = store.outbox.clone();
+    let batch = config.search.batch;
+    fengqiao_search::text::warm_up();
+    let settings = &config.search;
+    if !settings.meili_url.is_empty() {
+        let index = MeiliIndex::new(
+            &settings.meili_url,
+            settings.meili_api_key.expose(),
+            &settings.meili_index,
+        )
+        .map_err(|e| anyhow::anyhow!("search.meili_url: {e}"))?;
+        let mut search = search::Search::new(
+            Arc::new(index.clone()),
+            search::Engine::Meilisearch,
+            wake,
+            batch,
+            settings.counties.clone(),
+        );
+        if !settings.meili_search_key.is_empty() {
+            search.tokens = Some(search::TokenKey {
+                url: settings.meili_url.trim_end_matches('/').to_owned(),
+                index_uid: settings.meili_index.clone(),
+                key_uid: settings.meili_search_key_uid.clone(),
+                key: settings.meili_search_key.clone(),
+                minutes: settings.token_minutes,
+            });
+        }
+        // Settings first; while the server is down the worker keeps trying and searches answer
+        // SEARCH_UNAVAILABLE.
+        search.meili = Some(index);
+        search.prepare().await;
+        return Ok(search);
+    }
+    let dir = settings.index_dir(&config.data_dir);
+    let mut attempts = 0;
+    let index = loop {
+        let opened = {
+            let dir = dir.clone();
+            tokio::task::spawn_blocking(move || EmbeddedIndex::open(&dir)).await?
+        };
+        match opened {
+            Ok(index) => break index,
+            Err(SearchError::Unavailable(_)) if attempts < 50 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "opening the search index in {}: {e}",
+                    dir.display()
+                ));
+            }
+        }
+    };
+    let needs_rebuild = index.needs_rebuild();
+    let mut search = search::Search::new(
+        Arc::new(index),
+        search::Engine::Embedded,
+        wake,
+        batch,
+        settings.counties.clone(),
+    );
+    search.needs_rebuild = needs_rebuild;
+    Ok(search)
 }
 
 /// Serves the API as configured: seeds the demo county first when configured to, runs the deadline
@@ -197,6 +283,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     }
     let state = build_state(&config, Arc::new(crate::clock::SystemClock)).await?;
+    // An index that lacks whole counties (a new Meilisearch server, a new index uid) is built in the
+    // background; searches answer from what it has meanwhile.
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = state.fill_empty_index().await {
+                tracing::error!(error = %e.detail(), "filling the search index");
+            }
+        });
+    }
     if config.deadline_scan_minutes > 0 {
         tokio::spawn(scan_deadlines_every(
             state.clone(),

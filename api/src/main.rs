@@ -46,6 +46,16 @@ enum Cmd {
         #[arg(long)]
         repair: bool,
     },
+    /// Build a new search index from the database and swap it in at once; changes made meanwhile are
+    /// replayed. The embedded index can be rebuilt only while no server has it open.
+    Reindex,
+    /// Compare each county's cases in the database and in the search index, by count and content digest,
+    /// and print any drift (by township); exits with status 1 when drift remains. `--repair` feeds the
+    /// index what is missing or stale and removes what the database does not have.
+    VerifyIndex {
+        #[arg(long)]
+        repair: bool,
+    },
     /// Load a year's working-day calendar notice (a file like domain/calendars/cn-2026.txt), replacing that
     /// year's days off and make-up working days. Running servers on the same Redis reload it at once; others
     /// read it when they start.
@@ -74,10 +84,12 @@ fn main() -> anyhow::Result<()> {
         print!("{}", graphql::sdl());
         return Ok(());
     }
+    // tantivy warns when a background merge finishes after a commit replaced its segments; the merge is
+    // simply dropped, so only its errors are shown by default.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("FENGQIAO_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,tantivy=error".into()),
         )
         .init();
     let config = Config::load(cli.config.as_deref())?;
@@ -111,6 +123,8 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Cmd::VerifyRollups { repair } => verify_rollups(&config, repair).await,
+            Cmd::Reindex => reindex(&config).await,
+            Cmd::VerifyIndex { repair } => verify_index(&config, repair).await,
             Cmd::LoadCalendar { file } => load_calendar(&config, &file).await,
             Cmd::BootstrapCounty {
                 code,
@@ -169,6 +183,58 @@ async fn verify_rollups(config: &Config, repair: bool) -> anyhow::Result<()> {
     println!(
         "{} counties verified in {:.1} s; {drifted} with drift",
         counties.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if drifted > 0 {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// The state of a command that works on the search index: no outbox worker of its own (the command drains
+/// the outbox itself) and no rebuild on opening (the command decides).
+async fn search_command_state(config: &Config) -> anyhow::Result<Arc<fengqiao::app::AppState>> {
+    let mut config = config.clone();
+    config.search.worker = false;
+    build_state(&config, Arc::new(SystemClock)).await
+}
+
+async fn reindex(config: &Config) -> anyhow::Result<()> {
+    let state = search_command_state(config).await?;
+    let started = std::time::Instant::now();
+    let report = state
+        .reindex()
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "rebuilt the {} search index: {} cases in {seconds:.1} s ({:.0} cases/s); {} changes made meanwhile replayed",
+        state.search.engine.as_str(),
+        report.cases,
+        report.cases as f64 / seconds.max(0.001),
+        report.replayed
+    );
+    Ok(())
+}
+
+async fn verify_index(config: &Config, repair: bool) -> anyhow::Result<()> {
+    let state = search_command_state(config).await?;
+    let started = std::time::Instant::now();
+    let counties = state
+        .verify_index(repair)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    let mut drifted = 0;
+    for county in &counties {
+        println!("{county}");
+        if county.drifted() && !county.repaired {
+            drifted += 1;
+        }
+    }
+    println!(
+        "{} counties verified against the {} search index in {:.1} s; {drifted} with drift",
+        counties.len(),
+        state.search.engine.as_str(),
         started.elapsed().as_secs_f64()
     );
     if drifted > 0 {

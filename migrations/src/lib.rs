@@ -14,6 +14,7 @@ mod m20261125_000001_rollups;
 mod m20261125_000002_stationing;
 mod m20261126_000001_row_security;
 mod m20261126_000002_grid_codes;
+mod m20261127_000001_search_outbox;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_stationing::Migration),
             Box::new(m20261126_000001_row_security::Migration),
             Box::new(m20261126_000002_grid_codes::Migration),
+            Box::new(m20261127_000001_search_outbox::Migration),
         ]
     }
 }

@@ -67,9 +67,42 @@ pub async fn test_config(dir: &std::path::Path) -> Config {
         seed_demo_if_empty: Some(false),
         ..Config::default()
     };
+    if let Some((url, master)) = meilisearch() {
+        // Each test server gets an index of its own, and a search-only key that signs tenant tokens.
+        static NEXT_INDEX: AtomicU32 = AtomicU32::new(0);
+        let uid = format!(
+            "test_{}_{}_{}",
+            std::process::id(),
+            NEXT_INDEX.fetch_add(1, Ordering::SeqCst),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let (key_uid, key) = fengqiao_search::MeiliIndex::new(&url, &master, &uid)
+            .unwrap()
+            .create_search_key(&master)
+            .await
+            .unwrap();
+        config.search.meili_url = url;
+        config.search.meili_api_key = Secret::new(master);
+        config.search.meili_index = uid;
+        config.search.meili_search_key = Secret::new(key);
+        config.search.meili_search_key_uid = key_uid;
+    }
+    // Servers of tests share a PostgreSQL database and its outbox: a server feeds (and rebuilds) its index
+    // with no county's cases until its own county exists; see `TestApp::spawn_with`.
+    config.search.counties = Some(Vec::new());
     config.auth.jwt_secret = Secret::new("integration-test-signing-secret-0123456789");
     config.personal_data.key = Secret::new(Vault::generate_key_hex());
     config
+}
+
+/// The Meilisearch server the tests run against, when `MEILI_URL` is set, and its master key
+/// (`MEILI_MASTER_KEY`); otherwise the tests use the embedded index.
+pub fn meilisearch() -> Option<(String, String)> {
+    let url = std::env::var("MEILI_URL").ok().filter(|u| !u.is_empty())?;
+    Some((url, std::env::var("MEILI_MASTER_KEY").unwrap_or_default()))
 }
 
 /// A county code no other test (or earlier run on a shared database) uses.
@@ -89,8 +122,18 @@ fn unique_county_code() -> String {
 }
 
 /// The configuration of a second server process beside `app`: same database, same keys.
+/// The embedded search index belongs to one process: the second one gets a folder of its own and leaves
+/// the outbox to the first (it feeds no county: its configuration is the first one's before that one was
+/// limited to its county).
 pub fn test_config_for(app: &TestApp) -> Config {
-    app.config.clone()
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let mut config = app.config.clone();
+    config.search.worker = false;
+    config.search.index_dir = Some(app.config.data_dir.join(format!(
+        "search-replica-{}",
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )));
+    config
 }
 
 pub struct TestApp {
@@ -114,6 +157,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// A test server whose configuration `adjust` changes first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         // `FENGQIAO_LOG=warn cargo test …` shows the server's logs (internal errors' causes) in failing tests.
         if let Ok(filter) = std::env::var("FENGQIAO_LOG") {
             let _ = tracing_subscriber::fmt()
@@ -124,6 +172,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = test_config(dir.path()).await;
         config.deadline_scan_minutes = 0;
+        adjust(&mut config);
         let clock = OffsetClock::default();
         let state = fengqiao::build_state(&config, Arc::new(clock.clone()))
             .await
@@ -165,6 +214,8 @@ impl TestApp {
             }
         };
         state.load_policies().await.unwrap();
+        // Servers of other tests share a PostgreSQL database: each feeds its index its own county only.
+        state.search.limit_to_counties(vec![county.id]);
         let tag = format!("c{}", &code[..6]);
         let mut app = TestApp {
             config: config.clone(),

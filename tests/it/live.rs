@@ -350,6 +350,9 @@ async fn start_replica(app: &TestApp) -> Replica {
         )
         .env("FENGQIAO_SEED_DEMO_IF_EMPTY", "false")
         .env("FENGQIAO_DEADLINE_SCAN_MINUTES", "0")
+        // The replica's embedded index would take other tests' changes from the shared outbox.
+        .env("FENGQIAO_SEARCH__WORKER", "false")
+        .env("FENGQIAO_SEARCH__COUNTIES", "[]")
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();

@@ -20,5 +20,6 @@ mod replicas;
 mod rls;
 mod rollups;
 mod schema;
+mod search;
 mod store;
 mod units;

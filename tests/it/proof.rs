@@ -804,6 +804,49 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
         }
     }
 
+    // `searchCases`: exactly the oracle's set, and a total that counts nothing more, whether listing the
+    // scope, searching a name every case has, or a whole ID number every case has.
+    app.state.settle_search().await.unwrap();
+    for p in 0..world.people.len() {
+        for text in ["", "张建国", "11010519491231002X"] {
+            let data = app
+                .gql(
+                    Some(&world.people[p].token),
+                    "query($text: String!) { searchCases(text: $text, first: 100) { total hits { case { id } } } }",
+                    json!({ "text": text }),
+                )
+                .await;
+            let got: BTreeSet<String> = data["data"]["searchCases"]["hits"]
+                .as_array()
+                .map(|hits| {
+                    hits.iter()
+                        .filter_map(|h| h["case"]["id"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let mut expected_total = 0;
+            for c in 0..world.cases.len() {
+                checks += 1;
+                let expected = world.may(p, c, Act::Read);
+                expected_total += u64::from(expected);
+                if got.contains(&world.cases[c].gid) != expected {
+                    failures.push(format!(
+                        "searchCases({text:?}): {} {} case {c} (expected visible: {expected})",
+                        world.people[p].name,
+                        if expected { "misses" } else { "finds" },
+                    ));
+                }
+            }
+            checks += 1;
+            if data["data"]["searchCases"]["total"].as_u64() != Some(expected_total) {
+                failures.push(format!(
+                    "searchCases({text:?}): {} has total {} (expected {expected_total}): {data}",
+                    world.people[p].name, data["data"]["searchCases"]["total"]
+                ));
+            }
+        }
+    }
+
     // `case`, `node`, the timeline, and every mutation, for every (principal, case).
     let mut requests = Vec::new();
     for p in 0..world.people.len() {
@@ -930,7 +973,8 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
     }
 
     println!(
-        "isolation proof: {checks} checks ({} principals × {} cases × case, node, cases, timeline, {} mutations, subscriptions), {} disagreements",
+        "isolation proof ({} search index): {checks} checks ({} principals × {} cases × case, node, cases, 3 searches, timeline, {} mutations, subscriptions), {} disagreements",
+        app.state.search.engine.as_str(),
         world.people.len(),
         world.cases.len(),
         ACTS.len() + 1,

@@ -10,6 +10,7 @@ mod live;
 mod node;
 mod policies;
 mod rosters;
+mod search;
 mod tenants;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub struct Query(
     node::NodeQuery,
     policies::PolicyQuery,
     dashboard::DashboardQuery,
+    search::CaseSearchQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -20,7 +20,7 @@ use super::entities::{
     case, case_co_unit, case_event, case_party, idempotency_key, supervision_order,
 };
 use super::tenants::TenantRecord;
-use super::{Store, is_unique_violation, rollups};
+use super::{Store, is_unique_violation, rollups, search};
 use crate::error::{ApiError, ApiResult};
 use crate::pii::Vault;
 
@@ -300,7 +300,7 @@ fn parse_opt<T>(
     text.map(|t| parse(id, what, t, f)).transpose()
 }
 
-fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
+pub(super) fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord> {
     let id = m.id;
     let state = CaseState {
         status: parse(id, "status", &m.status, CaseStatus::parse)?,
@@ -597,6 +597,7 @@ impl Store {
             }
         }
         let registered = record(row, Vec::new())?;
+        search::enqueue(&txn, registered.id, county, now).await?;
         rollups::bump(
             &txn,
             registered.id,
@@ -606,6 +607,7 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
+        self.outbox.notify_one();
         Ok((registered, false))
     }
 
@@ -695,15 +697,22 @@ impl Store {
     }
 
     /// Replaces a case's risk grade when time alone changed it (a deadline passed); a system update.
-    pub async fn update_risk(&self, case_id: i64, risk: &RiskGrade) -> ApiResult<()> {
+    pub async fn update_risk(
+        &self,
+        case: &CaseRecord,
+        risk: &RiskGrade,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
         let txn = self.begin().await?;
         case::Entity::update_many()
             .col_expr(case::Column::RiskLevel, Expr::value(risk.level.as_str()))
             .col_expr(case::Column::RiskReasons, Expr::value(reasons_json(risk)))
-            .filter(case::Column::Id.eq(case_id))
+            .filter(case::Column::Id.eq(case.id))
             .exec(&txn)
             .await?;
+        search::enqueue(&txn, case.id, case.origin.county, now).await?;
         txn.commit().await?;
+        self.outbox.notify_one();
         Ok(())
     }
 
@@ -866,7 +875,9 @@ impl Store {
             ..case.clone()
         };
         rollups::bump_change(&txn, case, &after).await?;
+        search::enqueue(&txn, case.id, case.origin.county, now).await?;
         txn.commit().await?;
+        self.outbox.notify_one();
         Ok(after)
     }
 
@@ -984,14 +995,16 @@ impl Store {
         let data = serde_json::json!({ "from": case.clocks.conclude_by, "to": to });
         record_note(&txn, case, permit.user_id(), "extend", reason, data, now).await?;
         rollups::bump_change(&txn, case, &after).await?;
+        search::enqueue(&txn, case.id, case.origin.county, now).await?;
         txn.commit().await?;
+        self.outbox.notify_one();
         Ok(after)
     }
 
     /// Marks a case that time has carried past a deadline (the deadline scanner), counting it in the
     /// overdue gauge. The version moves on, so a change racing with the mark starts again from the marked
     /// case. Says whether this call marked it.
-    pub async fn mark_overdue(&self, case: &CaseRecord) -> ApiResult<bool> {
+    pub async fn mark_overdue(&self, case: &CaseRecord, now: DateTime<Utc>) -> ApiResult<bool> {
         if case.marked_overdue {
             return Ok(false);
         }
@@ -1013,7 +1026,9 @@ impl Store {
             ..case.clone()
         };
         rollups::bump_change(&txn, case, &after).await?;
+        search::enqueue(&txn, case.id, case.origin.county, now).await?;
         txn.commit().await?;
+        self.outbox.notify_one();
         Ok(true)
     }
 

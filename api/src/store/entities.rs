@@ -378,3 +378,19 @@ pub mod summons {
     }
     no_relations!();
 }
+
+pub mod search_outbox {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "search_outbox")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub case_id: i64,
+        pub county_id: i64,
+        pub at: DateTimeUtc,
+        pub done_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}

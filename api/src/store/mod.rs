@@ -9,6 +9,7 @@ pub mod policies;
 pub mod rollups;
 pub mod rosters;
 pub mod scope;
+pub mod search;
 pub mod supervision;
 pub mod tenants;
 pub mod tokens;
@@ -29,6 +30,8 @@ pub use codes::CodeAllocator;
 pub struct Store {
     db: DatabaseConnection,
     codes: CodeAllocator,
+    /// Notified after a transaction that wrote to the search outbox commits: wakes the search worker.
+    pub(crate) outbox: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -60,6 +63,7 @@ impl Store {
         Ok(Store {
             db,
             codes: CodeAllocator::new(64),
+            outbox: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
     }
 
