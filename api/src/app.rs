@@ -873,6 +873,15 @@ impl AppState {
             .map(|(case, _)| case)
     }
 
+    /// `case` already read from the store, if `principal` may read it (the check `case` makes).
+    pub async fn readable(&self, principal: &Principal, case: CaseRecord) -> ApiResult<CaseRecord> {
+        let target = self.case_target(&case, principal).await?;
+        self.authz
+            .permit(principal, Action::CaseRead, &target)
+            .await?;
+        Ok(case)
+    }
+
     /// Where the principal may read cases from. On-call units see only the cases they are summoned to,
     /// while the summons is open.
     /// The rows the database lets `principal`'s requests reach (the second wall behind casbin, see

@@ -77,8 +77,25 @@ pub async fn migrate(config: &Config, store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Connects everything the configuration names and loads the authorization policy.
+/// Connects everything the configuration names and loads the authorization policy; an embedded search
+/// index found empty or of another format is built from the store first.
 pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
+    assemble_state(config, clock, true).await
+}
+
+/// As `build_state`, but leaves an empty search index alone: for `fengqiao reindex`, which builds it.
+pub async fn build_state_for_reindex(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<AppState>> {
+    assemble_state(config, clock, false).await
+}
+
+async fn assemble_state(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    build_empty_index: bool,
+) -> anyhow::Result<Arc<AppState>> {
     let url = config.effective_database_url();
     if url.starts_with("sqlite:") && config.database_url.is_empty() {
         std::fs::create_dir_all(&config.data_dir)
@@ -187,7 +204,7 @@ pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Resu
         .build_missing_rollups()
         .await
         .map_err(|e| anyhow::anyhow!("building rollup counters: {}", e.detail()))?;
-    if state.search.needs_rebuild {
+    if build_empty_index && state.search.needs_rebuild {
         let report = state
             .reindex()
             .await

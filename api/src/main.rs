@@ -200,7 +200,9 @@ async fn search_command_state(config: &Config) -> anyhow::Result<Arc<fengqiao::a
 }
 
 async fn reindex(config: &Config) -> anyhow::Result<()> {
-    let state = search_command_state(config).await?;
+    let mut config = config.clone();
+    config.search.worker = false;
+    let state = fengqiao::build_state_for_reindex(&config, Arc::new(SystemClock)).await?;
     let started = std::time::Instant::now();
     let report = state
         .reindex()

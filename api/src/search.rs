@@ -6,7 +6,7 @@
 //! While the index cannot take changes (a Meilisearch server down) writes go on, the backlog grows, and
 //! searches answer `SEARCH_UNAVAILABLE`; the worker retries and drains the backlog when it is back.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration as StdDuration;
 
@@ -657,11 +657,13 @@ impl AppState {
     /// Searches the cases the principal may read. Every hit is read from the store and checked again as
     /// `case` would; one that fails the check (an index that lags a change of permissions or of the case)
     /// is left out.
-    pub async fn search_cases(
+    /// What `search_cases` asks the index for `request`: the caller's scope (built here, never taken
+    /// from the client), the text with identifiers as keyed hashes, the filters, the page and the facets.
+    pub async fn search_query(
         &self,
         principal: &Principal,
         request: SearchRequest,
-    ) -> ApiResult<SearchResult> {
+    ) -> ApiResult<SearchQuery> {
         let after = request
             .after
             .as_deref()
@@ -677,6 +679,15 @@ impl AppState {
             query = query.with_facet_level(level);
         }
         query.validate().map_err(search_error)?;
+        Ok(query)
+    }
+
+    pub async fn search_cases(
+        &self,
+        principal: &Principal,
+        request: SearchRequest,
+    ) -> ApiResult<SearchResult> {
+        let query = self.search_query(principal, request).await?;
         self.search.ready().await?;
         let page = self
             .search
@@ -684,9 +695,22 @@ impl AppState {
             .search(&query)
             .await
             .map_err(search_error)?;
+        // Every hit is read from the store (one query for the page) and checked as `case` checks it.
+        let ids: Vec<i64> = page.hits.iter().map(|hit| hit.id).collect();
+        let mut stored: HashMap<i64, CaseRecord> = self
+            .store
+            .cases_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|case| (case.id, case))
+            .collect();
         let mut hits = Vec::with_capacity(page.hits.len());
         for hit in page.hits {
-            match self.case(principal, hit.id).await {
+            let readable = match stored.remove(&hit.id) {
+                Some(case) => self.readable(principal, case).await,
+                None => Err(ApiError::NotFound),
+            };
+            match readable {
                 Ok(case) => hits.push(SearchHit {
                     case,
                     score: hit.score,

@@ -157,6 +157,25 @@ async fn search_finds_cases_in_the_callers_scope_only() {
         hit_ids(&search(&app, &our_clerk, "拖欠公资").await),
         [c.clone()]
     );
+
+    // A document the index holds wrongly (stale or damaged: the sibling's case filed under our township)
+    // matches the scope in the index, but the hit is read from the database and checked again: left out.
+    let mut docs =
+        fengqiao::store::scope::as_system(app.state.store.case_docs(&[case_id(&a), case_id(&b)]))
+            .await
+            .unwrap();
+    docs.sort_by_key(|d| d.id);
+    let (ours_doc, mut misfiled) = (docs[0].clone(), docs[1].clone());
+    assert_eq!(misfiled.id, case_id(&b));
+    misfiled.path = ours_doc.path;
+    misfiled.tenant_id = ours_doc.tenant_id;
+    app.state.search.index.upsert(&[misfiled]).await.unwrap();
+    let checked = search(&app, &our_clerk, "宅基地").await;
+    assert_eq!(
+        checked["searchCases"]["total"], 2,
+        "the index itself now places the sibling's case in our scope (the total is the index's count)"
+    );
+    assert_eq!(hit_ids(&checked), [a.clone()], "{checked}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -642,6 +642,18 @@ impl Store {
         record(model, co_units).map(Some)
     }
 
+    /// The cases `ids` that exist, in no particular order, with their co-units: two queries.
+    pub async fn cases_by_ids(&self, ids: &[i64]) -> ApiResult<Vec<CaseRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = case::Entity::find()
+            .filter(case::Column::Id.is_in(ids.to_vec()))
+            .all(&self.read().await?)
+            .await?;
+        self.records(rows).await
+    }
+
     /// Other cases of the county registered since `since` that share a party with these keyed hashes
     /// (of ID numbers or phones).
     pub async fn cases_sharing_parties(
