@@ -62,6 +62,13 @@ impl Top {
         }
     }
 
+    /// Whether a hit with `score` could still enter (the ranking's other keys decide a tie).
+    fn admits(&self, score: Score) -> bool {
+        self.keep > 0
+            && (self.heap.len() < self.keep
+                || self.heap.peek().is_none_or(|worst| score >= worst.0.score))
+    }
+
     fn push(&mut self, hit: Ranked) {
         if self.keep == 0 {
             return;
@@ -110,7 +117,8 @@ pub(super) struct PageSegment {
     statuses: Option<(StrColumn, Vec<u64>)>,
     counts_tenants: bool,
     level: Option<Column<i64>>,
-    tenants: HashMap<Option<i64>, u64>,
+    /// Hits per tenant of the facet level: few tenants, so a short list beats hashing every hit.
+    tenants: Vec<(Option<i64>, u64)>,
 }
 
 fn with_counts(column: Option<StrColumn>) -> Option<(StrColumn, Vec<u64>)> {
@@ -146,7 +154,7 @@ impl Collector for PageCollector {
             statuses: with_counts(fast.str(STATUS)?),
             counts_tenants: self.facet_level.is_some(),
             level,
-            tenants: HashMap::new(),
+            tenants: Vec::new(),
         })
     }
 
@@ -183,13 +191,13 @@ impl Collector for PageCollector {
     }
 }
 
+/// Counts the term of a single-valued string column.
 fn count_ords(column: &mut Option<(StrColumn, Vec<u64>)>, doc: DocId) {
-    if let Some((column, counts)) = column {
-        for ord in column.term_ords(doc) {
-            if let Some(count) = counts.get_mut(ord as usize) {
-                *count += 1;
-            }
-        }
+    if let Some((column, counts)) = column
+        && let Some(ord) = column.ords().first(doc)
+        && let Some(count) = counts.get_mut(ord as usize)
+    {
+        *count += 1;
     }
 }
 
@@ -224,14 +232,21 @@ impl SegmentCollector for PageSegment {
         count_ords(&mut self.statuses, doc);
         if self.counts_tenants {
             let tenant = self.level.as_ref().and_then(|level| level.first(doc));
-            *self.tenants.entry(tenant).or_default() += 1;
+            match self.tenants.iter_mut().find(|(t, _)| *t == tenant) {
+                Some((_, count)) => *count += 1,
+                None => self.tenants.push((tenant, 1)),
+            }
+        }
+        let score = if self.scored { score } else { 0.0 };
+        if !self.top.admits(score) {
+            return;
         }
         let registered = self
             .registered
             .first(doc)
             .map_or(i64::MIN, DateTime::into_timestamp_micros);
         self.top.push(Ranked {
-            score: if self.scored { score } else { 0.0 },
+            score,
             registered,
             id: self.ids.first(doc).unwrap_or(i64::MIN),
             address: DocAddress::new(self.segment, doc),
@@ -247,7 +262,7 @@ impl SegmentCollector for PageSegment {
             total: self.total,
             categories,
             statuses,
-            tenants: self.tenants,
+            tenants: self.tenants.into_iter().collect(),
             problems,
         }
     }
