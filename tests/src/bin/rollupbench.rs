@@ -50,6 +50,11 @@ enum Command {
         cases: usize,
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Give every case a varied complaint (subject, village, parties, what happened) and two parties
+        /// with names and addresses, as the search benchmark needs; without it every case of a category has
+        /// the same title and description and no parties.
+        #[arg(long)]
+        searchable: bool,
     },
     /// Time the dashboard (uncached, cached), the naive GROUP BY and the deadline scanner.
     Measure {
@@ -72,6 +77,7 @@ const ROWS_PER_INSERT: usize = 1_000;
 struct Place {
     township: i64,
     village: i64,
+    village_name: String,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -85,7 +91,11 @@ fn main() -> anyhow::Result<()> {
             bail!("set FENGQIAO_DATABASE_URL to a PostgreSQL database holding the demo county");
         }
         match args.command {
-            Command::Load { cases, seed } => load(&config, cases, seed).await,
+            Command::Load {
+                cases,
+                seed,
+                searchable,
+            } => load(&config, cases, seed, searchable).await,
             Command::Measure {
                 runs,
                 naive_runs,
@@ -313,7 +323,7 @@ fn plan_events(rng: &mut StdRng, now: DateTime<Utc>, places: usize) -> Plan {
     p
 }
 
-async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
+async fn load(config: &Config, count: usize, seed: u64, searchable: bool) -> anyhow::Result<()> {
     let store = fengqiao::store::Store::connect(&config.effective_database_url(), 4).await?;
     // Outside any request the store acts as the system, which row-level security lets load every row.
     let txn = store.begin().await?;
@@ -321,7 +331,7 @@ async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
     let (county, county_code) = demo_county(db).await?;
     let places: Vec<Place> = query(
         db,
-        "SELECT township_id, id FROM tenants WHERE county_id = $1 AND level = 'village' ORDER BY id",
+        "SELECT township_id, id, name FROM tenants WHERE county_id = $1 AND level = 'village' ORDER BY id",
         vec![county.into()],
     )
     .await?
@@ -330,6 +340,7 @@ async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
         Ok(Place {
             township: r.try_get_by_index(0)?,
             village: r.try_get_by_index(1)?,
+            village_name: r.try_get_by_index(2)?,
         })
     })
     .collect::<anyhow::Result<_>>()?;
@@ -373,8 +384,30 @@ async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
         );
         let mut case_values: Vec<Value> = Vec::with_capacity(n * 35);
         let mut event_rows: Vec<Vec<Value>> = Vec::new();
+        let mut party_rows: Vec<Vec<Value>> = Vec::new();
         for (i, (id, p)) in ids.iter().zip(&plans).enumerate() {
             let place = &places[p.place];
+            let text = if searchable {
+                let text = searchable_text(&mut rng, p.category, &place.village_name);
+                for (role, (name, address)) in ["applicant", "respondent"].iter().zip(&text.parties)
+                {
+                    party_rows.push(vec![
+                        (*id).into(),
+                        county.into(),
+                        (*role).into(),
+                        name.clone().into(),
+                        address.clone().into(),
+                    ]);
+                }
+                text
+            } else {
+                CaseText {
+                    title: format!("{}纠纷", p.category.as_str()),
+                    description: "村民反映纠纷，请求调解。".into(),
+                    place: "一组".into(),
+                    parties: Vec::new(),
+                }
+            };
             let day = china_date(p.registered);
             let seq = per_day.entry(day).or_insert(60_000);
             *seq += 1;
@@ -404,9 +437,9 @@ async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
                     .unwrap_or(Tier::InitialMediation)
                     .as_str()
                     .into(),
-                format!("{}纠纷", p.category.as_str()).into(),
-                "村民反映纠纷，请求调解。".into(),
-                "一组".into(),
+                text.title.into(),
+                text.description.into(),
+                text.place.into(),
                 clerk.into(),
                 p.registered.into(),
                 at_of("accept").into(),
@@ -511,6 +544,33 @@ async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
             .await?;
             events_written += chunk.len();
         }
+        for chunk in party_rows.chunks(ROWS_PER_INSERT * 2) {
+            let mut sql = String::from(
+                "INSERT INTO case_parties (case_id, county_id, role, name, address) VALUES ",
+            );
+            let mut values = Vec::with_capacity(chunk.len() * 5);
+            for (i, row) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                let b = i * 5;
+                sql.push_str(&format!(
+                    "(${},${},${},${},${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                ));
+                values.extend(row.iter().cloned());
+            }
+            db.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?;
+        }
         written += n;
         if written % 100_000 == 0 {
             eprintln!(
@@ -579,6 +639,167 @@ async fn load(config: &Config, count: usize, seed: u64) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// What a case says: its title, complaint, place and parties (name, address).
+struct CaseText {
+    title: String,
+    description: String,
+    place: String,
+    parties: Vec<(String, String)>,
+}
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
+    "何", "郭", "马", "罗", "梁", "宋", "郑", "谢", "韩", "唐", "冯", "于", "董", "萧",
+];
+const GIVEN: &[&str] = &[
+    "建国", "建华", "秀英", "桂兰", "志强", "海燕", "德明", "玉梅", "国庆", "春生", "丽娟", "永福",
+    "金花", "卫东", "红梅", "长生", "淑芬", "宏伟", "小军", "文静", "家豪", "子涵", "振华", "素珍",
+    "明亮", "凤英", "光荣", "雪梅", "俊杰", "翠兰",
+];
+/// Per category: subjects of the title and what happened, in the words of intake records.
+fn subjects(category: Category) -> (&'static [&'static str], &'static [&'static str]) {
+    match category {
+        Category::Neighbour => (
+            &[
+                "宅基地边界纠纷",
+                "相邻通行纠纷",
+                "夜间噪音扰民",
+                "楼上漏水纠纷",
+                "排水沟堵塞纠纷",
+                "违建遮挡采光",
+            ],
+            &[
+                "双方因围墙砌筑位置发生争执",
+                "一方在公共通道堆放杂物",
+                "深夜跳广场舞影响休息",
+                "卫生间渗水导致楼下天花板发霉",
+                "雨后积水淹了菜地",
+                "新建房屋挡住了阳光",
+            ],
+        ),
+        Category::MarriageFamily => (
+            &[
+                "彩礼返还纠纷",
+                "老人赡养纠纷",
+                "离婚财产分割",
+                "子女抚养费纠纷",
+                "遗产继承纠纷",
+            ],
+            &[
+                "订婚后女方悔婚要求退还彩礼",
+                "三个子女互相推诿不愿赡养母亲",
+                "夫妻双方就共同房产分割协商不成",
+                "父亲拖欠抚养费已有半年",
+                "兄弟姐妹对老宅继承份额有争议",
+            ],
+        ),
+        Category::LandForest => (
+            &[
+                "土地承包经营权纠纷",
+                "山林权属纠纷",
+                "灌溉用水纠纷",
+                "宅基地使用权纠纷",
+                "林地流转纠纷",
+            ],
+            &[
+                "承包地边界被邻户侵占",
+                "两村对一片山林的权属各执一词",
+                "上游截水导致下游稻田缺水",
+                "老宅拆除后宅基地被他人占用",
+                "流转合同到期后对方拒不退地",
+            ],
+        ),
+        Category::Labour => (
+            &[
+                "拖欠工资纠纷",
+                "工伤赔偿纠纷",
+                "劳动合同解除纠纷",
+                "农民工讨薪",
+            ],
+            &[
+                "包工头拖欠十二名工人工资",
+                "在建筑工地摔伤后老板不愿赔偿",
+                "公司未提前通知即解除合同",
+                "年底结算时老板失联",
+            ],
+        ),
+        Category::Medical => (
+            &["医疗纠纷", "医疗费用争议"],
+            &["患者家属对手术结果不满", "卫生院收费明细不清"],
+        ),
+        Category::Traffic => (
+            &["交通事故赔偿纠纷", "电动车碰撞纠纷"],
+            &[
+                "三轮车与摩托车相撞一人受伤",
+                "电动车撞伤老人后双方对赔偿金额有分歧",
+            ],
+        ),
+        Category::Lending => (
+            &["民间借贷纠纷", "拖欠货款纠纷", "欠款纠纷"],
+            &[
+                "借款到期后对方拒不归还",
+                "养殖场拖欠饲料款八万元",
+                "亲戚之间借钱未打欠条",
+            ],
+        ),
+        Category::PropertyManagement => (
+            &["物业费纠纷", "电梯维修纠纷", "停车位纠纷"],
+            &[
+                "业主以服务差为由拒交物业费",
+                "电梯停运一个月无人维修",
+                "小区车位被外来车辆占用",
+            ],
+        ),
+        Category::LandRequisition => (
+            &["房屋征收补偿纠纷", "征地补偿款分配纠纷", "拆迁安置纠纷"],
+            &[
+                "对征收补偿标准有异议",
+                "村民小组内部对补偿款分配方案不认可",
+                "安置房面积与协议不符",
+            ],
+        ),
+        Category::Other => (
+            &["养殖污染纠纷", "合同纠纷", "其他纠纷"],
+            &[
+                "养猪场气味影响周边村民",
+                "买卖合同履行发生争议",
+                "村民反映问题请求调解",
+            ],
+        ),
+    }
+}
+
+fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
+    from[rng.gen_range(0..from.len())]
+}
+
+fn searchable_text(rng: &mut StdRng, category: Category, village: &str) -> CaseText {
+    let (titles, events) = subjects(category);
+    let person = |rng: &mut StdRng| {
+        let name = format!("{}{}", pick(rng, SURNAMES), pick(rng, GIVEN));
+        let address = format!(
+            "{village}{}组{}号",
+            rng.gen_range(1..=12),
+            rng.gen_range(1..=80)
+        );
+        (name, address)
+    };
+    let parties = vec![person(rng), person(rng)];
+    let group = rng.gen_range(1..=12);
+    CaseText {
+        title: format!("{village}{}", pick(rng, titles)),
+        description: format!(
+            "{}反映：与{}{}，{}，请求{village}调委会调解。",
+            parties[0].0,
+            parties[1].0,
+            pick(rng, &["之间", "两家", "双方"]),
+            pick(rng, events)
+        ),
+        place: format!("{village}{group}组"),
+        parties,
+    }
 }
 
 /// The status a timeline command leaves the case in.
