@@ -314,7 +314,10 @@ impl Config {
                 "search.meili_index must be letters, digits, - and _".into(),
             ));
         }
-        if search.meili_search_key.is_empty() != search.meili_search_key_uid.is_empty() {
+        // Checked before the secret files are read too: a key named by its file counts as given.
+        let search_key_given =
+            !search.meili_search_key.is_empty() || search.meili_search_key_file.is_some();
+        if search_key_given == search.meili_search_key_uid.is_empty() {
             return Err(ConfigError::Invalid(
                 "search.meili_search_key and search.meili_search_key_uid go together".into(),
             ));
@@ -421,6 +424,28 @@ mod tests {
             Config::from_figment(prefixed).map(|c| c.redis_prefix).ok(),
             Some("county-a:".to_owned())
         );
+    }
+
+    #[test]
+    fn a_search_key_from_a_file_goes_with_its_uid() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("meili-search-key");
+        std::fs::write(&key_file, "a-search-key\n").unwrap();
+        let file = dir.path().join("fengqiao.toml");
+        let toml = |uid: &str| {
+            format!(
+                "[search]\nmeili_url = \"http://127.0.0.1:7700\"\nmeili_search_key_file = {:?}\n{uid}",
+                key_file.display().to_string()
+            )
+        };
+        std::fs::write(&file, toml("meili_search_key_uid = \"0b86cd0c-371e\"")).unwrap();
+        let config = Config::load(Some(&file)).unwrap();
+        assert_eq!(config.search.meili_search_key.expose(), "a-search-key");
+        assert_eq!(config.search.meili_search_key_uid, "0b86cd0c-371e");
+
+        std::fs::write(&file, toml("")).unwrap();
+        let refused = Config::load(Some(&file)).unwrap_err().to_string();
+        assert!(refused.contains("go together"), "{refused}");
     }
 
     #[test]

@@ -79,6 +79,16 @@ fn relevance_set() -> (Vec<CaseDoc>, Vec<Query>) {
     (cases.into_iter().map(doc).collect(), queries)
 }
 
+/// The same cases with the held-out queries (`relevance/holdout.json`): written from the cases alone by
+/// someone who had not seen the analysis, the synonym list or the other queries, so they show how the
+/// analysis does on queries it was not tuned to.
+fn holdout_set() -> (Vec<CaseDoc>, Vec<Query>) {
+    let (docs, _) = relevance_set();
+    let queries: Vec<Query> = serde_json::from_str(include_str!("relevance/holdout.json")).unwrap();
+    assert!(queries.len() >= 40);
+    (docs, queries)
+}
+
 #[tokio::test]
 async fn chinese_queries_find_the_cases_they_should() {
     let (docs, queries) = relevance_set();
@@ -98,6 +108,41 @@ async fn chinese_queries_find_the_cases_they_should_on_meilisearch() {
         let (docs, queries) = relevance_set();
         index.upsert(&docs).await.unwrap();
         measure(&index, "the Meilisearch index", docs.len(), &queries).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn held_out_queries_find_the_cases_they_should() {
+    let (docs, queries) = holdout_set();
+    let index = EmbeddedIndex::in_ram().unwrap();
+    index.upsert(&docs).await.unwrap();
+    measure(
+        &index,
+        "the embedded index, held-out queries",
+        docs.len(),
+        &queries,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn held_out_queries_find_the_cases_they_should_on_meilisearch() {
+    let Some(server) =
+        meili_support::server("held_out_queries_find_the_cases_they_should_on_meilisearch")
+    else {
+        return;
+    };
+    meili_support::with_fresh_index(&server, "holdout", |index| async move {
+        let (docs, queries) = holdout_set();
+        index.upsert(&docs).await.unwrap();
+        measure(
+            &index,
+            "the Meilisearch index, held-out queries",
+            docs.len(),
+            &queries,
+        )
+        .await;
     })
     .await;
 }
