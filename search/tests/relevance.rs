@@ -99,15 +99,23 @@ async fn chinese_queries_find_the_cases_they_should() {
 
 #[tokio::test]
 async fn chinese_queries_find_the_cases_they_should_on_meilisearch() {
-    let Some(server) =
-        meili_support::server("chinese_queries_find_the_cases_they_should_on_meilisearch")
-    else {
+    on_meilisearch(
+        "chinese_queries_find_the_cases_they_should_on_meilisearch",
+        relevance_set,
+        "the Meilisearch index",
+    )
+    .await;
+}
+
+/// Measures a set on a fresh index of the Meilisearch server, when there is one.
+async fn on_meilisearch(test: &str, set: fn() -> (Vec<CaseDoc>, Vec<Query>), name: &'static str) {
+    let Some(server) = meili_support::server(test) else {
         return;
     };
-    meili_support::with_fresh_index(&server, "relevance", |index| async move {
-        let (docs, queries) = relevance_set();
+    meili_support::with_fresh_index(&server, "relevance", move |index| async move {
+        let (docs, queries) = set();
         index.upsert(&docs).await.unwrap();
-        measure(&index, "the Meilisearch index", docs.len(), &queries).await;
+        measure(&index, name, docs.len(), &queries).await;
     })
     .await;
 }
@@ -128,22 +136,11 @@ async fn held_out_queries_find_the_cases_they_should() {
 
 #[tokio::test]
 async fn held_out_queries_find_the_cases_they_should_on_meilisearch() {
-    let Some(server) =
-        meili_support::server("held_out_queries_find_the_cases_they_should_on_meilisearch")
-    else {
-        return;
-    };
-    meili_support::with_fresh_index(&server, "holdout", |index| async move {
-        let (docs, queries) = holdout_set();
-        index.upsert(&docs).await.unwrap();
-        measure(
-            &index,
-            "the Meilisearch index, held-out queries",
-            docs.len(),
-            &queries,
-        )
-        .await;
-    })
+    on_meilisearch(
+        "held_out_queries_find_the_cases_they_should_on_meilisearch",
+        holdout_set,
+        "the Meilisearch index, held-out queries",
+    )
     .await;
 }
 
