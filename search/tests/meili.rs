@@ -41,6 +41,56 @@ async fn the_meilisearch_index_rebuilds() {
     .await;
 }
 
+/// The settings tasks the server has for an index.
+async fn settings_tasks(server: &meili_support::Server, uid: &str) -> usize {
+    let found: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/tasks?indexUids={uid}&types=settingsUpdate&limit=1000",
+            server.url
+        ))
+        .bearer_auth(&server.master_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    found["results"].as_array().unwrap().len()
+}
+
+#[tokio::test]
+async fn opening_an_index_that_has_the_settings_changes_nothing() {
+    let Some(server) = server("opening_an_index_that_has_the_settings_changes_nothing") else {
+        return;
+    };
+    let url = server.url.clone();
+    let key = server.master_key.clone();
+    let probe = meili_support::Server {
+        url: server.url.clone(),
+        master_key: server.master_key.clone(),
+    };
+    with_fresh_index(&server, "reopen", |index| async move {
+        let uid = index.uid().to_owned();
+        let created = settings_tasks(&probe, &uid).await;
+        assert!(created > 0, "a new index gets the settings");
+        let doc = CaseDoc {
+            title: "宅基地纠纷".into(),
+            ..case(1, path(7, TenantLevel::Village, false))
+        };
+        index.upsert(&[doc]).await.unwrap();
+        // A second server process opens the same index: its settings are there, so no task reprocesses
+        // the documents.
+        let again = MeiliIndex::connect(&url, &key, &uid).await.unwrap();
+        assert_eq!(settings_tasks(&probe, &uid).await, created);
+        let found = again
+            .search(&query(Scope::county(7), "宅基地"))
+            .await
+            .unwrap();
+        assert_eq!(found.hits.len(), 1);
+    })
+    .await;
+}
+
 /// Searches the index directly with a token, as a browser would; the ids found, or the refusal's status.
 async fn search_with_token(
     url: &str,
