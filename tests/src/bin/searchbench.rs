@@ -126,12 +126,14 @@ fn main() -> anyhow::Result<()> {
                 };
                 let mut figures = run(&settings).await?;
                 if let Some(log) = reindex_log {
-                    figures["reindex"] = Value::String(
-                        std::fs::read_to_string(&log)
-                            .with_context(|| format!("reading {}", log.display()))?
-                            .trim()
-                            .to_owned(),
-                    );
+                    // The command's result lines; not what libraries logged on the way.
+                    let text = std::fs::read_to_string(&log)
+                        .with_context(|| format!("reading {}", log.display()))?;
+                    let lines: Vec<&str> = text
+                        .lines()
+                        .filter(|l| l.starts_with("rebuilt ") || l.starts_with("reindex: "))
+                        .collect();
+                    figures["reindex"] = Value::String(lines.join("\n"));
                 }
                 std::fs::write(&out, serde_json::to_string_pretty(&figures)?)?;
                 println!("{}", markdown(&[figures]));
