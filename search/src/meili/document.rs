@@ -11,7 +11,7 @@ use fengqiao_domain::TenantLevel;
 use serde_json::{Map, Value, json};
 
 use crate::doc::CaseDoc;
-use crate::text::{Stream, analyze, fold_str, is_han};
+use crate::text::{Stream, analyze, fold_str, is_han, readings};
 
 /// Han substrings up to this many characters are match keys; a longer form matches through all of its
 /// windows of this length.
@@ -264,6 +264,37 @@ pub(super) fn pinyin_key(pair: &str) -> String {
     format!("y{pair}")
 }
 
+/// The key of the readings of three adjacent han characters.
+pub(super) fn pinyin_triple_key(syllables: [&str; 3]) -> String {
+    format!("s{}-{}-{}", syllables[0], syllables[1], syllables[2])
+}
+
+/// Readings of three characters kept per window, at most (polyphonic characters multiply them).
+const MAX_READING_TRIPLES: usize = 8;
+
+/// The pinyin triple keys of runs: the readings (every reading of a polyphonic character) of every three
+/// adjacent han characters. A typed form of three or more characters is found by its sound through these,
+/// so that its syllables must follow each other as they do in the embedded index's pinyin phrase: 王建国
+/// by sound is not 王建华 in one party's name and 张建国 in another's.
+pub(super) fn pinyin_triple_keys(runs: &[Run], out: &mut BTreeSet<String>) {
+    for run in runs.iter().filter(|r| r.han) {
+        let all: Vec<Vec<&str>> = run.text.chars().map(readings).collect();
+        for window in all.windows(3) {
+            let triples = window[0]
+                .iter()
+                .flat_map(|a| {
+                    window[1]
+                        .iter()
+                        .flat_map(move |b| window[2].iter().map(move |c| [*a, *b, *c]))
+                })
+                .take(MAX_READING_TRIPLES);
+            for triple in triples {
+                out.insert(pinyin_triple_key(triple));
+            }
+        }
+    }
+}
+
 pub(super) fn code_key(code: &str) -> String {
     format!("c{code}")
 }
@@ -370,7 +401,9 @@ pub(super) fn document(doc: &CaseDoc) -> Value {
 
     let mut keys = BTreeSet::new();
     for text in &texts {
-        run_keys(&runs_of(text), &mut keys);
+        let runs = runs_of(text);
+        run_keys(&runs, &mut keys);
+        pinyin_triple_keys(&runs, &mut keys);
         for piece in analyze(text, Stream::Pinyin) {
             keys.insert(pinyin_key(&piece.text));
         }

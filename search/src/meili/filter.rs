@@ -14,7 +14,7 @@ use crate::text::{Concept, Form, QueryPlan, Stream, analyze};
 
 use super::document::{
     KEY_CHARS, Run, alnum_key, code_key, code_parts, code_parts_key, field, han_key, junction_key,
-    level_field, pinyin_key, runs_of_grams,
+    level_field, pinyin_key, pinyin_triple_key, runs_of_grams,
 };
 
 /// A filter, kept as a tree until it is written so that constant parts fold away.
@@ -252,7 +252,18 @@ fn form_ways(form: &Form, out: &mut Vec<BTreeSet<String>>) {
         out.push(text_keys(&runs));
     }
     if !form.synonym && !terms.pinyin.is_empty() {
-        out.push(terms.pinyin.iter().map(|(_, p)| pinyin_key(p)).collect());
+        // Three characters or more: by their readings three at a time, which keep the syllables in order
+        // (pairs alone would let 王建 and 建国 come from different names).
+        let triples: BTreeSet<String> = terms
+            .syllables
+            .windows(3)
+            .map(|w| pinyin_triple_key([w[0].as_str(), w[1].as_str(), w[2].as_str()]))
+            .collect();
+        if triples.is_empty() {
+            out.push(terms.pinyin.iter().map(|(_, p)| pinyin_key(p)).collect());
+        } else {
+            out.push(triples);
+        }
     }
     if let [code] = terms.codes.as_slice()
         && terms.words.len() == 1

@@ -716,6 +716,41 @@ async fn homophone_typos_are_found_below_exact_matches(index: &dyn CaseIndex, co
         "善养 finds 赡养"
     );
     assert_eq!(ids(index, &query(scope, "征收")).await.first(), Some(&1));
+    sounds_follow_each_other(index, county).await;
+}
+
+/// A typed form is found by its sound only where its syllables follow each other in one text.
+async fn sounds_follow_each_other(index: &dyn CaseIndex, county: i64) {
+    let at = path(county, TenantLevel::Village, false);
+    let docs = vec![
+        CaseDoc {
+            title: "山林权属争议".into(),
+            party_names: vec!["王建华".into(), "张建国".into()],
+            ..case(11, at)
+        },
+        CaseDoc {
+            title: "买卖合同纠纷".into(),
+            party_names: vec!["汪健国".into()],
+            ..case(12, at)
+        },
+        CaseDoc {
+            title: "修理费用争议".into(),
+            party_names: vec!["王建国".into()],
+            ..case(13, at)
+        },
+    ];
+    upsert(index, &docs).await;
+    let found = ids(index, &query(Scope::county(county), "王建国")).await;
+    assert_eq!(
+        found.first(),
+        Some(&13),
+        "the name as typed ranks first: {found:?}"
+    );
+    assert!(found.contains(&12), "the same sound in one name: {found:?}");
+    assert!(
+        !found.contains(&11),
+        "王建 of one name and 建国 of another are not 王建国: {found:?}"
+    );
 }
 
 async fn identifiers_match_whole_and_never_in_part(index: &dyn CaseIndex, county: i64) {

@@ -207,6 +207,8 @@ pub struct FormTerms {
     pub grams: Vec<(usize, String)>,
     /// Empty unless the form is two or more han characters and nothing else.
     pub pinyin: Vec<(usize, String)>,
+    /// The most common reading of each character of the form, when `pinyin` is not empty.
+    pub syllables: Vec<String>,
     /// The form's runs of letters and digits, for exact fields such as the case code.
     pub codes: Vec<String>,
 }
@@ -252,6 +254,7 @@ pub fn form_terms(form: &str) -> FormTerms {
             .map(|c| reading(*c))
             .collect();
         if let Some(sounds) = sounds {
+            out.syllables = sounds.iter().map(|s| (*s).to_owned()).collect();
             out.pinyin = sounds
                 .windows(2)
                 .enumerate()
