@@ -85,11 +85,14 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     // tantivy warns when a background merge finishes after a commit replaced its segments; the merge is
-    // simply dropped, so only its errors are shown by default.
+    // simply dropped, so only its errors are shown by default. The Meilisearch SDK warns of every answer
+    // that is not a 200, a missing index looked up before it is created included; the adapter reports the
+    // failures that matter itself.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FENGQIAO_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,tantivy=error".into()),
+            tracing_subscriber::EnvFilter::try_from_env("FENGQIAO_LOG").unwrap_or_else(|_| {
+                "info,sqlx=warn,sea_orm=warn,tantivy=error,meilisearch_sdk=error".into()
+            }),
         )
         .init();
     let config = Config::load(cli.config.as_deref())?;
