@@ -24,7 +24,7 @@ pub use code::{CaseCode, CaseCodeError};
 pub use lifecycle::{
     CaseState, CaseStatus, Command, EscalationTarget, LifecycleError, ReturnDecision,
 };
-pub use personal::{IdCard, PersonalDataError, Phone};
+pub use personal::{IdCard, PersonalDataError, Phone, mask_free_text, mask_name};
 pub use tenant::{Ancestry, DivisionCode, TenantError, TenantLevel};
 
 /// Declares a closed vocabulary: a fieldless enum with stable snake_case names used in storage and on the
