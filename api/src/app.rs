@@ -30,12 +30,14 @@ use crate::error::{ApiError, ApiResult, clean_text, personal_data_error};
 use crate::live::{LiveEvent, LiveKind};
 use crate::pii::Vault;
 use crate::store::Store;
+use crate::store::audit::NewAuditRecord;
 use crate::store::cases::{
     Assessed, CaseFilter, CaseRecord, LegalClocks, NewCase, NewParty, PartyRecord, Transition,
 };
 use crate::store::policies::TenantPolicy;
 use crate::store::rosters::{SummonsRecord, UnitStation};
 use crate::store::scope::{self, DbScope, Reach};
+use crate::store::signin::Attempt;
 use crate::store::supervision::{NewOrder, OrderRecord};
 use crate::store::tenants::TenantRecord;
 use crate::store::tokens::Spend;
@@ -120,6 +122,10 @@ pub struct AppState {
     pub live: crate::live::LiveHub,
     /// The case search index and what feeds it.
     pub search: crate::search::Search,
+    /// Active accounts' home tenants, for checking access tokens' claims.
+    pub accounts: std::sync::RwLock<HashMap<i64, Option<i64>>>,
+    /// Counters of limits while the shared cache does not answer.
+    pub local_limits: crate::cache::MemoryCache,
 }
 
 impl AppState {
@@ -231,6 +237,16 @@ fn revoked_key(family: &str) -> String {
     format!("session-revoked:{family}")
 }
 
+/// Look-ups by ID number or phone one account may make in `LOOKUP_WINDOW`.
+pub const LOOKUPS_PER_WINDOW: i64 = 20;
+pub const LOOKUP_WINDOW: StdDuration = StdDuration::from_secs(3600);
+/// Wrong passwords in a row that lock an account, and for how long.
+pub const MAX_FAILED_LOGINS: i32 = 5;
+pub const LOCK_MINUTES: i64 = 15;
+/// Wrong passwords one client address may send in `ADDRESS_WINDOW`, whatever the accounts.
+pub const ADDRESS_FAILURES: i64 = 20;
+pub const ADDRESS_WINDOW: StdDuration = StdDuration::from_secs(15 * 60);
+
 fn unauthenticated() -> ApiError {
     ApiError::Unauthenticated("wrong username or password")
 }
@@ -289,11 +305,13 @@ impl AppState {
             PolicyChange::ClockPolicies => self.load_clock_policies().await,
             PolicyChange::Roster { unit_id } => self.forget_stations(Some(*unit_id)),
             PolicyChange::Calendar => self.reload_calendar().await,
+            PolicyChange::Account { user_id } => self.forget_account(Some(*user_id)),
         }
     }
 
     async fn reload_everything(&self) -> ApiResult<()> {
         self.forget_stations(None)?;
+        self.forget_account(None)?;
         scope::as_system(async {
             self.load_policies().await?;
             self.load_clock_policies().await?;
@@ -340,12 +358,55 @@ impl AppState {
 
     // ---- identity ------------------------------------------------------------------------------------
 
-    pub async fn sign_in(&self, username: &str, password: &str) -> ApiResult<Session> {
+    /// Signs in with a password (GB/T 22239-2019 8.1.4.1). Wrong passwords are limited twice over: per
+    /// account, `MAX_FAILED_LOGINS` in a row lock it for `LOCK_MINUTES` (counted in the database before
+    /// the password is checked, so parallel guesses cannot share one count; an unknown username is
+    /// counted alike in the cache, so the answers do not tell which names exist); and per client
+    /// address, at most `ADDRESS_FAILURES` wrong passwords in `ADDRESS_WINDOW`, whatever the usernames.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> ApiResult<Session> {
         if username.len() > 64 || password.len() > 1024 || username.chars().any(char::is_control) {
             return Err(unauthenticated());
         }
+        let now = self.now();
+        // Each attempt counts against its address before the password is checked; a right one is taken
+        // back.
+        let address_key = client.map(|a| format!("signin-failures:{a}"));
+        if let Some(key) = &address_key {
+            let n = self.count_limited(key, 1, ADDRESS_WINDOW).await;
+            if n > ADDRESS_FAILURES {
+                self.count_limited(key, -1, ADDRESS_WINDOW).await;
+                return Err(ApiError::RateLimited {
+                    why: "too many wrong passwords from this address",
+                    retry_after: ADDRESS_WINDOW.as_secs(),
+                });
+            }
+        }
         // The account is found before anyone is signed in: as the system.
         let user = scope::as_system(self.store.user_by_username(username)).await?;
+        let attempt = match &user {
+            Some(user) => scope::as_system(self.store.begin_password_attempt(user.id, now)).await?,
+            None => self.unknown_name_attempt(username, now).await,
+        };
+        let locked = |until: DateTime<Utc>| ApiError::AccountLocked {
+            retry_after: (until - now).num_seconds().max(1) as u64,
+        };
+        let counted = match attempt {
+            Attempt::Locked(until) => return Err(locked(until)),
+            // Parallel attempts past the limit: the ones before it lock the account.
+            Attempt::Counted(n) if n > MAX_FAILED_LOGINS => {
+                let until = now + Duration::minutes(LOCK_MINUTES);
+                if let Some(user) = &user {
+                    scope::as_system(self.store.lock_account(user.id, until)).await?;
+                }
+                return Err(locked(until));
+            }
+            Attempt::Counted(n) => n,
+        };
         let stored = user
             .as_ref()
             .map(|u| u.password_hash.clone())
@@ -355,11 +416,69 @@ impl AppState {
             .with_password_slot(move || verify_password(&password, &stored))
             .await?;
         match user {
-            Some(user) if matches && user.active => {
+            Some(user) if matches => {
+                scope::as_system(self.store.clear_failed_logins(user.id)).await?;
+                if let Some(key) = &address_key {
+                    self.count_limited(key, -1, ADDRESS_WINDOW).await;
+                }
+                if !user.active {
+                    return Err(unauthenticated());
+                }
                 let family = RefreshToken::new_family();
                 self.open_session(user, &family).await
             }
-            _ => Err(unauthenticated()),
+            Some(user) => {
+                if counted >= MAX_FAILED_LOGINS {
+                    let until = now + Duration::minutes(LOCK_MINUTES);
+                    scope::as_system(self.store.lock_account(user.id, until)).await?;
+                    tracing::warn!(user = user.id, "account locked after wrong passwords");
+                }
+                Err(unauthenticated())
+            }
+            None => Err(unauthenticated()),
+        }
+    }
+
+    /// Counts an attempt on a username that names no account, as an account's would be counted.
+    async fn unknown_name_attempt(&self, username: &str, now: DateTime<Utc>) -> Attempt {
+        let name = self.vault.lookup_hash(username);
+        let lock_key = format!("signin-unknown-lock:{name}");
+        if let Ok(Some(until)) = self.cache.get(&lock_key).await
+            && let Some(until) = DateTime::parse_from_rfc3339(&until)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+                .filter(|t| *t > now)
+        {
+            return Attempt::Locked(until);
+        }
+        let n = self
+            .count_limited(
+                &format!("signin-unknown:{name}"),
+                1,
+                StdDuration::from_secs(24 * 3600),
+            )
+            .await as i32;
+        if n >= MAX_FAILED_LOGINS {
+            let until = now + Duration::minutes(LOCK_MINUTES);
+            let lock = StdDuration::from_secs(LOCK_MINUTES as u64 * 60);
+            let _ = self.cache.set(&lock_key, &until.to_rfc3339(), lock).await;
+            let _ = self.cache.delete(&format!("signin-unknown:{name}")).await;
+        }
+        Attempt::Counted(n)
+    }
+
+    /// A limit's counter in the shared cache, or in this process while the cache does not answer (the
+    /// limit then holds per replica instead of for all of them).
+    pub(crate) async fn count_limited(&self, key: &str, delta: i64, window: StdDuration) -> i64 {
+        match self.cache.count(key, delta, window).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache unavailable; counting a limit in this process");
+                self.local_limits
+                    .count(key, delta, window)
+                    .await
+                    .unwrap_or(i64::MAX)
+            }
         }
     }
 
@@ -436,6 +555,9 @@ impl AppState {
         if revoked.is_some() {
             return Err(ApiError::Unauthenticated("the session has been signed out"));
         }
+        if self.account_home(caller.principal.user_id).await? != Some(caller.principal.tenant_id) {
+            return Err(ApiError::Unauthenticated("the account is disabled"));
+        }
         Ok(())
     }
 
@@ -477,6 +599,11 @@ impl AppState {
         {
             return Err(ApiError::Unauthenticated("the session has been signed out"));
         }
+        // A signature proves who issued the token, not that its account still holds.
+        let home = self.account_home(user_id).await?;
+        if home != Some(claims.tid) {
+            return Err(ApiError::Unauthenticated("the access token is invalid"));
+        }
         Ok(Caller {
             principal: Principal {
                 user_id,
@@ -485,6 +612,45 @@ impl AppState {
             family: claims.fam,
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_default(),
         })
+    }
+
+    /// The home tenant of an active account, or `None` for an unknown or disabled one. Kept in memory
+    /// until the account changes (`PolicyChange::Account`, on every replica).
+    async fn account_home(&self, user_id: i64) -> ApiResult<Option<i64>> {
+        if let Some(known) = self
+            .accounts
+            .read()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("account cache lock poisoned")))?
+            .get(&user_id)
+        {
+            return Ok(*known);
+        }
+        let home = scope::as_system(self.store.user(user_id))
+            .await?
+            .filter(|u| u.active)
+            .map(|u| u.tenant_id);
+        // Only accounts that exist are kept: a forged id must not fill the map.
+        if let Some(tenant) = home {
+            self.accounts
+                .write()
+                .map_err(|_| ApiError::internal(anyhow::anyhow!("account cache lock poisoned")))?
+                .insert(user_id, Some(tenant));
+        }
+        Ok(home)
+    }
+
+    fn forget_account(&self, user_id: Option<i64>) -> ApiResult<()> {
+        let mut accounts = self
+            .accounts
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("account cache lock poisoned")))?;
+        match user_id {
+            Some(id) => {
+                accounts.remove(&id);
+            }
+            None => accounts.clear(),
+        }
+        Ok(())
     }
 
     // ---- tenants, users, units -----------------------------------------------------------------------
@@ -1601,6 +1767,98 @@ impl AppState {
     }
 
     /// Shows a party's name, address, ID number and phone in full, recording who asked and why on the case's timeline.
+    /// Writes the masked free text of cases registered before it was kept, in the background, as the
+    /// system. Until a case's turn comes its identifiers are masked when it is read (names after).
+    pub fn start_masking_backfill(self: &Arc<Self>) {
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let Some(state) = state.upgrade() else { break };
+                match scope::as_system(state.store.fill_masked_text(500)).await {
+                    Ok(0) => break,
+                    Ok(n) => tracing::debug!(cases = n, "masked the free text of older cases"),
+                    Err(e) => {
+                        tracing::warn!(error = %e.detail(), "masking older cases' free text");
+                        tokio::time::sleep(StdDuration::from_secs(30)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Whether the principal may see this case's personal data in full (`case.reveal_personal_data`):
+    /// who may not sees its free text masked.
+    pub async fn may_reveal(&self, principal: &Principal, case: &CaseRecord) -> bool {
+        let Ok(target) = self.case_target(case, principal).await else {
+            return false;
+        };
+        self.authz
+            .permit(principal, Action::CaseRevealPersonalData, &target)
+            .await
+            .is_ok()
+    }
+
+    /// The cases with a party whose ID number or phone is exactly `identifier`, among those on which the
+    /// principal may reveal personal data. A reveal: it needs a reason, is limited to
+    /// `LOOKUPS_PER_WINDOW` an account in `LOOKUP_WINDOW`, and every look-up (allowed or refused) is an
+    /// audit record naming the number by its keyed hash only.
+    pub async fn find_cases_by_party(
+        &self,
+        principal: &Principal,
+        identifier: &fengqiao_search::Identifier,
+        reason: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> ApiResult<Vec<CaseRecord>> {
+        let reason = clean_text("reason", reason, 2, 500, true)?;
+        let (kind, hash) = match identifier {
+            fengqiao_search::Identifier::IdCard(id) => {
+                ("id_card", self.vault.lookup_hash(id.expose()))
+            }
+            fengqiao_search::Identifier::Phone(p) => ("phone", self.vault.lookup_hash(p.expose())),
+        };
+        let home = self
+            .directory
+            .must(&self.store, principal.tenant_id)
+            .await?;
+        let audit = |outcome: &'static str, found: usize| NewAuditRecord {
+            at: self.now(),
+            county_id: home.ancestry.county,
+            tenant_id: Some(principal.tenant_id),
+            user_id: Some(principal.user_id),
+            client_address: client.map(|a| a.to_string()),
+            action: "party.lookup",
+            object: format!("{kind} {}: {found} cases", &hash[..hash.len().min(16)]),
+            outcome,
+            reason: reason.clone(),
+        };
+        let n = self
+            .count_limited(
+                &format!("party-lookups:{}", principal.user_id),
+                1,
+                LOOKUP_WINDOW,
+            )
+            .await;
+        if n > LOOKUPS_PER_WINDOW {
+            self.store.append_audit(audit("rate_limited", 0)).await?;
+            return Err(ApiError::RateLimited {
+                why: "too many look-ups by ID number or phone",
+                retry_after: LOOKUP_WINDOW.as_secs(),
+            });
+        }
+        let ids = self.store.cases_with_party_hash(&hash, 200).await?;
+        let mut found = Vec::new();
+        for case in self.store.cases_by_ids(&ids).await? {
+            if self.may_reveal(principal, &case).await {
+                found.push(case);
+            }
+        }
+        found.sort_by_key(|c| std::cmp::Reverse(c.id));
+        self.store
+            .append_audit(audit("allowed", found.len()))
+            .await?;
+        Ok(found)
+    }
+
     pub async fn reveal_party(
         &self,
         principal: &Principal,
@@ -1675,6 +1933,10 @@ pub enum PolicyChange {
     },
     /// A calendar notice was loaded: reload the working-day calendar.
     Calendar,
+    /// An account changed (disabled, moved): forget what was known of it.
+    Account {
+        user_id: i64,
+    },
 }
 
 impl PolicyChange {
@@ -1694,6 +1956,7 @@ impl PolicyChange {
             PolicyChange::ClockPolicies => serde_json::json!({ "reload": "clock_policies" }),
             PolicyChange::Roster { unit_id } => serde_json::json!({ "roster": unit_id }),
             PolicyChange::Calendar => serde_json::json!({ "reload": "calendar" }),
+            PolicyChange::Account { user_id } => serde_json::json!({ "account": user_id }),
         }
         .to_string()
     }
@@ -1710,6 +1973,9 @@ impl PolicyChange {
         }
         if let Some(unit_id) = value.get("roster").and_then(|u| u.as_i64()) {
             return Some(PolicyChange::Roster { unit_id });
+        }
+        if let Some(user_id) = value.get("account").and_then(|u| u.as_i64()) {
+            return Some(PolicyChange::Account { user_id });
         }
         match value.get("reload").and_then(|r| r.as_str()) {
             Some("clock_policies") => return Some(PolicyChange::ClockPolicies),

@@ -19,6 +19,10 @@ pub trait Cache: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), CacheError>;
     /// Adds one to the counter `key` (created at zero, never expiring) and returns the new value.
     async fn incr(&self, key: &str) -> Result<i64, CacheError>;
+    /// Adds `delta` to the counter `key` within a window: a counter that is missing (or whose window has
+    /// passed) starts at zero and lives `window` from then. Returns the new value. Atomic, for limits that
+    /// parallel requests must not get around.
+    async fn count(&self, key: &str, delta: i64, window: Duration) -> Result<i64, CacheError>;
     /// Takes the lease `key` for `ttl` if nobody holds it; says whether it was taken. Leases coordinate
     /// work between replicas (one scanner at a time); they are not locks for correctness.
     async fn try_lease(&self, key: &str, ttl: Duration) -> Result<bool, CacheError>;
@@ -76,6 +80,20 @@ impl Cache for MemoryCache {
             .or_insert_with(|| ("0".to_owned(), forever));
         let next = entry.0.parse::<i64>().unwrap_or(0) + 1;
         *entry = (next.to_string(), forever);
+        Ok(next)
+    }
+
+    async fn count(&self, key: &str, delta: i64, window: Duration) -> Result<i64, CacheError> {
+        let mut entries = self.lock()?;
+        let now = Instant::now();
+        let entry = entries
+            .entry(key.to_owned())
+            .or_insert_with(|| ("0".to_owned(), now + window));
+        if entry.1 <= now {
+            *entry = ("0".to_owned(), now + window);
+        }
+        let next = entry.0.parse::<i64>().unwrap_or(0) + delta;
+        entry.0 = next.to_string();
         Ok(next)
     }
 
@@ -163,6 +181,23 @@ impl Cache for RedisCache {
         let mut conn = self.conn.clone();
         redis::cmd("INCR")
             .arg(self.key(key))
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn count(&self, key: &str, delta: i64, window: Duration) -> Result<i64, CacheError> {
+        // One script, so the increment and the window's start are one step.
+        const SCRIPT: &str = "local v = redis.call('INCRBY', KEYS[1], ARGV[1]) \
+             if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end \
+             return v";
+        let mut conn = self.conn.clone();
+        redis::cmd("EVAL")
+            .arg(SCRIPT)
+            .arg(1)
+            .arg(self.key(key))
+            .arg(delta)
+            .arg(window.as_millis().max(1) as u64)
             .query_async(&mut conn)
             .await
             .map_err(redis_error)

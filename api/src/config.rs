@@ -160,8 +160,25 @@ impl SearchConfig {
 pub struct GraphqlConfig {
     pub max_depth: usize,
     pub max_complexity: usize,
-    /// Serve GraphiQL at `/graphiql`.
+    /// Deepest nesting of brackets, braces and parentheses in a query's text, and of arrays and objects
+    /// in a request's JSON body and variables.
+    pub max_nesting: usize,
+    /// Most fields one request may select (aliases and `__typename` included, fragments spread).
+    pub max_fields: usize,
+    /// Largest request body, in bytes; a larger one is refused with `REQUEST_TOO_LARGE` (HTTP 413)
+    /// before it is read further.
+    pub max_body_bytes: usize,
+    /// Who may introspect the schema: `signed_in` (default), `everyone` or `nobody`.
+    pub introspection: crate::graphql::Introspection,
+    /// Suggest field names in validation errors ("did you mean …"): a development aid that tells an
+    /// anonymous caller the schema, so off by default.
+    pub suggestions: bool,
+    /// Serve GraphiQL at `/graphiql` (off by default; a development aid).
     pub graphiql: bool,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed. The client address (for sign-in
+    /// throttling and the audit) is the peer's, or the nearest address in `X-Forwarded-For` that is not
+    /// one of these proxies when the peer is one.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for Config {
@@ -204,7 +221,13 @@ impl Default for GraphqlConfig {
         GraphqlConfig {
             max_depth: 12,
             max_complexity: 2000,
-            graphiql: true,
+            max_nesting: 64,
+            max_fields: 500,
+            max_body_bytes: 1024 * 1024,
+            introspection: crate::graphql::Introspection::SignedIn,
+            suggestions: false,
+            graphiql: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

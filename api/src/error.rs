@@ -21,6 +21,16 @@ pub enum ApiError {
     Conflict(String),
     /// The search index cannot answer now; nothing was lost, the caller may retry.
     SearchUnavailable,
+    /// Too many attempts of something limited (password checks from one address, look-ups by one
+    /// principal); `retry_after` seconds until the next is taken.
+    RateLimited {
+        why: &'static str,
+        retry_after: u64,
+    },
+    /// The account is locked after wrong passwords in a row, for `retry_after` more seconds.
+    AccountLocked {
+        retry_after: u64,
+    },
     Internal(anyhow::Error),
 }
 
@@ -35,6 +45,8 @@ impl ApiError {
             ApiError::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
             ApiError::Conflict(_) => "CONFLICT",
             ApiError::SearchUnavailable => "SEARCH_UNAVAILABLE",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::AccountLocked { .. } => "ACCOUNT_LOCKED",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -55,7 +67,24 @@ impl ApiError {
                 "search is unavailable for a moment; cases are still being recorded, try again shortly"
                     .to_owned()
             }
+            ApiError::RateLimited { why, retry_after } => {
+                format!("{why}; try again in {retry_after} s")
+            }
+            ApiError::AccountLocked { retry_after } => format!(
+                "the account is locked after too many wrong passwords; try again in {} min",
+                retry_after.div_ceil(60)
+            ),
             ApiError::Internal(_) => "internal error".to_owned(),
+        }
+    }
+
+    /// Seconds until a refused attempt may be made again, where that is known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after, .. } | ApiError::AccountLocked { retry_after } => {
+                Some(*retry_after)
+            }
+            _ => None,
         }
     }
 
@@ -137,6 +166,9 @@ impl ErrorExtensions for ApiError {
             ext.set("code", self.code());
             if let ApiError::BadUserInput { field, .. } = self {
                 ext.set("field", field.as_str());
+            }
+            if let Some(seconds) = self.retry_after() {
+                ext.set("retryAfter", seconds);
             }
         })
     }

@@ -5,18 +5,21 @@ use std::any::TypeId;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, guard, web};
+use actix_web::http::{StatusCode, header};
+use actix_web::{App, Either, HttpRequest, HttpResponse, HttpServer, guard, web};
 use async_graphql::http::GraphiQLSource;
 use async_graphql::{Data, Executor};
-use async_graphql_actix_web::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql_actix_web::{GraphQLResponse, GraphQLSubscription};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use crate::app::AppState;
 use crate::config::GraphqlConfig;
 use crate::error::ApiError;
-use crate::graphql::{FengqiaoSchema, RequestAuth, assign_error_codes, build_schema};
+use crate::graphql::{
+    ClientAddress, FengqiaoSchema, PasswordBudget, RequestAuth, assign_error_codes, build_schema,
+    json_nesting,
+};
 use crate::store::scope::{self, DbScope};
 
 /// An HTTP server for the API on an already bound listener.
@@ -27,10 +30,18 @@ pub fn server(
 ) -> std::io::Result<Server> {
     let schema = build_schema(state.clone(), config);
     let graphiql = config.graphiql;
+    let limits = web::Data::new(BodyLimits {
+        max_bytes: config.max_body_bytes,
+        max_nesting: config.max_nesting,
+        trusted_proxies: config.trusted_proxies.clone(),
+    });
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(schema.clone()))
             .app_data(web::Data::new(state.clone()))
+            .app_data(limits.clone())
+            // Every other extractor (the report's query string) is bounded as well.
+            .app_data(web::PayloadConfig::new(limits.max_bytes))
             .configure(|cfg| routes(cfg, graphiql))
     })
     .listen(listener)?
@@ -95,30 +106,146 @@ async fn request_scope(state: &AppState, auth: &RequestAuth) -> DbScope {
     }
 }
 
+/// What an HTTP request to `/graphql` may be, and whose forwarded addresses are believed.
+#[derive(Debug, Clone)]
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    pub max_nesting: usize,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// A request refused before it reached GraphQL: its HTTP status, stable code and message.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(serde_json::json!({
+            "errors": [{ "message": self.message, "extensions": { "code": self.code } }]
+        }))
+    }
+}
+
+/// Reads a `/graphql` body of at most `max_bytes` (refusing a larger one as soon as its length is
+/// known, without reading on), checks how deeply its JSON nests before parsing it, and parses it as a
+/// GraphQL request.
+async fn read_request(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limits: &BodyLimits,
+) -> Result<async_graphql::Request, Refusal> {
+    let too_large = || Refusal {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "REQUEST_TOO_LARGE",
+        message: format!("a request body may have at most {} bytes", limits.max_bytes),
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limits.max_bytes) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limits.max_bytes));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "BAD_REQUEST",
+            message: "the request body could not be read".into(),
+        })?;
+        if body.len() + chunk.len() > limits.max_bytes {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if json_nesting(&body, limits.max_nesting) > limits.max_nesting {
+        return Err(Refusal {
+            status: StatusCode::BAD_REQUEST,
+            code: "QUERY_TOO_COMPLEX",
+            message: format!(
+                "the request body nests deeper than {} levels",
+                limits.max_nesting
+            ),
+        });
+    }
+    serde_json::from_slice::<async_graphql::Request>(&body).map_err(|e| Refusal {
+        status: StatusCode::BAD_REQUEST,
+        code: "BAD_REQUEST",
+        message: format!(
+            "the body must be a JSON object with 'query' and optional 'variables' and 'operationName' \
+             (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address of
+/// `X-Forwarded-For` that is not a trusted proxy itself.
+pub fn client_address(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip())?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    Some(
+        forwarded
+            .into_iter()
+            .rev()
+            .find(|a| !trusted.contains(a))
+            .unwrap_or(peer),
+    )
+}
+
 async fn graphql(
     schema: web::Data<FengqiaoSchema>,
     state: web::Data<Arc<AppState>>,
+    limits: web::Data<BodyLimits>,
     req: HttpRequest,
-    body: GraphQLRequest,
-) -> GraphQLResponse {
+    payload: web::Payload,
+) -> Either<GraphQLResponse, HttpResponse> {
+    let request = match read_request(&req, payload, &limits).await {
+        Ok(request) => request,
+        Err(refusal) => return Either::Right(refusal.response()),
+    };
     let auth = request_auth(&state, &req).await;
     let rows = request_scope(&state, &auth).await;
-    let mut response = scope::within(rows, schema.execute(body.into_inner().data(auth))).await;
+    let request = request
+        .data(auth)
+        .data(ClientAddress(client_address(&req, &limits.trusted_proxies)))
+        .data(PasswordBudget::one());
+    let mut response = scope::within(rows, schema.execute(request)).await;
     assign_error_codes(&mut response.errors);
-    response.into()
+    Either::Left(response.into())
 }
 
 /// Subscriptions (and any other operation) over a websocket, `graphql-transport-ws` or `graphql-ws`.
 async fn graphql_ws(
     schema: web::Data<FengqiaoSchema>,
     state: web::Data<Arc<AppState>>,
+    limits: web::Data<BodyLimits>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
     let state = state.get_ref().clone();
-    GraphQLSubscription::new(ScopedSchema(schema.get_ref().clone()))
-        .on_connection_init(move |init| connection_init(state, init))
-        .start(&req, payload)
+    let client = ClientAddress(client_address(&req, &limits.trusted_proxies));
+    GraphQLSubscription::new(ScopedSchema {
+        schema: schema.get_ref().clone(),
+        state: state.clone(),
+    })
+    .on_connection_init(move |init| connection_init(state, init, client))
+    .start(&req, payload)
 }
 
 /// Checks the access token of a websocket's `connection_init` (`{"Authorization": "Bearer …"}`, or
@@ -127,6 +254,7 @@ async fn graphql_ws(
 async fn connection_init(
     state: Arc<AppState>,
     init: serde_json::Value,
+    client: ClientAddress,
 ) -> async_graphql::Result<Data> {
     let bearer = ["Authorization", "authorization"]
         .iter()
@@ -148,19 +276,30 @@ async fn connection_init(
     let mut data = Data::default();
     data.insert(auth);
     data.insert(rows);
+    data.insert(client);
     Ok(data)
 }
 
-/// The schema for websocket connections: every operation runs in its connection's database scope, and
-/// its errors get stable codes as over HTTP.
+/// The schema for websocket connections: every operation runs in its connection's database scope, only
+/// while the connection's session is live (not signed out, its access token not expired), with a password
+/// check of its own; its errors get stable codes as over HTTP.
 #[derive(Clone)]
-struct ScopedSchema(FengqiaoSchema);
+struct ScopedSchema {
+    schema: FengqiaoSchema,
+    state: Arc<AppState>,
+}
+
+fn session_value<T: Clone + Send + Sync + 'static>(data: Option<&Data>) -> Option<T> {
+    data.and_then(|data| data.get(&TypeId::of::<T>()))
+        .and_then(|value| value.downcast_ref::<T>())
+        .cloned()
+}
 
 impl Executor for ScopedSchema {
     async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
         // Websocket operations arrive through `execute_stream`, with their connection's data; a request
         // on its own carries no caller.
-        let mut response = scope::within(DbScope::Nobody, self.0.execute(request)).await;
+        let mut response = scope::within(DbScope::Nobody, self.schema.execute(request)).await;
         assign_error_codes(&mut response.errors);
         response
     }
@@ -170,16 +309,32 @@ impl Executor for ScopedSchema {
         request: async_graphql::Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
-        let rows = session_data
-            .as_deref()
-            .and_then(|data| data.get(&TypeId::of::<DbScope>()))
-            .and_then(|rows| rows.downcast_ref::<DbScope>())
-            .cloned()
-            .unwrap_or(DbScope::Nobody);
-        let responses = self
-            .0
-            .execute_stream_with_session_data(request, session_data.unwrap_or_default());
-        scope::within_stream(rows, responses)
+        let rows = session_value::<DbScope>(session_data.as_deref()).unwrap_or(DbScope::Nobody);
+        let caller = match session_value::<RequestAuth>(session_data.as_deref()) {
+            Some(RequestAuth::Caller(caller)) => Some(caller),
+            _ => None,
+        };
+        let client =
+            session_value::<ClientAddress>(session_data.as_deref()).unwrap_or(ClientAddress(None));
+        let request = request.data(PasswordBudget::one()).data(client);
+        let (schema, state) = (self.schema.clone(), self.state.clone());
+        let operation = async move {
+            if let Some(caller) = &caller
+                && let Err(refused) = state.still_valid(caller).await
+            {
+                let error = async_graphql::ErrorExtensions::extend(&refused)
+                    .into_server_error(async_graphql::Pos::default());
+                return futures::stream::once(async move {
+                    async_graphql::Response::from_errors(vec![error])
+                })
+                .boxed();
+            }
+            let responses =
+                schema.execute_stream_with_session_data(request, session_data.unwrap_or_default());
+            scope::within_stream(rows, responses).boxed()
+        };
+        futures::stream::once(operation)
+            .flatten()
             .map(|mut response| {
                 assign_error_codes(&mut response.errors);
                 response

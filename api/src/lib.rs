@@ -187,6 +187,8 @@ async fn assemble_state(
         ),
         live: live::LiveHub::default(),
         search,
+        accounts: std::sync::RwLock::new(std::collections::HashMap::new()),
+        local_limits: cache::MemoryCache::default(),
     });
     state
         .load_clock_policies()
@@ -217,6 +219,7 @@ async fn assemble_state(
     if config.search.worker {
         state.start_search_worker();
     }
+    state.start_masking_backfill();
     Ok(state)
 }
 

@@ -670,6 +670,18 @@ impl AppState {
             .map(Cursor::decode)
             .transpose()
             .map_err(search_error)?;
+        // A whole number would be matched exactly through its keyed hash: a side channel around the masks
+        // (a masked ID number leaves a few thousand candidates). Exact look-up is a reveal of its own.
+        if !fengqiao_search::text::extract_identifiers(&request.text)
+            .1
+            .is_empty()
+        {
+            return Err(ApiError::bad_input(
+                "text",
+                "full-text search does not match ID card or phone numbers; look them up with \
+                 findCasesByParty, which needs the reveal permission and a reason, and is audited",
+            ));
+        }
         let (scope, home_level) = self.search_scope(principal).await?;
         let mut query = SearchQuery::new(scope)
             .with_text(&request.text, |id| self.vault.lookup_hash(id.expose()))

@@ -647,12 +647,23 @@ async fn seed_case(
             Channel::Online,
         ][rng.gen_range(0..6)],
     };
+    let applicant_id = id_card(rng);
+    let applicant_phone = phone(rng);
+    // As windows write them: some descriptions carry the applicant's phone or ID number too; roles that
+    // may not reveal see them masked, as they see the names.
+    let mut description = fill(template.description);
+    // (Chosen from a digit of the ID number, so the random sequence, and every other seeded value, stays.)
+    match (applicant_id.expose().as_bytes()[15] % 10, &applicant_phone) {
+        (0..=2, Some(p)) => description.push_str(&format!("（联系电话：{}）", p.expose())),
+        (3, _) => description.push_str(&format!("（身份证号：{}）", applicant_id.expose())),
+        _ => {}
+    }
     let parties = vec![
         NewParty {
             role: PartyRole::Applicant,
             name: a.clone(),
-            id_card: Some(id_card(rng)),
-            phone: phone(rng),
+            id_card: Some(applicant_id),
+            phone: applicant_phone,
             address: format!("{village}{}组", rng.gen_range(1..9)),
         },
         NewParty {
@@ -674,7 +685,7 @@ async fn seed_case(
         channel,
         category: template.category,
         title: template.title.into(),
-        description: fill(template.description),
+        description,
         place: format!("{village}{}组", rng.gen_range(1..9)),
         parties,
         idempotency: None,

@@ -15,6 +15,7 @@ mod m20261125_000002_stationing;
 mod m20261126_000001_row_security;
 mod m20261126_000002_grid_codes;
 mod m20261127_000001_search_outbox;
+mod m20261206_000001_sign_in_defences;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_row_security::Migration),
             Box::new(m20261126_000002_grid_codes::Migration),
             Box::new(m20261127_000001_search_outbox::Migration),
+            Box::new(m20261206_000001_sign_in_defences::Migration),
         ]
     }
 }

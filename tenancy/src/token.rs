@@ -13,6 +13,9 @@ use sha2::{Digest, Sha256};
 
 /// The one algorithm accepted.
 const ALGORITHM: Algorithm = Algorithm::HS256;
+/// The media type of an access token (RFC 9068 §2.1), set and required in its `typ` header, so that no
+/// other JWT signed with the same key (nor one of another profile) passes for one (RFC 8725 §3.11).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// Allowed clock skew between servers, in seconds.
 pub const LEEWAY_SECONDS: u64 = 30;
 
@@ -128,13 +131,31 @@ impl TokenIssuer {
             nbf: now.timestamp(),
             exp: expires.timestamp(),
         };
-        let token = encode(&Header::new(ALGORITHM), &claims, &self.encoding)
-            .map_err(|_| TokenError::Signing)?;
+        let mut header = Header::new(ALGORITHM);
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        let token = encode(&header, &claims, &self.encoding).map_err(|_| TokenError::Signing)?;
         Ok((token, expires))
     }
 
-    /// Verifies an access token against the current time, as jsonwebtoken reads it.
+    /// Verifies an access token against the current time, as jsonwebtoken reads it. Its header must say
+    /// `typ: at+jwt` and carry nothing this issuer does not set: a `crit` list names extensions that must
+    /// be understood, and none are (RFC 7515 §4.1.11); a key id or key location points at keys this
+    /// issuer does not have.
     pub fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYPE)
+                || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok
+            || header.crit.is_some()
+            || header.kid.is_some()
+            || header.jku.is_some()
+            || header.jwk.is_some()
+            || header.x5u.is_some()
+        {
+            return Err(TokenError::Invalid);
+        }
         decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
@@ -204,7 +225,7 @@ mod tests {
         );
 
         let forged = encode(
-            &Header::new(Algorithm::HS384),
+            &typed(Header::new(Algorithm::HS384)),
             &claims,
             &EncodingKey::from_secret(SECRET),
         )
@@ -249,7 +270,7 @@ mod tests {
             fam: &'a str,
         }
         let token = encode(
-            &Header::new(ALGORITHM),
+            &typed(Header::new(ALGORITHM)),
             &NoSub {
                 iss: "fengqiao",
                 aud: "fengqiao-api",
@@ -276,6 +297,66 @@ mod tests {
             TokenIssuer::new(b"short", TokenSettings::default()),
             Err(TokenError::WeakSecret)
         ));
+    }
+
+    fn typed(mut header: Header) -> Header {
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        header
+    }
+
+    /// A token with our claims and key, signed under `header`.
+    fn signed_with(header: Header) -> String {
+        let now = Utc::now();
+        let claims = AccessClaims {
+            sub: "1".into(),
+            tid: 1,
+            fam: "f".into(),
+            iss: "fengqiao".into(),
+            aud: "fengqiao-api".into(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: now.timestamp() + 60,
+        };
+        encode(&header, &claims, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
+    #[test]
+    fn the_header_must_be_an_access_tokens_and_carry_nothing_unknown() {
+        let issuer = issuer();
+        assert!(
+            issuer
+                .verify_access(&signed_with(typed(Header::new(ALGORITHM))))
+                .is_ok()
+        );
+        // A plain JWT (typ JWT or none) is no access token.
+        let mut plain = Header::new(ALGORITHM);
+        assert_eq!(
+            issuer.verify_access(&signed_with(plain.clone())),
+            Err(TokenError::Invalid)
+        );
+        plain.typ = None;
+        assert_eq!(
+            issuer.verify_access(&signed_with(plain)),
+            Err(TokenError::Invalid)
+        );
+        let mut crit = typed(Header::new(ALGORITHM));
+        crit.crit = Some(vec!["exp".into()]);
+        assert_eq!(
+            issuer.verify_access(&signed_with(crit)),
+            Err(TokenError::Invalid)
+        );
+        let mut kid = typed(Header::new(ALGORITHM));
+        kid.kid = Some("other-key".into());
+        assert_eq!(
+            issuer.verify_access(&signed_with(kid)),
+            Err(TokenError::Invalid)
+        );
+        let mut jku = typed(Header::new(ALGORITHM));
+        jku.jku = Some("http://127.0.0.1/keys".into());
+        assert_eq!(
+            issuer.verify_access(&signed_with(jku)),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]

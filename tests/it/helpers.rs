@@ -90,6 +90,15 @@ pub async fn test_config(dir: &std::path::Path) -> Config {
         config.search.meili_search_key = Secret::new(key);
         config.search.meili_search_key_uid = key_uid;
     }
+    // Servers of tests share one Redis: each keeps its keys (sessions, limits' counters) apart.
+    {
+        static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
+        config.redis_prefix = format!(
+            "fengqiao-test:{}:{}:",
+            std::process::id(),
+            NEXT_PREFIX.fetch_add(1, Ordering::SeqCst)
+        );
+    }
     // Servers of tests share a PostgreSQL database and its outbox: a server feeds (and rebuilds) its index
     // with no county's cases until its own county exists; see `TestApp::spawn_with`.
     config.search.counties = Some(Vec::new());
@@ -272,6 +281,15 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("sign-in failed: {body:#}"))
             .to_owned()
+    }
+
+    /// The id of the account `username`.
+    pub async fn user_id(&self, username: &str) -> i64 {
+        fengqiao::store::scope::as_system(self.state.store.user_by_username(username))
+            .await
+            .unwrap()
+            .expect("no such account")
+            .id
     }
 
     /// Creates a child tenant through the API and returns its global id.

@@ -17,7 +17,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A websocket to `graphql_url`, opened with `connection_init` carrying `init`; returns the socket and
 /// the server's first answer.
-async fn open(graphql_url: &str, init: Value) -> (Socket, Value) {
+pub(crate) async fn open(graphql_url: &str, init: Value) -> (Socket, Value) {
     let mut socket = graphql_socket(graphql_url).await;
     send(
         &mut socket,
@@ -28,7 +28,7 @@ async fn open(graphql_url: &str, init: Value) -> (Socket, Value) {
     (socket, answer)
 }
 
-async fn send(socket: &mut Socket, message: Value) {
+pub(crate) async fn send(socket: &mut Socket, message: Value) {
     socket
         .send(Message::Text(message.to_string().into()))
         .await
@@ -36,7 +36,7 @@ async fn send(socket: &mut Socket, message: Value) {
 }
 
 /// The next JSON message, or `{"closed": …}` when the server closes the connection.
-async fn next_message(socket: &mut Socket) -> Value {
+pub(crate) async fn next_message(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(PATIENCE, socket.next())
             .await

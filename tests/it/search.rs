@@ -1,6 +1,6 @@
 //! `searchCases` through the API on the configured index (embedded by default): the outbox feeds it in
-//! the case's own transaction, the scope comes from the caller, personal data is found only whole and
-//! shown masked, filters and facets, paging, errors, and `reindex` / `verify-index` repairing drift.
+//! the case's own transaction, the scope comes from the caller, personal data is never matched by
+//! number and shown masked, filters and facets, paging, errors, and `reindex` / `verify-index` repairing drift.
 
 // Comparing a list of hits with `[id.clone()]` reads better than `std::slice::from_ref(&id)`.
 #![allow(clippy::cloned_ref_to_slice_refs)]
@@ -179,7 +179,7 @@ async fn search_finds_cases_in_the_callers_scope_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn personal_data_is_found_only_whole_and_shown_masked() {
+async fn names_find_cases_numbers_are_refused_and_fragments_find_nothing() {
     let app = TestApp::spawn().await;
     let county = app.county_gid();
     let township = app.tenant(&county, &app.township_code(1), "甲镇").await;
@@ -194,16 +194,26 @@ async fn personal_data_is_found_only_whole_and_shown_masked() {
     assert_eq!(party["name"], "张*国", "names are shown masked");
     assert_eq!(party["idCard"], "110105********002X");
 
-    assert_eq!(
-        hit_ids(&search(&app, &clerk, "11010519491231002X").await),
-        [case.clone()],
-        "a whole ID number finds its case"
-    );
-    assert_eq!(
-        hit_ids(&search(&app, &clerk, "13812345678").await),
-        [case.clone()],
-        "a whole phone number finds its case"
-    );
+    // A whole number is no search text: matching its keyed hash would undo the masks (a masked ID
+    // number leaves a few thousand candidates). It is looked up with `findCasesByParty` (masking.rs).
+    for number in [
+        "11010519491231002X",
+        "13812345678",
+        "0938-8123456",
+        "宅基地 13812345678",
+    ] {
+        let body = app
+            .gql(Some(&clerk), SEARCH, json!({ "text": number }))
+            .await;
+        assert_eq!(
+            (
+                code(&body),
+                body["errors"][0]["extensions"]["field"].as_str()
+            ),
+            ("BAD_USER_INPUT", Some("text")),
+            "{number}: {body:#}"
+        );
+    }
     for fragment in ["1101051949", "19491231", "002X", "1381234", "12345678"] {
         let found = search(&app, &clerk, fragment).await;
         assert!(
@@ -211,8 +221,6 @@ async fn personal_data_is_found_only_whole_and_shown_masked() {
             "a fragment {fragment} of a number must find nothing: {found}"
         );
     }
-    // A valid number of nobody finds nothing.
-    assert!(hit_ids(&search(&app, &clerk, "13900000000").await).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -186,7 +186,11 @@ async fn a_refresh_token_raced_by_a_thief_ends_the_whole_session() {
     let app = TestApp::spawn().await;
     let session = app
         .state
-        .sign_in(&format!("{}.admin", app.tag), crate::helpers::PASSWORD)
+        .sign_in(
+            &format!("{}.admin", app.tag),
+            crate::helpers::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     let secret = session.refresh_token.clone();

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use super::enums::Role;
 use super::ids::{GlobalId, encode_id};
 use super::tenants::{TenantNode, UserNode};
-use super::{caller, state};
+use super::{ClientAddress, PasswordBudget, caller, state};
 use crate::app::Session;
+use crate::error::ApiError;
 
 #[derive(InputObject)]
 pub struct SignInInput {
@@ -112,11 +113,23 @@ pub struct IdentityMutation;
 
 #[Object]
 impl IdentityMutation {
-    /// Signs in with a username and password. Priced so that one request holds at most one password check.
-    #[graphql(complexity = 1000)]
+    /// Signs in with a username and password. One request checks at most one password (a second
+    /// `signIn` in it answers `RATE_LIMITED`). Five wrong passwords in a row lock the account for 15
+    /// minutes (`ACCOUNT_LOCKED`, with `extensions.retryAfter` in seconds), and one client address may
+    /// send at most 20 wrong passwords in 15 minutes (`RATE_LIMITED`).
+    #[graphql(complexity = 10)]
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> Result<SessionPayload> {
+        let budget = ctx.data_opt::<PasswordBudget>();
+        if !budget.is_some_and(PasswordBudget::take) {
+            return Err(ApiError::RateLimited {
+                why: "one request may check one password",
+                retry_after: 0,
+            }
+            .into());
+        }
+        let client = ctx.data_opt::<ClientAddress>().and_then(|c| c.0);
         Ok(state(ctx)
-            .sign_in(&input.username, &input.password)
+            .sign_in(&input.username, &input.password, client)
             .await?
             .into())
     }

@@ -6,6 +6,7 @@ mod dashboard;
 mod enums;
 mod identity;
 mod ids;
+mod limits;
 mod live;
 mod node;
 mod policies;
@@ -22,6 +23,7 @@ use crate::config::GraphqlConfig;
 use crate::error::{ApiError, ApiResult};
 
 pub use ids::{GlobalId, decode_id, encode_id};
+pub use limits::{Introspection, RequestLimits, json_nesting};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -57,8 +59,28 @@ pub enum RequestAuth {
     Refused(&'static str),
 }
 
+/// The client's address as the HTTP layer found it (the peer, or what a trusted proxy forwarded).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+/// One password check per request: aliased or batched `signIn` fields cannot try several passwords at
+/// once. Each HTTP request and each websocket operation gets its own.
+#[derive(Debug, Default)]
+pub struct PasswordBudget(std::sync::atomic::AtomicBool);
+
+impl PasswordBudget {
+    pub fn one() -> Self {
+        PasswordBudget(std::sync::atomic::AtomicBool::new(true))
+    }
+
+    /// Takes the request's one check; false once it is taken (or where none was given).
+    pub fn take(&self) -> bool {
+        self.0.swap(false, std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSchema {
-    Schema::build(
+    let builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
@@ -66,7 +88,17 @@ pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSch
     .data(state)
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
-    .finish()
+    .limit_directives(16)
+    .extension(RequestLimits {
+        max_nesting: config.max_nesting,
+        max_fields: config.max_fields,
+        introspection: config.introspection,
+    });
+    if config.suggestions {
+        builder.finish()
+    } else {
+        builder.disable_suggestions().finish()
+    }
 }
 
 /// The schema as SDL, for `print-schema` and the drift check.

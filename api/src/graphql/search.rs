@@ -225,8 +225,9 @@ pub struct CaseSearchQuery;
 #[Object]
 impl CaseSearchQuery {
     /// Full-text search of the cases the caller may read: words of the title, description or place, a
-    /// party's name or address, a case code, or a whole ID card or phone number (a part of one finds
-    /// nothing). Synonyms, traditional characters and homophone typos find what they mean. An empty text
+    /// party's name or address, or a case code. A text with an ID card or phone number is refused
+    /// (`BAD_USER_INPUT`): look numbers up with `findCasesByParty`. Titles and descriptions are indexed
+    /// with personal data masked, so highlights show none. Synonyms, traditional characters and homophone typos find what they mean. An empty text
     /// lists the scope, newest first. `SEARCH_UNAVAILABLE` when the index cannot answer for a moment.
     async fn search_cases(
         &self,

@@ -69,6 +69,10 @@ pub struct CaseRecord {
     pub state: CaseState,
     pub title: String,
     pub description: String,
+    /// The title and description with the parties' names, ID numbers and phones masked: what a role
+    /// that may not reveal personal data sees, and what the search index holds.
+    pub title_masked: String,
+    pub description_masked: String,
     pub place: String,
     pub registered_by: i64,
     pub registered_at: DateTime<Utc>,
@@ -339,6 +343,14 @@ pub(super) fn record(m: case::Model, co_units: Vec<i64>) -> ApiResult<CaseRecord
         channel: parse(id, "channel", &m.channel, Channel::parse)?,
         category: parse(id, "category", &m.category, Category::parse)?,
         state,
+        // Rows from before masked text was kept get their identifiers masked here (names once
+        // `fill_masked_text` has run).
+        title_masked: m
+            .title_masked
+            .unwrap_or_else(|| fengqiao_domain::mask_free_text(&m.title, &[])),
+        description_masked: m
+            .description_masked
+            .unwrap_or_else(|| fengqiao_domain::mask_free_text(&m.description, &[])),
         title: m.title,
         description: m.description,
         place: m.place,
@@ -481,6 +493,8 @@ impl Store {
             ));
         }
 
+        let names: Vec<String> = parties.iter().map(|(p, _, _)| p.name.clone()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let txn = self.begin().await?;
         let row = case::ActiveModel {
             code: Set(code),
@@ -499,6 +513,11 @@ impl Store {
             category: Set(new.category.as_str().into()),
             status: Set(CaseStatus::Registered.as_str().into()),
             tier: Set(Tier::InitialMediation.as_str().into()),
+            title_masked: Set(Some(fengqiao_domain::mask_free_text(&new.title, &names))),
+            description_masked: Set(Some(fengqiao_domain::mask_free_text(
+                &new.description,
+                &names,
+            ))),
             title: Set(new.title),
             description: Set(new.description),
             place: Set(new.place),
@@ -652,6 +671,73 @@ impl Store {
             .all(&self.read().await?)
             .await?;
         self.records(rows).await
+    }
+
+    /// The cases (at most `limit`) with a party whose ID number or phone has this keyed hash, in the
+    /// current scope.
+    pub async fn cases_with_party_hash(&self, hash: &str, limit: u64) -> ApiResult<Vec<i64>> {
+        let ids: Vec<i64> = case_party::Entity::find()
+            .select_only()
+            .column(case_party::Column::CaseId)
+            .filter(
+                Condition::any()
+                    .add(case_party::Column::IdCardHash.eq(hash))
+                    .add(case_party::Column::PhoneHash.eq(hash)),
+            )
+            .distinct()
+            .order_by_desc(case_party::Column::CaseId)
+            .limit(limit)
+            .into_tuple()
+            .all(&self.read().await?)
+            .await?;
+        Ok(ids)
+    }
+
+    /// Writes the masked title and description of up to `batch` cases that were registered before they
+    /// were kept, as the system; returns how many it wrote (0 when none is left).
+    pub async fn fill_masked_text(&self, batch: u64) -> ApiResult<usize> {
+        let txn = self.begin().await?;
+        let rows: Vec<(i64, String, String)> = case::Entity::find()
+            .select_only()
+            .columns([
+                case::Column::Id,
+                case::Column::Title,
+                case::Column::Description,
+            ])
+            .filter(case::Column::TitleMasked.is_null())
+            .limit(batch)
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let mut names: std::collections::HashMap<i64, Vec<String>> = Default::default();
+        for party in case_party::Entity::find()
+            .filter(case_party::Column::CaseId.is_in(ids))
+            .all(&txn)
+            .await?
+        {
+            names.entry(party.case_id).or_default().push(party.name);
+        }
+        for (id, title, description) in &rows {
+            let of_case: Vec<&str> = names
+                .get(id)
+                .map(|n| n.iter().map(String::as_str).collect())
+                .unwrap_or_default();
+            case::Entity::update_many()
+                .col_expr(
+                    case::Column::TitleMasked,
+                    Expr::value(fengqiao_domain::mask_free_text(title, &of_case)),
+                )
+                .col_expr(
+                    case::Column::DescriptionMasked,
+                    Expr::value(fengqiao_domain::mask_free_text(description, &of_case)),
+                )
+                .filter(case::Column::Id.eq(*id))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(rows.len())
     }
 
     /// Other cases of the county registered since `since` that share a party with these keyed hashes

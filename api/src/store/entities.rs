@@ -45,6 +45,8 @@ pub mod user {
         pub password_hash: String,
         pub active: bool,
         pub created_at: DateTimeUtc,
+        pub failed_logins: i32,
+        pub locked_until: Option<DateTimeUtc>,
     }
     no_relations!();
 }
@@ -148,6 +150,8 @@ pub mod case {
         pub rejected_at: Option<DateTimeUtc>,
         pub followed_up_at: Option<DateTimeUtc>,
         pub overdue: bool,
+        pub title_masked: Option<String>,
+        pub description_masked: Option<String>,
     }
     no_relations!();
 }
@@ -391,6 +395,27 @@ pub mod search_outbox {
         pub county_id: i64,
         pub at: DateTimeUtc,
         pub done_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod audit_record {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_records")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub at: DateTimeUtc,
+        pub county_id: i64,
+        pub tenant_id: Option<i64>,
+        pub user_id: Option<i64>,
+        pub client_address: Option<String>,
+        pub action: String,
+        pub object: String,
+        pub outcome: String,
+        pub reason: String,
     }
     no_relations!();
 }

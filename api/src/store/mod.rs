@@ -1,6 +1,7 @@
 //! Persistence with sea-orm on PostgreSQL or SQLite. Methods that change tenant data take a `&Permit`
 //! from the authorizer; reads are scoped by the caller from the principal's `CaseScope`.
 
+pub mod audit;
 pub mod calendar;
 pub mod cases;
 mod codes;
@@ -10,6 +11,7 @@ pub mod rollups;
 pub mod rosters;
 pub mod scope;
 pub mod search;
+pub mod signin;
 pub mod supervision;
 pub mod tenants;
 pub mod tokens;
@@ -118,6 +120,7 @@ impl Store {
                     "GRANT USAGE ON SCHEMA public TO {role};
                      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
                      REVOKE INSERT, UPDATE, DELETE ON seaql_migrations FROM {role};
+                     REVOKE UPDATE, DELETE, TRUNCATE ON audit_records FROM {role};
                      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
                 ))
                 .await?;

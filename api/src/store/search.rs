@@ -150,7 +150,10 @@ async fn docs_of<C: ConnectionTrait>(db: &C, rows: Vec<case::Model>) -> ApiResul
         .collect()
 }
 
+/// The index holds free text with the parties' personal data masked (as the roles that may not reveal it
+/// see it), so that neither a search nor a highlight nor a document read with a tenant token shows it.
 fn doc_of(case: super::cases::CaseRecord, parties: &[case_party::Model]) -> CaseDoc {
+    let names: Vec<&str> = parties.iter().map(|p| p.name.as_str()).collect();
     let mut units: Vec<i64> = case.state.lead_unit.into_iter().collect();
     units.extend(case.state.co_units.iter().copied());
     CaseDoc {
@@ -158,8 +161,8 @@ fn doc_of(case: super::cases::CaseRecord, parties: &[case_party::Model]) -> Case
         path: case.origin,
         tenant_id: case.tenant_id,
         code: case.code,
-        title: case.title,
-        description: case.description,
+        title: fengqiao_domain::mask_free_text(&case.title, &names),
+        description: fengqiao_domain::mask_free_text(&case.description, &names),
         place: case.place,
         addresses: parties
             .iter()

@@ -31,6 +31,9 @@ pub struct UserRecord {
     pub password_hash: String,
     pub active: bool,
     pub created_at: DateTime<Utc>,
+    /// Wrong passwords in a row since the last sign-in or lock.
+    pub failed_logins: i32,
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 impl From<user::Model> for UserRecord {
@@ -44,6 +47,8 @@ impl From<user::Model> for UserRecord {
             password_hash: m.password_hash,
             active: m.active,
             created_at: m.created_at,
+            failed_logins: m.failed_logins,
+            locked_until: m.locked_until,
         }
     }
 }

@@ -1,0 +1,338 @@
+//! Limits every GraphQL request meets before it costs anything: how deeply its text and its JSON nest
+//! (the parser and the JSON reader recurse, so a request nested thousands deep would overflow a worker's
+//! stack), how many fields it selects once fragments are spread (`__typename` included: the complexity
+//! limit does not price it), and who may introspect. One schema extension applies them to HTTP and
+//! websocket requests alike.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Data, Request, ServerError, ServerResult, Value, Variables};
+use serde::{Deserialize, Serialize};
+
+use super::RequestAuth;
+
+/// Who may read the schema through `__schema` and `__type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Introspection {
+    /// Anyone, signed in or not (a development setting).
+    Everyone,
+    /// Signed-in callers only: the production default. Front-end developers sign in to read the schema,
+    /// or take the committed `schema.graphql`.
+    #[default]
+    SignedIn,
+    /// Nobody.
+    Nobody,
+}
+
+/// The limits, from the `graphql` configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Deepest nesting of brackets, braces and parentheses in a query's text.
+    pub max_nesting: usize,
+    /// Most fields a query may select, counted with its fragments spread.
+    pub max_fields: usize,
+    pub introspection: Introspection,
+}
+
+/// How deeply the brackets, braces and parentheses of a GraphQL document nest, outside strings and
+/// comments; counting stops once `max` is passed. Lexical, so it runs before (and instead of) a parser
+/// that would recurse as deep.
+pub fn graphql_nesting(text: &str, max: usize) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    // `\"""` is an escaped triple quote inside a block string.
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > max {
+                    return deepest;
+                }
+            }
+            b']' | b'}' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// How deeply the arrays and objects of a JSON text nest, outside strings; counting stops once `max` is
+/// passed.
+pub fn json_nesting(bytes: &[u8], max: usize) -> usize {
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > max {
+                    return deepest;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    deepest
+}
+
+/// How deeply a request's variables nest (they arrive already parsed over a websocket).
+pub fn value_nesting(value: &Value, max: usize) -> usize {
+    // Iterative: the value may be as deep as its JSON reader allowed.
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, depth)) = stack.pop() {
+        match value {
+            Value::List(items) => {
+                deepest = deepest.max(depth + 1);
+                stack.extend(items.iter().map(|v| (v, depth + 1)));
+            }
+            Value::Object(fields) => {
+                deepest = deepest.max(depth + 1);
+                stack.extend(fields.values().map(|v| (v, depth + 1)));
+            }
+            _ => {}
+        }
+        if deepest > max {
+            return deepest;
+        }
+    }
+    deepest
+}
+
+/// The fields a document selects, with every fragment spread where it is used (a fragment used twice
+/// counts twice); stops once `max` is passed.
+pub fn selected_fields(doc: &ExecutableDocument, max: usize) -> usize {
+    fn count(
+        doc: &ExecutableDocument,
+        set: &SelectionSet,
+        memo: &mut HashMap<String, usize>,
+        depth: usize,
+        max: usize,
+    ) -> usize {
+        // Fragment cycles are refused by validation; here they only need to end.
+        if depth > 64 {
+            return max + 1;
+        }
+        let mut total = 0usize;
+        for item in &set.items {
+            total = total.saturating_add(match &item.node {
+                Selection::Field(field) => {
+                    1 + count(doc, &field.node.selection_set.node, memo, depth + 1, max)
+                }
+                Selection::InlineFragment(inline) => {
+                    count(doc, &inline.node.selection_set.node, memo, depth + 1, max)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if let Some(known) = memo.get(name) {
+                        *known
+                    } else if let Some(fragment) = doc.fragments.get(name) {
+                        let n = count(doc, &fragment.node.selection_set.node, memo, depth + 1, max);
+                        memo.insert(name.to_owned(), n);
+                        n
+                    } else {
+                        0
+                    }
+                }
+            });
+            if total > max {
+                return total;
+            }
+        }
+        total
+    }
+    let mut memo = HashMap::new();
+    let mut total = 0usize;
+    for (_, operation) in doc.operations.iter() {
+        total = total.saturating_add(count(
+            doc,
+            &operation.node.selection_set.node,
+            &mut memo,
+            0,
+            max,
+        ));
+        if total > max {
+            break;
+        }
+    }
+    total
+}
+
+/// A GraphQL error with the `QUERY_TOO_COMPLEX` code.
+pub fn too_complex(message: impl Into<String>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "QUERY_TOO_COMPLEX");
+    error
+}
+
+/// Refuses variables nested deeper than `max`.
+pub fn check_variables(variables: &Variables, max: usize) -> ServerResult<()> {
+    let deepest = variables
+        .values()
+        .map(|value| value_nesting(value, max))
+        .max()
+        .unwrap_or(0);
+    if deepest > max {
+        return Err(too_complex(format!(
+            "the variables nest deeper than {max} levels"
+        )));
+    }
+    Ok(())
+}
+
+impl ExtensionFactory for RequestLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+fn signed_in(data: &Data) -> bool {
+    data.get(&TypeId::of::<RequestAuth>())
+        .and_then(|auth| auth.downcast_ref::<RequestAuth>())
+        .is_some_and(|auth| matches!(auth, RequestAuth::Caller(_)))
+}
+
+#[async_trait::async_trait]
+impl Extension for RequestLimits {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        check_variables(&request.variables, self.max_nesting)?;
+        // Over HTTP the caller is in the request's data; over a websocket, in the connection's.
+        let allowed = match self.introspection {
+            Introspection::Everyone => true,
+            Introspection::SignedIn => signed_in(&request.data) || signed_in(ctx.session_data),
+            Introspection::Nobody => false,
+        };
+        let request = if allowed {
+            request
+        } else {
+            request.disable_introspection()
+        };
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if graphql_nesting(query, self.max_nesting) > self.max_nesting {
+            return Err(too_complex(format!(
+                "the query nests deeper than {} levels",
+                self.max_nesting
+            )));
+        }
+        let document = next.run(ctx, query, variables).await?;
+        if selected_fields(&document, self.max_fields) > self.max_fields {
+            return Err(too_complex(format!(
+                "the query selects more than {} fields (aliases and __typename included)",
+                self.max_fields
+            )));
+        }
+        Ok(document)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_is_counted_outside_strings_and_comments() {
+        assert_eq!(graphql_nesting("{ a { b(x: [1, [2]]) } }", 100), 5);
+        assert_eq!(graphql_nesting(r#"{ a(s: "[[[[{{{") }"#, 100), 2);
+        assert_eq!(graphql_nesting("{ a # [[[[[[\n }", 100), 1);
+        assert_eq!(graphql_nesting(r#"{ a(s: """ [[[ \""" [[[ """) }"#, 100), 2);
+        assert_eq!(graphql_nesting(r#"{ a(s: "\" [[[") }"#, 100), 2);
+        let deep = format!(
+            "{{ cases(filter: {{statuses: {}1{} }}) }}",
+            "[".repeat(2000),
+            "]".repeat(2000)
+        );
+        assert_eq!(graphql_nesting(&deep, 64), 65);
+        assert_eq!(json_nesting(br#"{"a": "[[[[", "b": [[1]]}"#, 100), 3);
+        assert_eq!(json_nesting(br#"{"a": "\"[[[["}"#, 100), 1);
+        assert_eq!(json_nesting(&[b'['; 5000], 32), 33);
+    }
+
+    #[test]
+    fn fields_are_counted_with_fragments_spread() {
+        let doc = async_graphql::parser::parse_query(
+            "{ a b { c } ...F ...F } fragment F on Q { x: __typename y: __typename }",
+        )
+        .unwrap();
+        assert_eq!(selected_fields(&doc, 100), 7);
+        let many = format!(
+            "{{ {} }}",
+            (0..2000)
+                .map(|i| format!("a{i}: __typename"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let doc = async_graphql::parser::parse_query(&many).unwrap();
+        assert_eq!(selected_fields(&doc, 500), 501);
+    }
+
+    #[test]
+    fn deep_variables_are_refused() {
+        let mut value = Value::Null;
+        for _ in 0..100 {
+            value = Value::List(vec![value]);
+        }
+        let variables = Variables::from_value(Value::Object(
+            [(async_graphql::Name::new("v"), value)]
+                .into_iter()
+                .collect(),
+        ));
+        assert!(check_variables(&variables, 32).is_err());
+        assert!(check_variables(&Variables::default(), 32).is_ok());
+    }
+}
