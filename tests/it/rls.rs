@@ -291,3 +291,26 @@ async fn the_server_refuses_to_start_as_a_role_that_could_bypass_the_wall() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_role_may_append_audit_records_but_never_change_or_remove_them() {
+    if !postgres() {
+        return;
+    }
+    let app = TestApp::spawn().await;
+    // The server's own connection, as the server's role, in the system's scope: still no way to rewrite
+    // the audit trail.
+    for statement in [
+        "UPDATE audit_records SET reason = 'rewritten'",
+        "DELETE FROM audit_records",
+        "TRUNCATE audit_records",
+    ] {
+        let outcome = fengqiao::store::scope::as_system(async {
+            let txn = app.state.store.begin().await?;
+            txn.execute_unprepared(statement).await.map(|_| ())
+        })
+        .await;
+        let error = outcome.expect_err(statement).to_string();
+        assert!(error.contains("permission denied"), "{statement}: {error}");
+    }
+}
