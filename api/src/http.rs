@@ -245,7 +245,37 @@ async fn graphql_ws(
         state: state.clone(),
     })
     .on_connection_init(move |init| connection_init(state, init, client))
-    .start(&req, payload)
+    .start(&req, metered(payload, limits.max_bytes))
+}
+
+/// What a websocket may send: a burst of `burst` bytes, refilled at `burst` a minute. The websocket codec
+/// caps a frame at 64 KiB, but a message sent in continuation frames is gathered whole before it is
+/// parsed; past the budget the stream ends, and with it the connection.
+fn metered(
+    payload: web::Payload,
+    burst: usize,
+) -> impl futures::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>> + 'static {
+    let burst = burst as f64;
+    let per_second = burst / 60.0;
+    let mut allowance = burst;
+    let mut last = std::time::Instant::now();
+    let mut exhausted = false;
+    payload.map(move |chunk| {
+        if exhausted {
+            return Err(actix_web::error::PayloadError::Overflow);
+        }
+        let chunk = chunk?;
+        let now = std::time::Instant::now();
+        allowance = (allowance + now.duration_since(last).as_secs_f64() * per_second).min(burst);
+        last = now;
+        allowance -= chunk.len() as f64;
+        if allowance < 0.0 {
+            exhausted = true;
+            tracing::warn!("a websocket sent more than its budget; closing it");
+            return Err(actix_web::error::PayloadError::Overflow);
+        }
+        Ok(chunk)
+    })
 }
 
 /// Checks the access token of a websocket's `connection_init` (`{"Authorization": "Bearer …"}`, or

@@ -636,3 +636,37 @@ async fn signed_claims_are_believed_only_when_an_active_account_backs_them() {
     .await;
     assert_ne!(answer["type"], "connection_ack", "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_message_gathered_from_fragments_is_capped_too() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+    let app = TestApp::spawn().await;
+    let (mut socket, ack) = open(
+        &app.url,
+        json!({ "Authorization": format!("Bearer {}", app.admin_token) }),
+    )
+    .await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    // One valid operation of 4 MiB (a query padded with spaces) in 60 KiB fragments, each under the
+    // codec's frame cap: gathered whole it would run.
+    let mut message =
+        br#"{"id":"9","type":"subscribe","payload":{"query":"{ me { user { username } } } "#
+            .to_vec();
+    message.extend(std::iter::repeat_n(b' ', 4 * 1024 * 1024));
+    message.extend_from_slice(br#""}}"#);
+    let pieces: Vec<&[u8]> = message.chunks(60 * 1024).collect();
+    let mut opcode = OpCode::Data(Data::Text);
+    for (n, piece) in pieces.iter().enumerate() {
+        let frame = Frame::message(piece.to_vec(), opcode, n + 1 == pieces.len());
+        if socket.send(Message::Frame(frame)).await.is_err() {
+            break;
+        }
+        opcode = OpCode::Data(Data::Continue);
+    }
+    let answer = next_message(&mut socket).await;
+    assert!(answer.get("closed").is_some(), "{answer}");
+    still_serving(&app).await;
+}
