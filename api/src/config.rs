@@ -155,6 +155,20 @@ impl SearchConfig {
     }
 }
 
+/// Who may read the schema through `__schema` and `__type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Introspection {
+    /// Anyone, signed in or not (a development setting).
+    Everyone,
+    /// Signed-in callers only: the production default. Front-end developers sign in to read the schema,
+    /// or take the committed `schema.graphql`.
+    #[default]
+    SignedIn,
+    /// Nobody.
+    Nobody,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GraphqlConfig {
@@ -169,7 +183,7 @@ pub struct GraphqlConfig {
     /// before it is read further.
     pub max_body_bytes: usize,
     /// Who may introspect the schema: `signed_in` (default), `everyone` or `nobody`.
-    pub introspection: crate::graphql::Introspection,
+    pub introspection: Introspection,
     /// Suggest field names in validation errors ("did you mean …"): a development aid that tells an
     /// anonymous caller the schema, so off by default.
     pub suggestions: bool,
@@ -224,7 +238,7 @@ impl Default for GraphqlConfig {
             max_nesting: 64,
             max_fields: 500,
             max_body_bytes: 1024 * 1024,
-            introspection: crate::graphql::Introspection::SignedIn,
+            introspection: Introspection::SignedIn,
             suggestions: false,
             graphiql: false,
             trusted_proxies: Vec::new(),
@@ -417,6 +431,39 @@ fn read_secret(path: &Path) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_graphql_surface_defaults_to_production_and_can_be_opened() {
+        let defaults = Config::from_figment(Config::figment(None)).unwrap().graphql;
+        assert_eq!(
+            (
+                defaults.graphiql,
+                defaults.introspection,
+                defaults.suggestions,
+                defaults.max_body_bytes,
+                defaults.max_nesting,
+            ),
+            (false, Introspection::SignedIn, false, 1024 * 1024, 64)
+        );
+        let opened = Config::from_figment(
+            Config::figment(None)
+                .merge(Serialized::default("graphql.introspection", "everyone"))
+                .merge(Serialized::default("graphql.trusted_proxies", ["10.0.0.1"])),
+        )
+        .unwrap()
+        .graphql;
+        assert_eq!(opened.introspection, Introspection::Everyone);
+        assert_eq!(
+            opened.trusted_proxies,
+            vec![std::net::IpAddr::from([10, 0, 0, 1])]
+        );
+        assert!(
+            Config::from_figment(
+                Config::figment(None).merge(Serialized::default("graphql.introspection", "some"))
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn the_example_file_parses_and_env_overrides_it() {

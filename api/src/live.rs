@@ -8,19 +8,12 @@
 //! Delivery is at most once: an event published while a replica's Redis subscription is broken is not
 //! replayed to that replica's subscribers. The case itself is always current in the database.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::RecvError;
-
-use crate::app::AppState;
-use crate::bus::BusEvent;
-use crate::error::{ApiError, ApiResult};
 
 /// The bus topic of live events.
-const TOPIC: &str = "live";
+pub(crate) const TOPIC: &str = "live";
 /// Events buffered per local subscriber; one that falls further behind skips the oldest.
 const BUFFER: usize = 1024;
 
@@ -66,7 +59,7 @@ pub struct LiveEvent {
 
 /// This process's subscribers.
 pub struct LiveHub {
-    local: broadcast::Sender<LiveEvent>,
+    pub(crate) local: broadcast::Sender<LiveEvent>,
 }
 
 impl Default for LiveHub {
@@ -85,57 +78,6 @@ impl LiveHub {
     /// How many subscriptions this process holds now.
     pub fn subscribers(&self) -> usize {
         self.local.receiver_count()
-    }
-}
-
-impl AppState {
-    /// Publishes events of a change already stored. A failure to publish is logged, never the
-    /// caller's error: the change stands.
-    pub async fn raise(&self, events: Vec<LiveEvent>) {
-        for event in events {
-            let text = match serde_json::to_string(&event) {
-                Ok(text) => text,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not encode a live event");
-                    continue;
-                }
-            };
-            if let Err(e) = self.bus.publish(TOPIC, &text).await {
-                tracing::warn!(error = %e, case = event.case_id, "could not publish a live event");
-            }
-        }
-    }
-
-    /// Subscribes to the bus topic and relays its events to this process's subscribers for as long as
-    /// the process runs.
-    pub async fn start_live_relay(self: &Arc<Self>) -> ApiResult<()> {
-        let mut incoming = self
-            .bus
-            .subscribe(TOPIC)
-            .await
-            .map_err(ApiError::internal)?;
-        let state = Arc::downgrade(self);
-        tokio::spawn(async move {
-            loop {
-                let event = incoming.recv().await;
-                let Some(state) = state.upgrade() else { break };
-                match event {
-                    Ok(BusEvent::Message(text)) => match serde_json::from_str::<LiveEvent>(&text) {
-                        // No local subscriber is not an error.
-                        Ok(event) => drop(state.live.local.send(event)),
-                        Err(e) => tracing::warn!(error = %e, "unreadable live event"),
-                    },
-                    Ok(BusEvent::Reconnected) => {
-                        tracing::warn!("live events published during the break were missed")
-                    }
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "the live relay fell behind")
-                    }
-                    Err(RecvError::Closed) => break,
-                }
-            }
-        });
-        Ok(())
     }
 }
 

@@ -13,23 +13,9 @@ use async_graphql::extensions::{
 };
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Data, Request, ServerError, ServerResult, Value, Variables};
-use serde::{Deserialize, Serialize};
 
 use super::RequestAuth;
-
-/// Who may read the schema through `__schema` and `__type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Introspection {
-    /// Anyone, signed in or not (a development setting).
-    Everyone,
-    /// Signed-in callers only: the production default. Front-end developers sign in to read the schema,
-    /// or take the committed `schema.graphql`.
-    #[default]
-    SignedIn,
-    /// Nobody.
-    Nobody,
-}
+pub use crate::config::Introspection;
 
 /// The limits, from the `graphql` configuration.
 #[derive(Debug, Clone, Copy)]

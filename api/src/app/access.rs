@@ -1,0 +1,235 @@
+//! Who may see a case: the authorization target of a case, reads of cases in the caller's scope, and the
+//! database scope of a request.
+
+use std::collections::HashMap;
+
+use fengqiao_tenancy::{Action, CaseScope, Permit, Principal, Target};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::cases::{CaseFilter, CaseRecord, PartyRecord};
+use crate::store::rosters::UnitStation;
+use crate::store::scope::{self, DbScope, Reach};
+use crate::store::users::Residency;
+
+use super::AppState;
+
+impl AppState {
+    /// How `units` are stationed, from memory when known.
+    pub(crate) async fn stations_of(&self, units: &[i64]) -> ApiResult<HashMap<i64, UnitStation>> {
+        let poisoned = || ApiError::internal(anyhow::anyhow!("station cache lock poisoned"));
+        let mut found = HashMap::with_capacity(units.len());
+        let mut missing = Vec::new();
+        {
+            let cache = self.stations.read().map_err(|_| poisoned())?;
+            for unit in units {
+                match cache.get(unit) {
+                    Some(station) => {
+                        found.insert(*unit, station.clone());
+                    }
+                    None => missing.push(*unit),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let loaded = self.store.unit_stations(&missing).await?;
+            let mut cache = self.stations.write().map_err(|_| poisoned())?;
+            for (unit, station) in loaded {
+                cache.insert(unit, station.clone());
+                found.insert(unit, station);
+            }
+        }
+        Ok(found)
+    }
+
+    pub(crate) fn forget_stations(&self, unit: Option<i64>) -> ApiResult<()> {
+        let mut cache = self
+            .stations
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("station cache lock poisoned")))?;
+        match unit {
+            Some(unit) => {
+                cache.remove(&unit);
+            }
+            None => cache.clear(),
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn case_target(
+        &self,
+        case: &CaseRecord,
+        principal: &Principal,
+    ) -> ApiResult<Target> {
+        let handler = if case.tenant_id == case.origin_tenant_id {
+            case.origin
+        } else {
+            self.directory
+                .must(&self.store, case.tenant_id)
+                .await?
+                .ancestry
+        };
+        let units: Vec<i64> = case
+            .state
+            .lead_unit
+            .iter()
+            .chain(&case.state.co_units)
+            .copied()
+            .collect();
+        let now = self.now();
+        let stations = self.stations_of(&units).await?;
+        // Summonses matter only to on-call units: of the case, or of the principal.
+        let on_call = |s: &HashMap<i64, UnitStation>| {
+            s.values()
+                .any(|station| station.residency == Residency::OnCall)
+        };
+        let summoned_units = if on_call(&stations)
+            || on_call(
+                &self
+                    .stations_of(&self.authz.units_of(principal.user_id).await)
+                    .await?,
+            ) {
+            self.store.summoned_units(case.id).await?
+        } else {
+            Vec::new()
+        };
+        let off_shift_units = stations
+            .iter()
+            .filter(|(_, station)| station.off_shift(now))
+            .map(|(unit, _)| *unit)
+            .collect();
+        let hidden_units = stations
+            .iter()
+            .filter(|(unit, station)| {
+                station.residency == Residency::OnCall && !summoned_units.contains(unit)
+            })
+            .map(|(unit, _)| *unit)
+            .collect();
+        Ok(Target {
+            resource_id: Some(case.id),
+            visible_in: case.origin,
+            owned_by: handler,
+            lead_unit: case.state.lead_unit,
+            co_units: case.state.co_units.clone(),
+            off_shift_units,
+            hidden_units,
+            summoned_units,
+            reported_by: Some(case.registered_by),
+        })
+    }
+
+    /// A unit's roster and whether it is on duty now (rotating units only).
+    pub async fn unit_station(&self, unit_id: i64) -> ApiResult<Option<UnitStation>> {
+        Ok(self.stations_of(&[unit_id]).await?.remove(&unit_id))
+    }
+
+    /// Loads a case and checks `action` on it. A case the principal may not see is `NOT_FOUND`.
+    pub async fn case_for(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        action: Action,
+    ) -> ApiResult<(CaseRecord, Permit)> {
+        let case = self.store.case(case_id).await?.ok_or(ApiError::NotFound)?;
+        let target = self.case_target(&case, principal).await?;
+        let permit = self.authz.permit(principal, action, &target).await?;
+        Ok((case, permit))
+    }
+
+    pub async fn case(&self, principal: &Principal, case_id: i64) -> ApiResult<CaseRecord> {
+        self.case_for(principal, case_id, Action::CaseRead)
+            .await
+            .map(|(case, _)| case)
+    }
+
+    /// `case` already read from the store, if `principal` may read it (the check `case` makes).
+    pub async fn readable(&self, principal: &Principal, case: CaseRecord) -> ApiResult<CaseRecord> {
+        let target = self.case_target(&case, principal).await?;
+        self.authz
+            .permit(principal, Action::CaseRead, &target)
+            .await?;
+        Ok(case)
+    }
+
+    /// Where the principal may read cases from. On-call units see only the cases they are summoned to,
+    /// while the summons is open.
+    /// The rows the database lets `principal`'s requests reach (the second wall behind casbin, see
+    /// `store::scope`): its county's, and of the county's cases those registered under a tenant where it
+    /// holds a role. A role at the county reaches every case of the county; casbin still decides which of
+    /// them the principal may read.
+    pub async fn db_scope(&self, principal: &Principal) -> ApiResult<DbScope> {
+        let home = scope::as_system(self.directory.get(&self.store, principal.tenant_id)).await?;
+        let Some(home) = home else {
+            return Ok(DbScope::Nobody);
+        };
+        let county = home.ancestry.county;
+        let grants = self.authz.grants_of(principal.user_id).await;
+        if grants
+            .iter()
+            .any(|g| g.level == fengqiao_domain::TenantLevel::County)
+        {
+            return Ok(DbScope::Principal {
+                county,
+                reach: Reach::County,
+            });
+        }
+        // Every case permission needs a grant on the case's chain, a unit member's too: the tenants of
+        // the grants bound everything the principal may reach.
+        let mut tenants: Vec<i64> = grants.iter().map(|g| g.tenant_id).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
+        Ok(DbScope::Principal {
+            county,
+            reach: Reach::Subtrees(tenants),
+        })
+    }
+
+    pub async fn case_scope(&self, principal: &Principal) -> ApiResult<CaseScope> {
+        let mut scope = self.authz.case_scope(principal).await;
+        if scope.units.is_empty() {
+            return Ok(scope);
+        }
+        let stations = self.stations_of(&scope.units).await?;
+        let on_call: Vec<i64> = scope
+            .units
+            .iter()
+            .copied()
+            .filter(|u| {
+                stations
+                    .get(u)
+                    .is_some_and(|s| s.residency == Residency::OnCall)
+            })
+            .collect();
+        if !on_call.is_empty() {
+            scope.units.retain(|u| !on_call.contains(u));
+            scope.summoned_cases = self.store.summoned_cases(&on_call).await?;
+        }
+        Ok(scope)
+    }
+
+    pub async fn cases(
+        &self,
+        principal: &Principal,
+        filter: &CaseFilter,
+        first: u64,
+        after: Option<i64>,
+    ) -> ApiResult<(Vec<CaseRecord>, bool)> {
+        let scope = self.case_scope(principal).await?;
+        self.store.cases(&scope, filter, first, after).await
+    }
+
+    pub async fn parties(&self, case: &CaseRecord) -> ApiResult<Vec<PartyRecord>> {
+        self.store.parties(case.id).await
+    }
+
+    /// Whether the principal may see this case's personal data in full (`case.reveal_personal_data`):
+    /// who may not sees its free text masked.
+    pub async fn may_reveal(&self, principal: &Principal, case: &CaseRecord) -> bool {
+        let Ok(target) = self.case_target(case, principal).await else {
+            return false;
+        };
+        self.authz
+            .permit(principal, Action::CaseRevealPersonalData, &target)
+            .await
+            .is_ok()
+    }
+}

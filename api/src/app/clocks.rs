@@ -1,0 +1,100 @@
+//! Legal clock policies set by centers and the working-day calendar they are counted on.
+
+use fengqiao_domain::calendar::WorkingCalendar;
+
+use fengqiao_domain::clocks::{ClockPolicy, Complexity};
+use fengqiao_domain::{Ancestry, CaseKind};
+use fengqiao_tenancy::{Action, Principal};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::policies::TenantPolicy;
+use crate::store::scope::{self};
+
+use super::{AppState, PolicyChange};
+
+impl AppState {
+    /// Runs `f` with the working-day calendar.
+    pub(crate) fn with_calendar<T>(&self, f: impl FnOnce(&WorkingCalendar) -> T) -> ApiResult<T> {
+        let calendar = self
+            .calendar
+            .read()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("calendar lock poisoned")))?;
+        Ok(f(&calendar))
+    }
+
+    /// The clock policy for a case of `kind` and `complexity` handled at `tenant`: the deepest policy set
+    /// on the tenant's chain, or the default.
+    pub fn policy_for(
+        &self,
+        tenant: &Ancestry,
+        kind: CaseKind,
+        complexity: Complexity,
+    ) -> ApiResult<ClockPolicy> {
+        let policies = self
+            .policies
+            .read()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("policy lock poisoned")))?;
+        Ok(tenant
+            .chain()
+            .into_iter()
+            .rev()
+            .find_map(|id| policies.get(&(id, kind, complexity)).copied())
+            .unwrap_or_else(|| ClockPolicy::default_for(kind, complexity)))
+    }
+
+    /// Loads every stored clock policy.
+    pub async fn load_clock_policies(&self) -> ApiResult<()> {
+        let stored = scope::as_system(self.store.clock_policies()).await?;
+        let mut policies = self
+            .policies
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("policy lock poisoned")))?;
+        policies.clear();
+        for p in stored {
+            policies.insert((p.tenant_id, p.kind, p.complexity), p.policy);
+        }
+        Ok(())
+    }
+
+    /// Sets a center's clock policy for a case kind and complexity.
+    pub async fn set_clock_policy(
+        &self,
+        principal: &Principal,
+        set: TenantPolicy,
+    ) -> ApiResult<()> {
+        let (tenant, permit) = self
+            .permit_on_tenant(principal, Action::TenantConfigure, set.tenant_id)
+            .await?;
+        self.store
+            .set_clock_policy(&permit, &tenant, &set, self.now())
+            .await?;
+        self.policies
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("policy lock poisoned")))?
+            .insert((set.tenant_id, set.kind, set.complexity), set.policy);
+        self.announce(&PolicyChange::ClockPolicies).await;
+        Ok(())
+    }
+
+    /// The clock policy in force at a tenant the principal may see.
+    pub async fn clock_policy(
+        &self,
+        principal: &Principal,
+        tenant_id: i64,
+        kind: CaseKind,
+        complexity: Complexity,
+    ) -> ApiResult<ClockPolicy> {
+        let tenant = self.tenant(principal, tenant_id).await?;
+        self.policy_for(&tenant.ancestry, kind, complexity)
+    }
+
+    /// Reloads the calendar from the store (after an administrator loaded a notice).
+    pub async fn reload_calendar(&self) -> ApiResult<()> {
+        let fresh = self.store.working_calendar().await?;
+        *self
+            .calendar
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("calendar lock poisoned")))? = fresh;
+        Ok(())
+    }
+}

@@ -1,0 +1,375 @@
+//! Signing in and out, sessions and their tokens, and who a bearer token stands for. Sign-in defences
+//! (GB/T 22239-2019 8.1.4.1): wrong passwords locked per account and throttled per client address.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+
+use fengqiao_tenancy::{Principal, RefreshToken, verify_password};
+
+use crate::cache::Cache;
+use crate::error::{ApiError, ApiResult};
+use crate::store::scope::{self};
+use crate::store::signin::Attempt;
+use crate::store::tokens::Spend;
+use crate::store::users::UserRecord;
+
+use super::AppState;
+
+/// A signed-in caller: who, and which session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub principal: Principal,
+    pub family: String,
+    /// When the access token expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The tokens handed out at sign-in and refresh. `Debug` shows neither token.
+#[derive(Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_token: String,
+    pub user: UserRecord,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user", &self.user.id)
+            .field("access_expires_at", &self.access_expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A hash that every argon2 verification of an unknown user is run against, so that the time taken
+/// does not tell whether a username exists.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3yoNXIEg6ieH8vMiPRrCzQ8ORcXSIb2SaKOmnQoLlU0";
+
+fn revoked_key(family: &str) -> String {
+    format!("session-revoked:{family}")
+}
+
+/// Wrong passwords in a row that lock an account, and for how long.
+pub const MAX_FAILED_LOGINS: i32 = 5;
+pub const LOCK_MINUTES: i64 = 15;
+/// Wrong passwords one client address may send in `ADDRESS_WINDOW`, whatever the accounts.
+pub const ADDRESS_FAILURES: i64 = 20;
+pub const ADDRESS_WINDOW: StdDuration = StdDuration::from_secs(15 * 60);
+
+fn unauthenticated() -> ApiError {
+    ApiError::Unauthenticated("wrong username or password")
+}
+
+impl AppState {
+    /// Runs an argon2 computation on the blocking pool, at most `password_slots` at a time.
+    pub(crate) async fn with_password_slot<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let _slot = self
+            .password_slots
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    /// Signs in with a password (GB/T 22239-2019 8.1.4.1). Wrong passwords are limited twice over: per
+    /// account, `MAX_FAILED_LOGINS` in a row lock it for `LOCK_MINUTES` (counted in the database before
+    /// the password is checked, so parallel guesses cannot share one count; an unknown username is
+    /// counted alike in the cache, so the answers do not tell which names exist); and per client
+    /// address, at most `ADDRESS_FAILURES` wrong passwords in `ADDRESS_WINDOW`, whatever the usernames.
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> ApiResult<Session> {
+        if username.len() > 64 || password.len() > 1024 || username.chars().any(char::is_control) {
+            return Err(unauthenticated());
+        }
+        let now = self.now();
+        // Each attempt counts against its address before the password is checked; a right one is taken
+        // back.
+        let address_key = client.map(|a| format!("signin-failures:{a}"));
+        if let Some(key) = &address_key {
+            let n = self.count_limited(key, 1, ADDRESS_WINDOW).await;
+            if n > ADDRESS_FAILURES {
+                self.count_limited(key, -1, ADDRESS_WINDOW).await;
+                return Err(ApiError::RateLimited {
+                    why: "too many wrong passwords from this address",
+                    retry_after: ADDRESS_WINDOW.as_secs(),
+                });
+            }
+        }
+        // The account is found before anyone is signed in: as the system.
+        let user = scope::as_system(self.store.user_by_username(username)).await?;
+        let attempt = match &user {
+            Some(user) => scope::as_system(self.store.begin_password_attempt(user.id, now)).await?,
+            None => self.unknown_name_attempt(username, now).await,
+        };
+        let locked = |until: DateTime<Utc>| ApiError::AccountLocked {
+            retry_after: (until - now).num_seconds().max(1) as u64,
+        };
+        let counted = match attempt {
+            Attempt::Locked(until) => return Err(locked(until)),
+            // Parallel attempts past the limit: the ones before it lock the account.
+            Attempt::Counted(n) if n > MAX_FAILED_LOGINS => {
+                let until = now + Duration::minutes(LOCK_MINUTES);
+                if let Some(user) = &user {
+                    scope::as_system(self.store.lock_account(user.id, until)).await?;
+                }
+                return Err(locked(until));
+            }
+            Attempt::Counted(n) => n,
+        };
+        let stored = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let password = password.to_owned();
+        let matches = self
+            .with_password_slot(move || verify_password(&password, &stored))
+            .await?;
+        match user {
+            Some(user) if matches => {
+                scope::as_system(self.store.clear_failed_logins(user.id)).await?;
+                if let Some(key) = &address_key {
+                    self.count_limited(key, -1, ADDRESS_WINDOW).await;
+                }
+                if !user.active {
+                    return Err(unauthenticated());
+                }
+                let family = RefreshToken::new_family();
+                self.open_session(user, &family).await
+            }
+            Some(user) => {
+                if counted >= MAX_FAILED_LOGINS {
+                    let until = now + Duration::minutes(LOCK_MINUTES);
+                    scope::as_system(self.store.lock_account(user.id, until)).await?;
+                    tracing::warn!(user = user.id, "account locked after wrong passwords");
+                }
+                Err(unauthenticated())
+            }
+            None => Err(unauthenticated()),
+        }
+    }
+
+    /// Counts an attempt on a username that names no account, as an account's would be counted.
+    pub(crate) async fn unknown_name_attempt(&self, username: &str, now: DateTime<Utc>) -> Attempt {
+        let name = self.vault.lookup_hash(username);
+        let lock_key = format!("signin-unknown-lock:{name}");
+        if let Ok(Some(until)) = self.cache.get(&lock_key).await
+            && let Some(until) = DateTime::parse_from_rfc3339(&until)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+                .filter(|t| *t > now)
+        {
+            return Attempt::Locked(until);
+        }
+        let n = self
+            .count_limited(
+                &format!("signin-unknown:{name}"),
+                1,
+                StdDuration::from_secs(24 * 3600),
+            )
+            .await as i32;
+        if n >= MAX_FAILED_LOGINS {
+            let until = now + Duration::minutes(LOCK_MINUTES);
+            let lock = StdDuration::from_secs(LOCK_MINUTES as u64 * 60);
+            let _ = self.cache.set(&lock_key, &until.to_rfc3339(), lock).await;
+            let _ = self.cache.delete(&format!("signin-unknown:{name}")).await;
+        }
+        Attempt::Counted(n)
+    }
+
+    /// A limit's counter in the shared cache, or in this process while the cache does not answer (the
+    /// limit then holds per replica instead of for all of them).
+    pub(crate) async fn count_limited(&self, key: &str, delta: i64, window: StdDuration) -> i64 {
+        match self.cache.count(key, delta, window).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "cache unavailable; counting a limit in this process");
+                self.local_limits
+                    .count(key, delta, window)
+                    .await
+                    .unwrap_or(i64::MAX)
+            }
+        }
+    }
+
+    pub(crate) async fn open_session(&self, user: UserRecord, family: &str) -> ApiResult<Session> {
+        let now = self.now();
+        let refresh = RefreshToken::generate();
+        let expires = now + self.tokens.settings().refresh_ttl;
+        self.store
+            .save_refresh_token(user.id, family, &refresh.hash, now, expires)
+            .await?;
+        self.session(user, family, refresh.secret)
+    }
+
+    pub(crate) fn session(
+        &self,
+        user: UserRecord,
+        family: &str,
+        refresh_secret: String,
+    ) -> ApiResult<Session> {
+        let (access_token, access_expires_at) = self
+            .tokens
+            .issue_access(user.id, user.tenant_id, family, self.now())
+            .map_err(ApiError::internal)?;
+        Ok(Session {
+            access_token,
+            access_expires_at,
+            refresh_token: refresh_secret,
+            user,
+        })
+    }
+
+    /// Trades a refresh token for a new pair. A refresh token that was already spent ends the session.
+    pub async fn refresh(&self, secret: &str) -> ApiResult<Session> {
+        let now = self.now();
+        let next = RefreshToken::generate();
+        let expires = now + self.tokens.settings().refresh_ttl;
+        match self
+            .store
+            .rotate_refresh_token(&RefreshToken::hash_of(secret), &next.hash, now, expires)
+            .await?
+        {
+            Spend::Spent { user_id, family } => {
+                let user = scope::as_system(self.store.user(user_id))
+                    .await?
+                    .filter(|u| u.active)
+                    .ok_or(ApiError::Unauthenticated("the account is disabled"))?;
+                self.session(user, &family, next.secret)
+            }
+            Spend::Reused { family } => {
+                self.revoke_session(&family).await?;
+                Err(ApiError::Unauthenticated(
+                    "this refresh token was already used; the session has been revoked",
+                ))
+            }
+            Spend::Invalid => Err(ApiError::Unauthenticated(
+                "the refresh token is invalid or expired",
+            )),
+        }
+    }
+
+    /// Whether a session authenticated earlier still holds: its access token has not expired and it has
+    /// not been signed out. For long-lived connections (subscriptions).
+    pub async fn still_valid(&self, caller: &Caller) -> ApiResult<()> {
+        if self.now() >= caller.expires_at {
+            return Err(ApiError::Unauthenticated(
+                "the access token has expired; reconnect with a fresh one",
+            ));
+        }
+        let revoked = self
+            .cache
+            .get(&revoked_key(&caller.family))
+            .await
+            .map_err(ApiError::internal)?;
+        if revoked.is_some() {
+            return Err(ApiError::Unauthenticated("the session has been signed out"));
+        }
+        if self.account_home(caller.principal.user_id).await? != Some(caller.principal.tenant_id) {
+            return Err(ApiError::Unauthenticated("the account is disabled"));
+        }
+        Ok(())
+    }
+
+    pub async fn sign_out(&self, caller: &Caller) -> ApiResult<()> {
+        self.revoke_session(&caller.family).await
+    }
+
+    pub(crate) async fn revoke_session(&self, family: &str) -> ApiResult<()> {
+        self.store.revoke_refresh_family(family, self.now()).await?;
+        let ttl = self.tokens.settings().access_ttl
+            + Duration::seconds(fengqiao_tenancy::token::LEEWAY_SECONDS as i64 + 1);
+        self.cache
+            .set(
+                &revoked_key(family),
+                "1",
+                ttl.to_std().unwrap_or(StdDuration::from_secs(960)),
+            )
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    /// Checks a bearer access token and that its session was not revoked.
+    pub async fn authenticate(&self, bearer: &str) -> ApiResult<Caller> {
+        let claims = self.tokens.verify_access(bearer).map_err(|e| match e {
+            fengqiao_tenancy::TokenError::Expired => {
+                ApiError::Unauthenticated("the access token has expired")
+            }
+            _ => ApiError::Unauthenticated("the access token is invalid"),
+        })?;
+        let user_id = claims
+            .user_id()
+            .map_err(|_| ApiError::Unauthenticated("the access token is invalid"))?;
+        if self
+            .cache
+            .get(&revoked_key(&claims.fam))
+            .await
+            .map_err(ApiError::internal)?
+            .is_some()
+        {
+            return Err(ApiError::Unauthenticated("the session has been signed out"));
+        }
+        // A signature proves who issued the token, not that its account still holds.
+        let home = self.account_home(user_id).await?;
+        if home != Some(claims.tid) {
+            return Err(ApiError::Unauthenticated("the access token is invalid"));
+        }
+        Ok(Caller {
+            principal: Principal {
+                user_id,
+                tenant_id: claims.tid,
+            },
+            family: claims.fam,
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or_default(),
+        })
+    }
+
+    /// The home tenant of an active account, or `None` for an unknown or disabled one. Kept in memory
+    /// until the account changes (`PolicyChange::Account`, on every replica).
+    pub(crate) async fn account_home(&self, user_id: i64) -> ApiResult<Option<i64>> {
+        if let Some(known) = self
+            .accounts
+            .read()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("account cache lock poisoned")))?
+            .get(&user_id)
+        {
+            return Ok(*known);
+        }
+        let home = scope::as_system(self.store.user(user_id))
+            .await?
+            .filter(|u| u.active)
+            .map(|u| u.tenant_id);
+        // Only accounts that exist are kept: a forged id must not fill the map.
+        if let Some(tenant) = home {
+            self.accounts
+                .write()
+                .map_err(|_| ApiError::internal(anyhow::anyhow!("account cache lock poisoned")))?
+                .insert(user_id, Some(tenant));
+        }
+        Ok(home)
+    }
+
+    pub(crate) fn forget_account(&self, user_id: Option<i64>) -> ApiResult<()> {
+        let mut accounts = self
+            .accounts
+            .write()
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("account cache lock poisoned")))?;
+        match user_id {
+            Some(id) => {
+                accounts.remove(&id);
+            }
+            None => accounts.clear(),
+        }
+        Ok(())
+    }
+}
