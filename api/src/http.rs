@@ -432,18 +432,34 @@ async fn monthly_report(
             if let ApiError::Internal(_) = &error {
                 tracing::error!(error = %error.detail(), "monthly report");
             }
-            let status = match &error {
-                ApiError::Unauthenticated(_) => actix_web::http::StatusCode::UNAUTHORIZED,
-                ApiError::Forbidden(_) => actix_web::http::StatusCode::FORBIDDEN,
-                ApiError::NotFound => actix_web::http::StatusCode::NOT_FOUND,
-                ApiError::BadUserInput { .. } => actix_web::http::StatusCode::BAD_REQUEST,
-                _ => actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            HttpResponse::build(status).json(serde_json::json!({
+            let mut response = HttpResponse::build(status_of(&error));
+            if let Some(seconds) = error.retry_after() {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            response.json(serde_json::json!({
                 "code": error.code(),
                 "message": error.message(),
             }))
         }
+    }
+}
+
+/// The HTTP status of a typed error on a plain HTTP route: 4xx for what the caller can change, 503 for a
+/// dependency that cannot answer for a moment, 500 only for the server's own failures.
+pub fn status_of(error: &ApiError) -> StatusCode {
+    match error {
+        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::NotFound => StatusCode::NOT_FOUND,
+        ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+        ApiError::InvalidTransition(_) | ApiError::IdempotencyConflict | ApiError::Conflict(_) => {
+            StatusCode::CONFLICT
+        }
+        ApiError::RateLimited { .. } | ApiError::AccountLocked { .. } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        ApiError::SearchUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -480,6 +496,37 @@ async fn readyz(state: web::Data<Arc<AppState>>) -> HttpResponse {
                 "database": if database.is_ok() { "ok" } else { "unavailable" },
                 "cache": if cache.is_ok() { "ok" } else { "unavailable" },
             }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_typed_error_has_its_http_status() {
+        let cases = [
+            (ApiError::Unauthenticated("x"), 401),
+            (ApiError::Forbidden("x".into()), 403),
+            (ApiError::NotFound, 404),
+            (ApiError::bad_input("f", "x"), 400),
+            (ApiError::InvalidTransition("x".into()), 409),
+            (ApiError::IdempotencyConflict, 409),
+            (ApiError::Conflict("x".into()), 409),
+            (
+                ApiError::RateLimited {
+                    why: "x",
+                    retry_after: 1,
+                },
+                429,
+            ),
+            (ApiError::AccountLocked { retry_after: 1 }, 429),
+            (ApiError::SearchUnavailable, 503),
+            (ApiError::internal(anyhow::anyhow!("x")), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(status_of(&error).as_u16(), status, "{}", error.code());
         }
     }
 }

@@ -181,9 +181,7 @@ async fn assemble_state(
         risk_rules: fengqiao_domain::risk::RiskRules::default(),
         policies: std::sync::RwLock::new(std::collections::HashMap::new()),
         password_slots: tokio::sync::Semaphore::new(
-            std::thread::available_parallelism()
-                .map(usize::from)
-                .unwrap_or(2),
+            config.auth.password_check_concurrency.clamp(1, 64),
         ),
         live: live::LiveHub::default(),
         search,

@@ -5,7 +5,7 @@
 use chrono::{Datelike, Months, NaiveDate};
 
 use crate::calendar::WorkingCalendar;
-use crate::case::CaseKind;
+use crate::case::{CaseKind, Channel};
 use crate::vocabulary;
 
 vocabulary! {
@@ -118,6 +118,18 @@ impl ClockPolicy {
         }
     }
 
+    /// The limits a channel sets whatever the case's kind and center: a case taken over from the 12345
+    /// hotline keeps the hotline's (an enquiry, which is a legal consultation here, within 3 working
+    /// days; anything else is a complaint, within 13). `None`: the kind's policy applies.
+    pub fn of_channel(kind: CaseKind, channel: Channel) -> Option<ClockPolicy> {
+        match channel {
+            Channel::Hotline12345 => {
+                Some(ClockPolicy::hotline(kind != CaseKind::LegalConsultation))
+            }
+            _ => None,
+        }
+    }
+
     /// The 12345 hotline's limits: an enquiry within 3 working days, a complaint within 13.
     pub fn hotline(complaint: bool) -> ClockPolicy {
         let conclude = if complaint {
@@ -213,6 +225,22 @@ mod tests {
         assert!(
             uncertain(&cal, &late),
             "a 2027 deadline depends on a notice not yet loaded"
+        );
+    }
+
+    #[test]
+    fn a_hotline_case_keeps_the_hotlines_limits() {
+        assert_eq!(
+            ClockPolicy::of_channel(CaseKind::Dispute, Channel::Hotline12345),
+            Some(ClockPolicy::hotline(true))
+        );
+        assert_eq!(
+            ClockPolicy::of_channel(CaseKind::LegalConsultation, Channel::Hotline12345),
+            Some(ClockPolicy::hotline(false))
+        );
+        assert_eq!(
+            ClockPolicy::of_channel(CaseKind::Dispute, Channel::Window),
+            None
         );
     }
 

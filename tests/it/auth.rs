@@ -227,3 +227,13 @@ async fn the_system_administrator_cannot_grant_and_the_security_administrator_ca
         "{cases:#}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_many_password_checks_run_at_once_as_configured() {
+    for concurrency in [1, 3] {
+        let app =
+            TestApp::spawn_with(|config| config.auth.password_check_concurrency = concurrency)
+                .await;
+        assert_eq!(app.state.password_slots.available_permits(), concurrency);
+    }
+}

@@ -810,6 +810,7 @@ async fn a_centers_clock_policy_governs_its_subtree() {
         .await;
     let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
     let (_, sibling_clerk) = app.user(&sibling, "sclerk", &[Role::IntakeClerk]).await;
+    let (_, supervisor) = app.user(&county, "supervisor", &[Role::Supervisor]).await;
     let set = "mutation($t: ID!, $c: String!) { setClockPolicy(input: {tenantId: $t, kind: DISPUTE, complexity: GENERAL, acceptWithin: \"1wd\", concludeWithin: $c, extension: \"10wd\", followUpWithin: \"5wd\"}) { concludeWithin extension } }";
     let body = app
         .gql(
@@ -857,6 +858,7 @@ async fn a_centers_clock_policy_governs_its_subtree() {
             json!({ "input": case_input(Some(&village), "王家村纠纷") }),
         )
         .await;
+    let ours_id = ours["registerCase"]["case"]["id"].clone();
     let ours = app
         .ok(
             &clerk,
@@ -880,6 +882,19 @@ async fn a_centers_clock_policy_governs_its_subtree() {
         )
         .await;
     assert_eq!(theirs["acceptCase"]["case"]["concludeBy"], "2026-12-16");
+    // An extension is the case's own policy's (10 working days from Thursday 10 December: the 24th), not
+    // the default month (which would give Monday 11 January).
+    let extended = app
+        .ok(
+            &supervisor,
+            "mutation($id: ID!) { extendCaseDeadline(id: $id, reason: \"需补充鉴定材料\") { case { concludeBy } } }",
+            json!({ "id": ours_id }),
+        )
+        .await;
+    assert_eq!(
+        extended["extendCaseDeadline"]["case"]["concludeBy"],
+        "2026-12-24"
+    );
     let effective = "query($t: ID!) { clockPolicy(tenantId: $t, kind: DISPUTE, complexity: GENERAL) { concludeWithin } }";
     assert_eq!(
         app.ok(&clerk, effective, json!({ "t": village })).await["clockPolicy"]["concludeWithin"],
@@ -973,4 +988,45 @@ async fn risk_grades_explain_themselves_and_follow_every_event() {
         )
         .await;
     assert_eq!(listed["cases"]["edges"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_from_the_12345_hotline_keeps_the_hotlines_limits() {
+    let app = TestApp::spawn().await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(5), "河口镇")
+        .await;
+    let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
+    // Monday 7 December 2026.
+    let target = chrono::DateTime::parse_from_rfc3339("2026-12-07T02:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    app.clock.advance(target - app.state.now());
+    let accept = "mutation($id: ID!) { acceptCase(id: $id) { case { concludeBy followUpBy } } }";
+    let mut concluded_by = Vec::new();
+    for (kind, channel) in [
+        ("DISPUTE", "HOTLINE_12345"),
+        ("LEGAL_CONSULTATION", "HOTLINE_12345"),
+        ("DISPUTE", "WINDOW"),
+    ] {
+        let mut input = case_input(None, "热线转办纠纷");
+        input["kind"] = json!(kind);
+        input["channel"] = json!(channel);
+        let registered = app.ok(&clerk, REGISTER, json!({ "input": input })).await;
+        let accepted = app
+            .ok(
+                &clerk,
+                accept,
+                json!({ "id": registered["registerCase"]["case"]["id"] }),
+            )
+            .await;
+        concluded_by.push(
+            accepted["acceptCase"]["case"]["concludeBy"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // A complaint within 13 working days, an enquiry within 3; the window's dispute keeps its 7.
+    assert_eq!(concluded_by, ["2026-12-24", "2026-12-10", "2026-12-16"]);
 }

@@ -22,6 +22,21 @@ impl AppState {
         Ok(f(&calendar))
     }
 
+    /// The clock policy of a case of `kind` and `complexity` that came in by `channel`, handled at
+    /// `tenant`: the channel's own limits where it has them (the 12345 hotline), else `policy_for`.
+    pub fn case_policy(
+        &self,
+        tenant: &Ancestry,
+        kind: CaseKind,
+        complexity: Complexity,
+        channel: fengqiao_domain::Channel,
+    ) -> ApiResult<ClockPolicy> {
+        match ClockPolicy::of_channel(kind, channel) {
+            Some(policy) => Ok(policy),
+            None => self.policy_for(tenant, kind, complexity),
+        }
+    }
+
     /// The clock policy for a case of `kind` and `complexity` handled at `tenant`: the deepest policy set
     /// on the tenant's chain, or the default.
     pub fn policy_for(

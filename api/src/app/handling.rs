@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 
 use fengqiao_domain::Ancestry;
-use fengqiao_domain::clocks::ClockPolicy;
 use fengqiao_domain::code::china_date;
 use fengqiao_domain::lifecycle::Context;
 use fengqiao_domain::risk::RiskFacts;
@@ -266,7 +265,7 @@ impl AppState {
             Some(parent) => self.directory.must(&self.store, parent).await?.ancestry,
             None => handler.ancestry,
         };
-        let policy = self.policy_for(&ancestry, case.kind, case.complexity)?;
+        let policy = self.case_policy(&ancestry, case.kind, case.complexity, case.channel)?;
         let today = china_date(now);
         let mut clocks = case.clocks;
         self.with_calendar(|cal| {
@@ -303,7 +302,10 @@ impl AppState {
         let (case, permit) = self
             .case_for(principal, case_id, Action::CaseExtend)
             .await?;
-        let policy = ClockPolicy::default_for(case.kind, case.complexity);
+        // The extension of the case's own policy: the one its handling center's chain sets.
+        let handler = self.directory.must(&self.store, case.tenant_id).await?;
+        let policy =
+            self.case_policy(&handler.ancestry, case.kind, case.complexity, case.channel)?;
         let refuse = |why: &str| Err(ApiError::InvalidTransition(why.to_owned()));
         let (Some(extension), Some(conclude_by)) = (policy.extension, case.clocks.conclude_by)
         else {

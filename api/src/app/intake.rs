@@ -61,7 +61,8 @@ impl AppState {
             .await?;
         let now = self.now();
         let case = registration.case;
-        let policy = self.policy_for(&origin.ancestry, case.kind, case.complexity)?;
+        let policy =
+            self.case_policy(&origin.ancestry, case.kind, case.complexity, case.channel)?;
         let accept_by =
             self.with_calendar(|cal| policy.accept_within.ends(cal, china_date(now)))?;
         let hashes: Vec<String> = case
