@@ -60,7 +60,7 @@ impl Period {
     }
 }
 
-/// The counted figures of DOMAIN.md, with the rates read from them.
+/// The counted figures of docs/DOMAIN.md, with the rates read from them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Figures {
     pub intake: i64,

@@ -1,5 +1,5 @@
 //! Legal clocks: how long a center has to accept, conclude and follow up a case, by case kind and
-//! complexity, counted on the working-day calendar. The defaults are those of DOMAIN.md; tenants may
+//! complexity, counted on the working-day calendar. The defaults are those of docs/DOMAIN.md; tenants may
 //! override them.
 
 use chrono::{Datelike, Months, NaiveDate};
@@ -85,7 +85,7 @@ pub struct CaseClocks {
 }
 
 impl ClockPolicy {
-    /// The defaults of DOMAIN.md. Petitions (信访): decide within 15 days, conclude within 60 (+30 with
+    /// The defaults of docs/DOMAIN.md. Petitions (信访): decide within 15 days, conclude within 60 (+30 with
     /// approval). Disputes: 1, 7 or 20 working days by complexity. Legal consultations are answered within
     /// 1 working day; legal aid is decided within 7 days (法律援助法); grid events are dealt with within 3
     /// working days. Every concluded case is followed up within 7 working days.

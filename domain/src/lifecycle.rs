@@ -417,7 +417,7 @@ mod tests {
         }
     }
 
-    /// The lifecycle table of DOMAIN.md, written out independently of `Command::allowed_from`.
+    /// The lifecycle table of docs/DOMAIN.md, written out independently of `Command::allowed_from`.
     fn oracle(from: CaseStatus, command: &Command) -> Option<CaseStatus> {
         use CaseStatus::*;
         match (from, command) {

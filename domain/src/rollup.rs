@@ -1,5 +1,5 @@
 //! County rollups: what each case contributes to the figures of the centers above it, and the rates of
-//! DOMAIN.md read from those figures.
+//! docs/DOMAIN.md read from those figures.
 //!
 //! A case's contribution is a function of its facts (when it was registered, accepted, concluded,
 //! followed up, closed). Counters hold the sum of every case's contribution per tenant and month; each

@@ -15,7 +15,7 @@ const MODEL: &str = include_str!("../casbin/model.conf");
 const ROLE_PERMISSIONS: &str = include_str!("../casbin/roles.csv");
 
 vocabulary! {
-    /// Roles of DOMAIN.md, granted per tenant and inherited by its subtree.
+    /// Roles of docs/DOMAIN.md, granted per tenant and inherited by its subtree.
     Role {
         /// The system administrator (系统管理员): the tenant tree, accounts and units.
         CountyAdmin = "county_admin",

@@ -1,7 +1,7 @@
 //! The isolation proof. A county with three townships (codes ending 1, 10 and 11) of three villages each
 //! (the same endings), a grid, staff in every role at several levels, units in every mode (resident,
 //! rotating off its shift, on call: summoned, released, never summoned), and cases everywhere in several
-//! states. Every (principal, case, access path) is checked against an oracle written from DOMAIN.md and
+//! states. Every (principal, case, access path) is checked against an oracle written from docs/DOMAIN.md and
 //! the role table below, independently of the server's authorizer: `case`, `node`, `cases`, the timeline,
 //! every case mutation (probed in a state where it cannot succeed, so that the answer tells only whether
 //! the caller may see and may act: NOT_FOUND, FORBIDDEN, or anything else), and subscriptions. It prints
@@ -21,7 +21,7 @@ use crate::helpers::{REGISTER, Socket, TestApp, case_input, code, graphql_socket
 
 // ---- the oracle -----------------------------------------------------------------------------------------
 
-/// What may be done to a case, as DOMAIN.md's lifecycle and roles describe it.
+/// What may be done to a case, as docs/DOMAIN.md's lifecycle and roles describe it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Act {
     Read,
@@ -54,7 +54,7 @@ enum Rel {
     None,
 }
 
-/// Whether `role` may do `act` to a case the principal stands to as `rel` (DOMAIN.md: who does what in the
+/// Whether `role` may do `act` to a case the principal stands to as `rel` (docs/DOMAIN.md: who does what in the
 /// closed loop; 三员分立: the administrators do no case work, the auditor only reads).
 fn role_allows(role: Role, act: Act, rel: Rel) -> bool {
     use Act::*;

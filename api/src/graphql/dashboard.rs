@@ -36,7 +36,7 @@ impl PeriodInput {
     }
 }
 
-/// The figures of DOMAIN.md for a set of cases. Rates are ratios from 0 to 1, null when nothing was
+/// The figures of docs/DOMAIN.md for a set of cases. Rates are ratios from 0 to 1, null when nothing was
 /// counted below the line.
 #[derive(SimpleObject)]
 #[graphql(name = "RollupFigures")]
