@@ -14,6 +14,7 @@ mod grids;
 mod helpers;
 mod hostile;
 mod isolation;
+mod layers;
 mod live;
 mod masking;
 mod migrations;

@@ -19,12 +19,25 @@ mod handling;
 mod identity;
 mod intake;
 mod live;
+mod lookups;
 mod personal_data;
 mod replicas;
 mod reports;
 mod rosters;
 mod search;
 mod supervision;
+
+/// The records the application hands out and takes in: what the API layer may name.
+pub mod records {
+    pub use crate::store::cases::{
+        CaseFilter, CaseRecord, EventRecord, Idempotency, NewCase, NewParty, PartyRecord,
+    };
+    pub use crate::store::policies::TenantPolicy;
+    pub use crate::store::rosters::SummonsRecord;
+    pub use crate::store::supervision::OrderRecord;
+    pub use crate::store::tenants::TenantRecord;
+    pub use crate::store::users::{Residency, UnitRecord, UserRecord};
+}
 
 pub use identity::{
     ADDRESS_FAILURES, ADDRESS_WINDOW, Caller, LOCK_MINUTES, MAX_FAILED_LOGINS, Session,

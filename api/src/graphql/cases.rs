@@ -11,10 +11,11 @@ use super::enums::*;
 use super::ids::{GlobalId, decode_cursor, decode_id, encode_cursor, encode_id};
 use super::tenants::{StaffNode, TenantNode, UnitNode};
 use super::{caller, state};
+use crate::app::records::{
+    CaseFilter, CaseRecord, EventRecord, Idempotency, NewCase, OrderRecord, PartyRecord,
+};
 use crate::app::{Registration, party_from_input};
 use crate::error::{ApiError, clean_text, personal_data_error};
-use crate::store::cases::{CaseFilter, CaseRecord, EventRecord, Idempotency, NewCase, PartyRecord};
-use crate::store::supervision::OrderRecord;
 
 /// An exact look-up of cases by a party's ID card number or phone.
 #[derive(InputObject)]
@@ -132,7 +133,7 @@ impl CaseNode {
         let Some(id) = self.0.state.leader else {
             return Ok(None);
         };
-        Ok(state(ctx).store.user(id).await?.map(StaffNode))
+        Ok(state(ctx).staff(id).await?.map(StaffNode))
     }
 
     /// The level of the center where the case was resolved.
@@ -196,34 +197,26 @@ impl CaseNode {
     async fn registered_in(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
         Ok(TenantNode(
-            app.directory
-                .must(&app.store, self.0.origin_tenant_id)
-                .await?,
+            app.tenant_record(self.0.origin_tenant_id).await?,
         ))
     }
 
     /// The center handling the case now; differs from `registeredIn` after an escalation upward.
     async fn handled_by(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
-        Ok(TenantNode(
-            app.directory.must(&app.store, self.0.tenant_id).await?,
-        ))
+        Ok(TenantNode(app.tenant_record(self.0.tenant_id).await?))
     }
 
     /// The first-contact clerk (首问负责制), who registered the case.
     async fn registered_by(&self, ctx: &Context<'_>) -> Result<Option<StaffNode>> {
-        Ok(state(ctx)
-            .store
-            .user(self.0.registered_by)
-            .await?
-            .map(StaffNode))
+        Ok(state(ctx).staff(self.0.registered_by).await?.map(StaffNode))
     }
 
     async fn lead_unit(&self, ctx: &Context<'_>) -> Result<Option<UnitNode>> {
         let Some(id) = self.0.state.lead_unit else {
             return Ok(None);
         };
-        Ok(state(ctx).store.unit(id).await?.map(UnitNode))
+        Ok(state(ctx).unit_record(id).await?.map(UnitNode))
     }
 
     #[graphql(complexity = "3 * child_complexity")]
@@ -231,7 +224,7 @@ impl CaseNode {
         let app = state(ctx);
         let mut out = Vec::with_capacity(self.0.state.co_units.len());
         for id in &self.0.state.co_units {
-            if let Some(unit) = app.store.unit(*id).await? {
+            if let Some(unit) = app.unit_record(*id).await? {
                 out.push(UnitNode(unit));
             }
         }
@@ -254,8 +247,7 @@ impl CaseNode {
     #[graphql(complexity = "5 * child_complexity")]
     async fn supervision_orders(&self, ctx: &Context<'_>) -> Result<Vec<SupervisionOrderNode>> {
         Ok(state(ctx)
-            .store
-            .supervision_orders_of_case(self.0.id)
+            .supervision_orders(&self.0)
             .await?
             .into_iter()
             .map(SupervisionOrderNode)
@@ -277,8 +269,7 @@ impl CaseNode {
     #[graphql(complexity = "10 * child_complexity")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
         Ok(state(ctx)
-            .store
-            .events(self.0.id)
+            .timeline(&self.0)
             .await?
             .into_iter()
             .map(EventNode)
@@ -352,16 +343,14 @@ impl SupervisionOrderNode {
         let Some(id) = self.0.issued_by else {
             return Ok(None);
         };
-        Ok(state(ctx).store.user(id).await?.map(StaffNode))
+        Ok(state(ctx).staff(id).await?.map(StaffNode))
     }
 
     /// The supervising center.
     async fn issuer(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
         Ok(TenantNode(
-            app.directory
-                .must(&app.store, self.0.issuer_tenant_id)
-                .await?,
+            app.tenant_record(self.0.issuer_tenant_id).await?,
         ))
     }
 
@@ -369,9 +358,7 @@ impl SupervisionOrderNode {
     async fn target(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
         Ok(TenantNode(
-            app.directory
-                .must(&app.store, self.0.target_tenant_id)
-                .await?,
+            app.tenant_record(self.0.target_tenant_id).await?,
         ))
     }
 
@@ -429,7 +416,7 @@ impl EventNode {
     }
 
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<StaffNode>> {
-        Ok(state(ctx).store.user(self.0.actor_id).await?.map(StaffNode))
+        Ok(state(ctx).staff(self.0.actor_id).await?.map(StaffNode))
     }
 
     /// The unit the actor acted for, if any.
@@ -437,15 +424,13 @@ impl EventNode {
         let Some(id) = self.0.unit_id else {
             return Ok(None);
         };
-        Ok(state(ctx).store.unit(id).await?.map(UnitNode))
+        Ok(state(ctx).unit_record(id).await?.map(UnitNode))
     }
 
     /// The center that held the case when this happened.
     async fn tenant(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
-        Ok(TenantNode(
-            app.directory.must(&app.store, self.0.tenant_id).await?,
-        ))
+        Ok(TenantNode(app.tenant_record(self.0.tenant_id).await?))
     }
 
     async fn note(&self) -> &str {
@@ -545,13 +530,7 @@ impl CaseQuery {
     async fn case_by_code(&self, ctx: &Context<'_>, code: String) -> Result<CaseNode> {
         let principal = &caller(ctx)?.principal;
         d::CaseCode::parse(&code).map_err(|e| ApiError::bad_input("code", e.to_string()))?;
-        let app = state(ctx);
-        let id = app
-            .store
-            .case_id_by_code(&code)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        Ok(CaseNode(app.case(principal, id).await?))
+        Ok(CaseNode(state(ctx).case_by_code(principal, &code).await?))
     }
 
     /// The cases with a party whose ID card number or phone is exactly the one given (one of the two),

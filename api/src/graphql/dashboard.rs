@@ -9,9 +9,9 @@ use super::enums::{CaseKind, Category, TenantLevel, Tier};
 use super::ids::{GlobalId, decode_id};
 use super::tenants::{TenantNode, UnitNode};
 use super::{caller, state};
+use crate::app::records::TenantRecord;
 use crate::error::ApiError;
 use crate::reports::{self, DashboardData, Figures, Pending, Period};
-use crate::store::tenants::TenantRecord;
 
 /// Months, written `yyyy-mm` in China time, both ends included.
 #[derive(InputObject)]

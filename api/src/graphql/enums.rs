@@ -3,7 +3,7 @@
 use fengqiao_domain as d;
 use fengqiao_tenancy as t;
 
-use crate::store::users as s;
+use crate::app::records as s;
 
 macro_rules! mirror {
     ($name:literal, $gql:ident => $domain:ty { $($variant:ident),+ $(,)? }) => {

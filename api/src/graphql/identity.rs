@@ -61,7 +61,7 @@ impl IdentityQuery {
 }
 
 pub struct Me {
-    user: crate::store::users::UserRecord,
+    user: crate::app::records::UserRecord,
 }
 
 #[Object]
@@ -72,16 +72,14 @@ impl Me {
 
     async fn tenant(&self, ctx: &Context<'_>) -> Result<TenantNode> {
         let app = state(ctx);
-        Ok(TenantNode(
-            app.directory.must(&app.store, self.user.tenant_id).await?,
-        ))
+        Ok(TenantNode(app.tenant_record(self.user.tenant_id).await?))
     }
 
     async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<RoleGrantNode>> {
         let app = state(ctx);
         let mut out = Vec::new();
         for grant in app.authz.grants_of(self.user.id).await {
-            let tenant = app.directory.must(&app.store, grant.tenant_id).await?;
+            let tenant = app.tenant_record(grant.tenant_id).await?;
             out.push(RoleGrantNode {
                 role: grant.role.into(),
                 tenant: TenantNode(tenant),
@@ -95,7 +93,7 @@ impl Me {
         let app = state(ctx);
         let mut out = Vec::new();
         for id in app.authz.units_of(self.user.id).await {
-            if let Some(unit) = app.store.unit(id).await? {
+            if let Some(unit) = app.unit_record(id).await? {
                 out.push(super::tenants::UnitNode(unit));
             }
         }

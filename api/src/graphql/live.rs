@@ -130,7 +130,7 @@ fn deliver(
                             return Some((Err(ended.into()), None));
                         }
                         if let Some((level, id)) = below {
-                            match app.directory.get(&app.store, event.center_id).await {
+                            match app.tenant_if_any(event.center_id).await {
                                 Ok(Some(center)) if center.ancestry.is_within(level, id) => {}
                                 _ => continue,
                             }

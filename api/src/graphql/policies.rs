@@ -6,8 +6,8 @@ use fengqiao_domain::clocks::{ClockPolicy, Period};
 use super::enums::{CaseKind, Complexity};
 use super::ids::{GlobalId, decode_id};
 use super::{caller, state};
+use crate::app::records::TenantPolicy;
 use crate::error::ApiError;
-use crate::store::policies::TenantPolicy;
 
 /// Time limits, each written `15d` (calendar days), `7wd` (working days) or `1m` (months).
 #[derive(SimpleObject)]

@@ -8,8 +8,8 @@ use super::cases::CaseNode;
 use super::ids::{GlobalId, decode_id, encode_id};
 use super::tenants::UnitNode;
 use super::{caller, state};
+use crate::app::records::SummonsRecord;
 use crate::error::ApiError;
-use crate::store::rosters::SummonsRecord;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum Weekday {

@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use super::enums::{Residency, Role, TenantLevel};
 use super::ids::{GlobalId, decode_id, encode_id};
 use super::{caller, state};
-use crate::store::tenants::TenantRecord;
-use crate::store::users::{UnitRecord, UserRecord};
+use crate::app::records::{TenantRecord, UnitRecord, UserRecord};
 
 /// A center in the county → township → village tree.
 pub struct TenantNode(pub TenantRecord);
@@ -161,7 +160,7 @@ impl UnitNode {
     /// report-by time without a report, count against it.
     async fn summons_record(&self, ctx: &Context<'_>) -> Result<SummonsRecordNode> {
         let app = state(ctx);
-        let (summoned, reported, late) = app.store.summons_record(self.0.id, app.now()).await?;
+        let (summoned, reported, late) = app.summons_figures(self.0.id).await?;
         Ok(SummonsRecordNode {
             summoned,
             reported,
@@ -282,7 +281,7 @@ impl TenantMutation {
         let grant = app
             .grant_role(principal, user, tenant, input.role.into())
             .await?;
-        let tenant = app.directory.must(&app.store, grant.tenant_id).await?;
+        let tenant = app.tenant_record(grant.tenant_id).await?;
         Ok(super::identity::RoleGrantNode {
             role: grant.role.into(),
             tenant: TenantNode(tenant),

@@ -1,0 +1,59 @@
+//! Records the API shows beside the one a caller asked for — a case's staff, units, centers, timeline and
+//! supervision orders, a unit's summons record — read by id once the caller may see what holds them. The
+//! GraphQL layer reaches the store only through here.
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::cases::{CaseRecord, EventRecord};
+use crate::store::supervision::OrderRecord;
+use crate::store::tenants::TenantRecord;
+use crate::store::users::{UnitRecord, UserRecord};
+use fengqiao_tenancy::Principal;
+
+use super::AppState;
+
+impl AppState {
+    /// A member of staff, by id (for the names on a case the caller reads).
+    pub async fn staff(&self, user_id: i64) -> ApiResult<Option<UserRecord>> {
+        self.store.user(user_id).await
+    }
+
+    /// A unit, by id.
+    pub async fn unit_record(&self, unit_id: i64) -> ApiResult<Option<UnitRecord>> {
+        self.store.unit(unit_id).await
+    }
+
+    /// A tenant that a record refers to.
+    pub async fn tenant_record(&self, tenant_id: i64) -> ApiResult<TenantRecord> {
+        self.directory.must(&self.store, tenant_id).await
+    }
+
+    /// A tenant, if it exists.
+    pub async fn tenant_if_any(&self, tenant_id: i64) -> ApiResult<Option<TenantRecord>> {
+        self.directory.get(&self.store, tenant_id).await
+    }
+
+    /// A case's timeline, oldest first.
+    pub async fn timeline(&self, case: &CaseRecord) -> ApiResult<Vec<EventRecord>> {
+        self.store.events(case.id).await
+    }
+
+    /// The supervision orders on a case.
+    pub async fn supervision_orders(&self, case: &CaseRecord) -> ApiResult<Vec<OrderRecord>> {
+        self.store.supervision_orders_of_case(case.id).await
+    }
+
+    /// A case by its code, as `case` reads it.
+    pub async fn case_by_code(&self, principal: &Principal, code: &str) -> ApiResult<CaseRecord> {
+        let id = self
+            .store
+            .case_id_by_code(code)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        self.case(principal, id).await
+    }
+
+    /// How a unit has answered its summonses: (summoned, reported, late or overdue).
+    pub async fn summons_figures(&self, unit_id: i64) -> ApiResult<(u64, u64, u64)> {
+        self.store.summons_record(unit_id, self.now()).await
+    }
+}
