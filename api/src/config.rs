@@ -155,6 +155,68 @@ impl SearchConfig {
     }
 }
 
+/// An address or a CIDR range of addresses: `10.0.0.7`, `10.244.0.0/16`, `fd00::/8`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressRange {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl AddressRange {
+    pub fn parse(text: &str) -> Option<AddressRange> {
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix.parse::<u8>().ok()?)),
+            None => (text.trim(), None),
+        };
+        let network: std::net::IpAddr = address.parse().ok()?;
+        let bits = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(bits);
+        (prefix <= bits).then_some(AddressRange { network, prefix })
+    }
+
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        use std::net::IpAddr::{V4, V6};
+        match (self.network, address) {
+            (V4(net), V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (V6(net), V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for AddressRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl Serialize for AddressRange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for AddressRange {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        AddressRange::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{text:?} is no address or CIDR range (e.g. 10.0.0.7 or 10.244.0.0/16)"
+            ))
+        })
+    }
+}
+
 /// Who may read the schema through `__schema` and `__type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -189,10 +251,10 @@ pub struct GraphqlConfig {
     pub suggestions: bool,
     /// Serve GraphiQL at `/graphiql` (off by default; a development aid).
     pub graphiql: bool,
-    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed. The client address (for sign-in
-    /// throttling and the audit) is the peer's, or the nearest address in `X-Forwarded-For` that is not
-    /// one of these proxies when the peer is one.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: addresses or CIDR ranges (`10.244.0.0/16` for
+    /// an ingress whose pods move). The client address (for sign-in throttling and the audit) is the
+    /// peer's, or the nearest address in `X-Forwarded-For` that is not a trusted proxy when the peer is one.
+    pub trusted_proxies: Vec<AddressRange>,
 }
 
 impl Default for Config {
@@ -448,14 +510,40 @@ mod tests {
         let opened = Config::from_figment(
             Config::figment(None)
                 .merge(Serialized::default("graphql.introspection", "everyone"))
-                .merge(Serialized::default("graphql.trusted_proxies", ["10.0.0.1"])),
+                .merge(Serialized::default(
+                    "graphql.trusted_proxies",
+                    ["10.0.0.1", "10.244.0.0/16"],
+                )),
         )
         .unwrap()
         .graphql;
         assert_eq!(opened.introspection, Introspection::Everyone);
-        assert_eq!(
-            opened.trusted_proxies,
-            vec![std::net::IpAddr::from([10, 0, 0, 1])]
+        let [single, range] = opened.trusted_proxies.as_slice() else {
+            panic!("{:?}", opened.trusted_proxies);
+        };
+        let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+        assert!(single.contains(ip("10.0.0.1")) && !single.contains(ip("10.0.0.2")));
+        assert!(range.contains(ip("10.244.3.9")) && !range.contains(ip("10.245.0.1")));
+        assert!(!range.contains(ip("::1")));
+        assert!(
+            AddressRange::parse("0.0.0.0/0")
+                .unwrap()
+                .contains(ip("192.0.2.1"))
+        );
+        assert!(
+            AddressRange::parse("fd00::/8")
+                .unwrap()
+                .contains(ip("fd12::1"))
+        );
+        for bad in ["10.0.0.1/33", "not-an-address", "10.0.0.0/x"] {
+            assert_eq!(AddressRange::parse(bad), None, "{bad}");
+        }
+        assert!(
+            Config::from_figment(Config::figment(None).merge(Serialized::default(
+                "graphql.trusted_proxies",
+                ["10.0.0.0/40"]
+            )))
+            .is_err()
         );
         assert!(
             Config::from_figment(

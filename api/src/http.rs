@@ -14,7 +14,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use crate::app::AppState;
-use crate::config::GraphqlConfig;
+use crate::config::{AddressRange, GraphqlConfig};
 use crate::error::ApiError;
 use crate::graphql::{
     ClientAddress, FengqiaoSchema, PasswordBudget, RequestAuth, assign_error_codes, build_schema,
@@ -111,7 +111,7 @@ async fn request_scope(state: &AppState, auth: &RequestAuth) -> DbScope {
 pub struct BodyLimits {
     pub max_bytes: usize,
     pub max_nesting: usize,
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<AddressRange>,
 }
 
 /// A request refused before it reached GraphQL: its HTTP status, stable code and message.
@@ -187,9 +187,10 @@ async fn read_request(
 
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address of
 /// `X-Forwarded-For` that is not a trusted proxy itself.
-pub fn client_address(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+pub fn client_address(req: &HttpRequest, trusted: &[AddressRange]) -> Option<std::net::IpAddr> {
+    let is_trusted = |address: &std::net::IpAddr| trusted.iter().any(|r| r.contains(*address));
     let peer = req.peer_addr().map(|a| a.ip())?;
-    if !trusted.contains(&peer) {
+    if !is_trusted(&peer) {
         return Some(peer);
     }
     let forwarded = req
@@ -203,7 +204,7 @@ pub fn client_address(req: &HttpRequest, trusted: &[std::net::IpAddr]) -> Option
         forwarded
             .into_iter()
             .rev()
-            .find(|a| !trusted.contains(a))
+            .find(|a| !is_trusted(a))
             .unwrap_or(peer),
     )
 }

@@ -348,7 +348,8 @@ async fn try_sign_in(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parallel_guesses_check_five_passwords_and_then_the_account_is_locked() {
     let app = TestApp::spawn_with(|config| {
-        config.graphql.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        config.graphql.trusted_proxies =
+            vec![fengqiao::config::AddressRange::parse("127.0.0.0/8").unwrap()];
     })
     .await;
     let (_, _) = app.user(&app.county_gid(), "target", &[]).await;
@@ -495,7 +496,8 @@ async fn one_request_checks_one_password_however_many_sign_ins_it_holds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_address_may_send_twenty_wrong_passwords_whatever_the_usernames() {
     let app = TestApp::spawn_with(|config| {
-        config.graphql.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        config.graphql.trusted_proxies =
+            vec![fengqiao::config::AddressRange::parse("127.0.0.0/8").unwrap()];
     })
     .await;
     let mut answers = Vec::new();

@@ -865,9 +865,11 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
                     .collect()
             })
             .unwrap_or_default();
+        let mut expected_count = 0;
         for c in 0..world.cases.len() {
             checks += 1;
             let expected = world.may(p, c, Act::Reveal);
+            expected_count += usize::from(expected);
             if got.contains(&world.cases[c].gid) != expected {
                 failures.push(format!(
                     "findCasesByParty: {} {} case {c} (expected revealable: {expected}): {data}",
@@ -875,6 +877,17 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
                     if expected { "misses" } else { "finds" },
                 ));
             }
+        }
+        // Nothing more, and no case twice.
+        checks += 1;
+        let listed = data["data"]["findCasesByParty"]
+            .as_array()
+            .map_or(0, Vec::len);
+        if listed != expected_count {
+            failures.push(format!(
+                "findCasesByParty: {} lists {listed} cases (expected {expected_count}): {data}",
+                world.people[p].name
+            ));
         }
     }
 
