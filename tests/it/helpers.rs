@@ -285,11 +285,15 @@ impl TestApp {
 
     /// The id of the account `username`.
     pub async fn user_id(&self, username: &str) -> i64 {
+        self.account(username).await.id
+    }
+
+    /// The stored account `username`, as the system reads it.
+    pub async fn account(&self, username: &str) -> fengqiao::store::users::UserRecord {
         fengqiao::store::scope::as_system(self.state.store.user_by_username(username))
             .await
             .unwrap()
             .expect("no such account")
-            .id
     }
 
     /// Creates a child tenant through the API and returns its global id.

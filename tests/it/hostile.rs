@@ -386,13 +386,7 @@ async fn parallel_guesses_check_five_passwords_and_then_the_account_is_locked() 
         "ACCOUNT_LOCKED"
     );
     // The lock is kept in the database: another server process on it sees the same.
-    let row = app
-        .state
-        .store
-        .user(app.user_id(&username).await)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.account(&username).await;
     assert!(row.locked_until.is_some());
     // After 15 minutes the right password signs in, and the count starts again.
     app.clock.advance(chrono::Duration::minutes(16));
@@ -465,13 +459,7 @@ async fn one_request_checks_one_password_however_many_sign_ins_it_holds() {
         "{body:#}"
     );
     // Only the first was counted against the account.
-    let row = app
-        .state
-        .store
-        .user(app.user_id(&username).await)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.account(&username).await;
     assert_eq!(row.failed_logins, 1);
     // The right password first: it is the one checked, and the rest are refused unchecked.
     let first_right = format!(
@@ -480,13 +468,7 @@ async fn one_request_checks_one_password_however_many_sign_ins_it_holds() {
     let body = app.gql(None, &first_right, json!({})).await;
     assert!(body["data"]["a"]["accessToken"].is_string(), "{body:#}");
     assert_eq!(code(&body), "RATE_LIMITED");
-    let row = app
-        .state
-        .store
-        .user(app.user_id(&username).await)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = app.account(&username).await;
     assert_eq!(
         row.failed_logins, 0,
         "a right password starts the count again"

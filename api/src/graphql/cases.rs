@@ -279,11 +279,6 @@ impl CaseNode {
 
 pub struct PartyNode(PartyRecord);
 
-/// `张*明`: the first and last characters of a name.
-pub fn mask_name(name: &str) -> String {
-    d::mask_name(name)
-}
-
 /// A party to a case.
 #[Object(name = "Party")]
 impl PartyNode {
@@ -297,7 +292,7 @@ impl PartyNode {
 
     /// Masked, e.g. `张*明`.
     async fn name(&self) -> String {
-        mask_name(&self.0.name)
+        d::mask_name(&self.0.name)
     }
 
     /// Masked, e.g. `110101********1234`.
@@ -1015,7 +1010,8 @@ pub fn mask_address(address: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{mask_address, mask_name};
+    use super::mask_address;
+    use fengqiao_domain::mask_name;
 
     #[test]
     fn names_keep_only_their_first_and_last_characters() {
