@@ -128,3 +128,186 @@ fn the_check_finds_an_upward_import_and_the_store_in_graphql() {
     assert!(found[0].contains("graphql/cases.rs:1") && found[0].contains("names the store"));
     assert!(found[1].contains("store/cases.rs:1") && found[1].contains("above it"));
 }
+
+/// The sibling files a source file imports: `super::cases::X` from `graphql/rosters.rs`, or
+/// `crate::store::cases::X` from anywhere, name `graphql/cases.rs` and `store/cases.rs`. A folder's
+/// `mod.rs` (and a module's parent) is not a sibling: it declares the files, and importing from it is
+/// how a module uses its own shared items.
+fn imported_files(root: &Path, file: &Path, text: &str) -> Vec<PathBuf> {
+    let dir = file.parent().unwrap();
+    let is_mod = file.file_name().is_some_and(|n| n == "mod.rs");
+    let mut out = Vec::new();
+    let mut push = |folder: PathBuf, name: &str| {
+        let candidate = folder.join(format!("{name}.rs"));
+        if candidate.is_file() && candidate != file {
+            out.push(candidate);
+        }
+    };
+    for line in text.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let words = |prefix: &str| -> Vec<Vec<String>> {
+            let mut found = Vec::new();
+            let mut rest = code;
+            while let Some(at) = rest.find(prefix) {
+                rest = &rest[at + prefix.len()..];
+                let path: Vec<String> = rest
+                    .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                    .next()
+                    .unwrap_or("")
+                    .split("::")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                found.push(path);
+            }
+            found
+        };
+        if !is_mod {
+            for path in words("super::") {
+                if let Some(first) = path.first() {
+                    push(dir.to_path_buf(), first);
+                }
+            }
+        }
+        for path in words("crate::") {
+            if let [module, file_name, ..] = path.as_slice() {
+                push(root.join(module), file_name);
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Every circle of imports between the files under `root`, each as the files that form it.
+fn circles(root: &Path) -> Vec<Vec<String>> {
+    let mut files = Vec::new();
+    sources(root, &mut files);
+    files.sort();
+    let index = |p: &Path| files.iter().position(|f| f == p).unwrap();
+    let edges: Vec<Vec<usize>> = files
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            imported_files(root, f, &text)
+                .iter()
+                .map(|p| index(p))
+                .collect()
+        })
+        .collect();
+    // Tarjan's strongly connected components: a component of more than one file is a circle.
+    struct Walk<'a> {
+        edges: &'a [Vec<usize>],
+        order: Vec<Option<usize>>,
+        low: Vec<usize>,
+        stack: Vec<usize>,
+        on_stack: Vec<bool>,
+        next: usize,
+        found: Vec<Vec<usize>>,
+    }
+    fn visit(w: &mut Walk<'_>, v: usize) {
+        w.order[v] = Some(w.next);
+        w.low[v] = w.next;
+        w.next += 1;
+        w.stack.push(v);
+        w.on_stack[v] = true;
+        for &u in &w.edges[v].clone() {
+            match w.order[u] {
+                None => {
+                    visit(w, u);
+                    w.low[v] = w.low[v].min(w.low[u]);
+                }
+                Some(o) if w.on_stack[u] => w.low[v] = w.low[v].min(o),
+                Some(_) => {}
+            }
+        }
+        if Some(w.low[v]) == w.order[v] {
+            let mut component = Vec::new();
+            while let Some(u) = w.stack.pop() {
+                w.on_stack[u] = false;
+                component.push(u);
+                if u == v {
+                    break;
+                }
+            }
+            if component.len() > 1 {
+                w.found.push(component);
+            }
+        }
+    }
+    let n = files.len();
+    let mut walk = Walk {
+        edges: &edges,
+        order: vec![None; n],
+        low: vec![0; n],
+        stack: Vec::new(),
+        on_stack: vec![false; n],
+        next: 0,
+        found: Vec::new(),
+    };
+    for v in 0..n {
+        if walk.order[v].is_none() {
+            visit(&mut walk, v);
+        }
+    }
+    walk.found
+        .into_iter()
+        .map(|c| {
+            let mut names: Vec<String> = c
+                .into_iter()
+                .map(|i| files[i].strip_prefix(root).unwrap().display().to_string())
+                .collect();
+            names.sort();
+            names
+        })
+        .collect()
+}
+
+#[test]
+fn no_two_files_import_each_other_even_through_others() {
+    for krate in ["api", "domain", "tenancy", "search"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(krate)
+            .join("src");
+        let found = circles(&root);
+        assert!(found.is_empty(), "import circles in {krate}: {found:?}");
+    }
+}
+
+#[test]
+fn the_circle_check_finds_a_circle_through_three_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("graphql")).unwrap();
+    std::fs::create_dir_all(root.join("store")).unwrap();
+    let write = |p: &str, t: &str| std::fs::write(root.join(p), t).unwrap();
+    write(
+        "graphql/mod.rs",
+        "mod cases;\nmod rosters;\nuse cases::CaseQuery;\n",
+    );
+    write(
+        "graphql/cases.rs",
+        "use super::rosters::SummonsNode;\nuse super::{caller, state};\n",
+    );
+    write("graphql/rosters.rs", "use super::tenants::UnitNode;\n");
+    write(
+        "graphql/tenants.rs",
+        "use super::cases::CaseNode; // super::nodes in a comment\n",
+    );
+    write("store/cases.rs", "use super::rollups::bump;\n");
+    write("store/rollups.rs", "use crate::store::search::enqueue;\n");
+    write("store/search.rs", "use crate::graphql::cases::CaseNode;\n");
+    let found = circles(root);
+    assert_eq!(
+        found,
+        vec![vec![
+            "graphql/cases.rs".to_owned(),
+            "graphql/rosters.rs".to_owned(),
+            "graphql/tenants.rs".to_owned(),
+        ]],
+    );
+    write("store/search.rs", "use super::cases::CaseRecord;\n");
+    assert_eq!(circles(root).len(), 2);
+}

@@ -9,10 +9,10 @@ use serde::Serialize;
 
 use super::enums::*;
 use super::ids::{GlobalId, decode_cursor, decode_id, encode_cursor, encode_id};
-use super::tenants::{StaffNode, TenantNode, UnitNode};
+use super::nodes::{CaseNode, StaffNode, SummonsNode, TenantNode, UnitNode};
 use super::{caller, state};
 use crate::app::records::{
-    CaseFilter, CaseRecord, EventRecord, Idempotency, NewCase, OrderRecord, PartyRecord,
+    CaseFilter, EventRecord, Idempotency, NewCase, OrderRecord, PartyRecord,
 };
 use crate::app::{Registration, party_from_input};
 use crate::error::{ApiError, clean_text, personal_data_error};
@@ -31,9 +31,6 @@ pub struct FindCasesByPartyInput {
 /// The largest page of a connection.
 const MAX_PAGE: i32 = 100;
 const DEFAULT_PAGE: i32 = 20;
-
-/// A case (一件一码): everything a resident brought, and where it stands in the closed loop.
-pub struct CaseNode(pub CaseRecord);
 
 impl CaseNode {
     /// Whether the caller may see this case's personal data in full.
@@ -256,12 +253,12 @@ impl CaseNode {
 
     /// On-call units summoned to the case, oldest first.
     #[graphql(complexity = "5 * child_complexity")]
-    async fn summonses(&self, ctx: &Context<'_>) -> Result<Vec<super::rosters::SummonsNode>> {
+    async fn summonses(&self, ctx: &Context<'_>) -> Result<Vec<SummonsNode>> {
         Ok(state(ctx)
             .summonses(&self.0)
             .await?
             .into_iter()
-            .map(super::rosters::SummonsNode)
+            .map(SummonsNode)
             .collect())
     }
 

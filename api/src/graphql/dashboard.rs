@@ -7,7 +7,7 @@ use fengqiao_domain::rollup::Month;
 
 use super::enums::{CaseKind, Category, TenantLevel, Tier};
 use super::ids::{GlobalId, decode_id};
-use super::tenants::{TenantNode, UnitNode};
+use super::nodes::{TenantNode, UnitNode};
 use super::{caller, state};
 use crate::app::records::TenantRecord;
 use crate::error::ApiError;

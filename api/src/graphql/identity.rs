@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::enums::Role;
 use super::ids::{GlobalId, encode_id};
-use super::tenants::{TenantNode, UserNode};
+use super::nodes::{TenantNode, UnitNode, UserNode};
 use super::{ClientAddress, PasswordBudget, caller, state};
 use crate::app::Session;
 use crate::error::ApiError;
@@ -89,12 +89,12 @@ impl Me {
     }
 
     /// The units the user works in.
-    async fn units(&self, ctx: &Context<'_>) -> Result<Vec<super::tenants::UnitNode>> {
+    async fn units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
         let app = state(ctx);
         let mut out = Vec::new();
         for id in app.authz.units_of(self.user.id).await {
             if let Some(unit) = app.unit_record(id).await? {
-                out.push(super::tenants::UnitNode(unit));
+                out.push(UnitNode(unit));
             }
         }
         Ok(out)

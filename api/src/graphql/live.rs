@@ -12,9 +12,9 @@ use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::caller;
-use super::cases::CaseNode;
 use super::enums::LiveEventKind;
 use super::ids::{GlobalId, decode_id, encode_id};
+use super::nodes::CaseNode;
 use crate::app::{AppState, Caller};
 use crate::error::ApiError;
 use crate::live::LiveEvent;

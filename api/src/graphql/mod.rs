@@ -9,6 +9,7 @@ mod ids;
 mod limits;
 mod live;
 mod node;
+mod nodes;
 mod policies;
 mod rosters;
 mod search;

@@ -2,9 +2,8 @@
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
-use super::cases::CaseNode;
 use super::ids::{GlobalId, decode_any};
-use super::tenants::{TenantNode, UnitNode, UserNode};
+use super::nodes::{CaseNode, TenantNode, UnitNode, UserNode};
 use super::{caller, state};
 use crate::error::ApiError;
 

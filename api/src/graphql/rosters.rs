@@ -4,11 +4,9 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday as ChronoWeekday};
 use fengqiao_domain::roster::{DutyRoster, Hours, RosterEntry};
 
-use super::cases::CaseNode;
 use super::ids::{GlobalId, decode_id, encode_id};
-use super::tenants::UnitNode;
+use super::nodes::{CaseNode, SummonsNode, UnitNode};
 use super::{caller, state};
-use crate::app::records::SummonsRecord;
 use crate::error::ApiError;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
@@ -142,9 +140,6 @@ impl DutyRosterNode {
         node
     }
 }
-
-/// An on-call unit summoned to a case (中心吹哨、部门报到).
-pub struct SummonsNode(pub SummonsRecord);
 
 #[Object(name = "Summons")]
 impl SummonsNode {

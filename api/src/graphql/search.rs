@@ -5,9 +5,8 @@ use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use fengqiao_search::{Filters, Snippet};
 
-use super::cases::CaseNode;
 use super::enums::*;
-use super::tenants::TenantNode;
+use super::nodes::{CaseNode, TenantNode};
 use super::{caller, state};
 use crate::search::{SearchHit, SearchRequest, SearchResult};
 

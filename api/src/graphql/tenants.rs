@@ -5,11 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::enums::{Residency, Role, TenantLevel};
 use super::ids::{GlobalId, decode_id, encode_id};
+use super::nodes::{StaffNode, TenantNode, UnitNode, UserNode};
 use super::{caller, state};
-use crate::app::records::{TenantRecord, UnitRecord, UserRecord};
-
-/// A center in the county → township → village tree.
-pub struct TenantNode(pub TenantRecord);
 
 #[Object(name = "Tenant")]
 impl TenantNode {
@@ -68,9 +65,6 @@ impl TenantNode {
     }
 }
 
-/// A staff account.
-pub struct UserNode(pub UserRecord);
-
 #[Object(name = "User")]
 impl UserNode {
     pub async fn id(&self) -> ID {
@@ -94,9 +88,6 @@ impl UserNode {
     }
 }
 
-/// A staff member as others see them on a case or its timeline: a name, not the account.
-pub struct StaffNode(pub UserRecord);
-
 #[Object(name = "Staff")]
 impl StaffNode {
     /// The global id of the staff member's user account.
@@ -108,9 +99,6 @@ impl StaffNode {
         &self.0.display_name
     }
 }
-
-/// A department stationed in a center (入驻单位).
-pub struct UnitNode(pub UnitRecord);
 
 /// A unit's answers to summonses.
 #[derive(async_graphql::SimpleObject)]

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod calendar;
+mod case_record;
 pub mod cases;
 mod codes;
 pub mod entities;

@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use super::Store;
-use super::cases::CaseRecord;
+use super::case_record::CaseRecord;
 use super::tenants::TenantRecord;
 use crate::error::{ApiError, ApiResult};
 

@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use super::Store;
-use super::cases::record;
+use super::case_record::{CaseRecord, record};
 use super::entities::{case, case_co_unit, case_party, search_outbox};
 use crate::error::ApiResult;
 
@@ -152,7 +152,7 @@ async fn docs_of<C: ConnectionTrait>(db: &C, rows: Vec<case::Model>) -> ApiResul
 
 /// The index holds free text with the parties' personal data masked (as the roles that may not reveal it
 /// see it), so that neither a search nor a highlight nor a document read with a tenant token shows it.
-fn doc_of(case: super::cases::CaseRecord, parties: &[case_party::Model]) -> CaseDoc {
+fn doc_of(case: CaseRecord, parties: &[case_party::Model]) -> CaseDoc {
     let names: Vec<&str> = parties.iter().map(|p| p.name.as_str()).collect();
     let mut units: Vec<i64> = case.state.lead_unit.into_iter().collect();
     units.extend(case.state.co_units.iter().copied());
