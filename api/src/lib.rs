@@ -91,7 +91,22 @@ pub async fn build_state_for_reindex(
     assemble_state(config, clock, false).await
 }
 
+/// Start-up is work the process does on its own behalf: it runs as the system.
 async fn assemble_state(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    build_empty_index: bool,
+) -> anyhow::Result<Arc<AppState>> {
+    // Boxed: the assembly is a large future, and tests build several states on one thread's stack.
+    crate::store::scope::as_system(Box::pin(assemble_state_as_system(
+        config,
+        clock,
+        build_empty_index,
+    )))
+    .await
+}
+
+async fn assemble_state_as_system(
     config: &Config,
     clock: Arc<dyn Clock>,
     build_empty_index: bool,

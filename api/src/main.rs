@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use fengqiao::clock::SystemClock;
 use fengqiao::config::Config;
+use fengqiao::store::scope::as_system;
 use fengqiao::{build_state, graphql, seed};
 
 /// mimalloc returns freed memory to the system; glibc's allocator keeps each thread arena's 19 MiB argon2
@@ -257,9 +258,7 @@ async fn load_calendar(config: &Config, file: &std::path::Path) -> anyhow::Resul
     config.auto_migrate = true;
     let state = build_state(&config, Arc::new(SystemClock)).await?;
     let now = fengqiao::clock::Clock::now(&SystemClock);
-    state
-        .store
-        .save_calendar_notice(&notice, &text, now)
+    as_system(state.store.save_calendar_notice(&notice, &text, now))
         .await
         .map_err(|e| anyhow::anyhow!(e.detail()))?;
     // Running servers on the same Redis reload the calendar now; the others when they start.
@@ -304,25 +303,23 @@ async fn bootstrap_county(
     let security_hash = next_password("security administrator's")?;
     let state = build_state(config, Arc::new(SystemClock)).await?;
     let now = fengqiao::clock::Clock::now(&SystemClock);
-    let (county, _) = state
-        .store
-        .bootstrap_county(
-            &code,
-            name,
-            FirstAccount {
-                username: admin,
-                display_name: "系统管理员",
-                password_hash: &admin_hash,
-            },
-            FirstAccount {
-                username: security,
-                display_name: "安全保密管理员",
-                password_hash: &security_hash,
-            },
-            now,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    let (county, _) = as_system(state.store.bootstrap_county(
+        &code,
+        name,
+        FirstAccount {
+            username: admin,
+            display_name: "系统管理员",
+            password_hash: &admin_hash,
+        },
+        FirstAccount {
+            username: security,
+            display_name: "安全保密管理员",
+            password_hash: &security_hash,
+        },
+        now,
+    ))
+    .await
+    .map_err(|e| anyhow::anyhow!(e.detail()))?;
     println!(
         "created county {} ({}) with administrators {admin} and {security}",
         county.name, county.code

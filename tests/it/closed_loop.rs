@@ -611,7 +611,10 @@ async fn two_scanners_raise_each_supervision_exactly_once() {
     let levels_of = |state: std::sync::Arc<fengqiao::app::AppState>, ids: Vec<i64>| async move {
         let mut all = Vec::new();
         for id in ids {
-            let orders = state.store.supervision_orders_of_case(id).await.unwrap();
+            let orders =
+                fengqiao::store::scope::as_system(state.store.supervision_orders_of_case(id))
+                    .await
+                    .unwrap();
             all.push(orders.iter().map(|o| o.level.as_str()).collect::<Vec<_>>());
         }
         all

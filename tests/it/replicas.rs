@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use fengqiao::error::ApiError;
+use fengqiao::store::scope::{as_system, within};
 use fengqiao_tenancy::{Principal, Role};
 use serde_json::json;
 
@@ -12,6 +14,18 @@ use crate::helpers::{REGISTER, TestApp, case_input, test_config_for};
 
 fn number(gid: &str, kind: fengqiao::graphql::GlobalId) -> i64 {
     fengqiao::graphql::decode_id("id", kind, &async_graphql::ID(gid.to_owned())).unwrap()
+}
+
+/// `principal` reading `case_id` on `replica`, in the scope of the principal's requests.
+async fn read_on(
+    replica: &fengqiao::app::AppState,
+    principal: &Principal,
+    case_id: i64,
+) -> Result<(), ApiError> {
+    let scope = replica.db_scope(principal).await.unwrap();
+    within(scope, replica.case(principal, case_id))
+        .await
+        .map(drop)
 }
 
 /// Waits until `principal` can read `case_id` on `replica`, and says how long it took.
@@ -23,7 +37,7 @@ async fn readable_within(
 ) -> Option<Duration> {
     let started = Instant::now();
     while started.elapsed() < limit {
-        if replica.case(principal, case_id).await.is_ok() {
+        if read_on(replica, principal, case_id).await.is_ok() {
             return Some(started.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -66,7 +80,8 @@ async fn grants_and_memberships_reach_another_replica_without_a_restart() {
         user_id: number(&newcomer, fengqiao::graphql::GlobalId::User),
         tenant_id,
     };
-    assert!(second.case(&newcomer, case_id).await.is_err());
+    let refused = read_on(&second, &newcomer, case_id).await;
+    assert!(matches!(refused, Err(ApiError::NotFound)), "{refused:?}");
     app.ok(
         &app.security_token,
         "mutation($u: ID!, $t: ID!) { grantRole(input: {userId: $u, tenantId: $t, role: INTAKE_CLERK}) { role } }",
@@ -98,9 +113,10 @@ async fn grants_and_memberships_reach_another_replica_without_a_restart() {
         tenant_id,
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = read_on(&second, &officer, case_id).await;
     assert!(
-        second.case(&officer, case_id).await.is_err(),
-        "a handler outside the lead unit must not see the case"
+        matches!(refused, Err(ApiError::NotFound)),
+        "a handler outside the lead unit must not see the case: {refused:?}"
     );
     app.ok(
         &app.admin_token,
@@ -119,10 +135,7 @@ async fn grants_and_memberships_reach_another_replica_without_a_restart() {
     let (_, director) = app
         .user(&township, "director", &[Role::CenterDirector])
         .await;
-    let ancestry = app
-        .state
-        .store
-        .tenant(tenant_id)
+    let ancestry = as_system(app.state.store.tenant(tenant_id))
         .await
         .unwrap()
         .unwrap()
@@ -152,7 +165,10 @@ async fn grants_and_memberships_reach_another_replica_without_a_restart() {
         .unwrap()
         .to_owned();
     let rotating_id = number(&rotating, fengqiao::graphql::GlobalId::Unit);
-    let known = second.unit_station(rotating_id).await.unwrap().unwrap();
+    let known = as_system(second.unit_station(rotating_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(known.roster.is_none());
     app.ok(
         &director,
@@ -164,8 +180,7 @@ async fn grants_and_memberships_reach_another_replica_without_a_restart() {
     let mut roster = None;
     while started.elapsed() < Duration::from_secs(5) && roster.is_none() {
         tokio::time::sleep(Duration::from_millis(5)).await;
-        roster = second
-            .unit_station(rotating_id)
+        roster = as_system(second.unit_station(rotating_id))
             .await
             .unwrap()
             .unwrap()

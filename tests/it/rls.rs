@@ -1,7 +1,7 @@
 //! The second wall on PostgreSQL: row-level security on every tenant table, `FORCE`d, with the scope set
 //! per transaction. The server's role owns nothing it reads and cannot turn the wall off; a server whose
 //! role could bypass it refuses to start. On SQLite (no `TEST_DATABASE_URL`) these tests say so and pass:
-//! SQLite has no row-level security.
+//! SQLite has no row-level security. Beneath both, a statement run outside any scope is refused.
 
 use fengqiao::graphql::{GlobalId, decode_id};
 use fengqiao::store::scope::{self, DbScope, Reach};
@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::helpers::{REGISTER, TestApp, case_input, test_config};
 
 fn postgres() -> bool {
-    let on = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"));
+    let on = postgres_quietly();
     if !on {
         eprintln!(
             "TEST_DATABASE_URL is not set: row-level security exists on PostgreSQL only; skipped"
@@ -98,7 +98,7 @@ async fn a_query_with_no_scope_set_returns_no_rows() {
     let tables = tenant_tables(&db).await;
     assert!(tables.len() >= 16, "tenant tables: {tables:?}");
     // As the system the rows are there…
-    let system = app.state.store.begin().await.unwrap();
+    let system = scope::as_system(app.state.store.begin()).await.unwrap();
     for table in ["tenants", "users", "cases", "case_events", "case_parties"] {
         let n = count(
             &system,
@@ -139,6 +139,70 @@ async fn a_query_with_no_scope_set_returns_no_rows() {
         .await;
     let error = inserted.expect_err("an insert without a scope").to_string();
     assert!(error.contains("row-level security"), "{error}");
+}
+
+/// The application's side of the wall, on both databases: a store call that runs outside any scope is
+/// refused (naming the call), rather than running with every row visible; as the system or in a caller's
+/// scope the same call answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unscoped_read_of_a_tenant_table_is_refused_on_either_database() {
+    let app = TestApp::spawn().await;
+    let (_, [case_id, _]) = two_townships_with_cases(&app).await;
+    let store = &app.state.store;
+
+    let refused = store
+        .case(case_id)
+        .await
+        .expect_err("an unscoped read answered");
+    let detail = refused.detail();
+    assert!(detail.contains(scope::UNSCOPED), "{detail}");
+    assert!(
+        detail.contains("api/src/store/"),
+        "the refusal names the call: {detail}"
+    );
+    let refused = store
+        .tenant(app.county.id)
+        .await
+        .expect_err("an unscoped read answered");
+    assert!(refused.detail().contains(scope::UNSCOPED));
+    let refused = store
+        .events(case_id)
+        .await
+        .expect_err("an unscoped read answered");
+    assert!(refused.detail().contains(scope::UNSCOPED));
+    let begun = store
+        .begin()
+        .await
+        .map(drop)
+        .expect_err("an unscoped transaction began");
+    assert!(begun.to_string().contains(scope::UNSCOPED), "{begun}");
+
+    // Spawned work does not inherit a scope: it too must say where it runs.
+    let state = app.state.clone();
+    let spawned = scope::as_system(async move {
+        tokio::spawn(async move { state.store.case(case_id).await.map(|c| c.is_some()) })
+            .await
+            .unwrap()
+    })
+    .await;
+    assert!(spawned.is_err_and(|e| e.detail().contains(scope::UNSCOPED)));
+
+    let found = scope::as_system(store.case(case_id)).await.unwrap();
+    assert_eq!(found.map(|c| c.id), Some(case_id));
+    let found = app
+        .as_caller(&app.admin, store.case(case_id))
+        .await
+        .unwrap();
+    assert_eq!(found.map(|c| c.id), Some(case_id));
+    // An anonymous request's scope reaches no row on PostgreSQL; SQLite has no wall beneath the checks.
+    let anonymous = crate::helpers::anonymous(store.case(case_id))
+        .await
+        .unwrap();
+    assert_eq!(anonymous.is_some(), !postgres_quietly());
+}
+
+fn postgres_quietly() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,6 +2,7 @@
 //! case exactly (escalation, reopening, rejection), equals a replay of the timeline, and is read only by
 //! the roles that may read it; the monthly report carries the same numbers.
 
+use fengqiao::store::scope::as_system;
 use fengqiao_tenancy::Role;
 use serde_json::{Value, json};
 
@@ -274,16 +275,14 @@ async fn the_county_dashboard_reproduces_qingshui_published_year() {
     assert_no_drift(&app).await;
 
     // The monthly report carries the same numbers.
-    let (csv, _, _) = app
-        .state
-        .monthly_report(
-            &principal_of(&app, &supervisor).await,
-            app.county.id,
-            fengqiao_domain::rollup::Month::parse(&month).unwrap(),
-            false,
-        )
-        .await
-        .unwrap();
+    let principal = principal_of(&app, &supervisor).await;
+    let report = app.state.monthly_report(
+        &principal,
+        app.county.id,
+        fengqiao_domain::rollup::Month::parse(&month).unwrap(),
+        false,
+    );
+    let (csv, _, _) = app.as_caller(&principal, report).await.unwrap();
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.contains(",2155,2155,0,2125,30,98.61,"), "{csv}");
     assert!(csv.contains("邻里纠纷 neighbour,1294,"), "{csv}");
@@ -471,8 +470,8 @@ async fn counters_follow_escalation_reopening_and_rejection_and_equal_the_replay
     assert_no_drift(&app).await;
 
     // A counter that drifted (here by hand) is found and repaired from the timeline.
-    // Outside any request the store acts as the system.
-    let txn = app.state.store.begin().await.unwrap();
+    // The tampering is done as the system, beneath every check.
+    let txn = as_system(app.state.store.begin()).await.unwrap();
     use sea_orm::ConnectionTrait;
     let tampered = txn
         .execute_unprepared(&format!(
@@ -644,15 +643,12 @@ async fn a_county_with_cases_but_no_counters_gets_them_built_from_its_timeline()
     let township = app.tenant(&county, &app.township_code(1), "西关镇").await;
     let c = center(&app, &township, "w").await;
     conclude(&app, &c, &township, &["NEIGHBOUR", "LABOUR", "OTHER"], 2).await;
-    let before = app
-        .state
-        .store
-        .stored_counters(app.county.id)
+    let before = as_system(app.state.store.stored_counters(app.county.id))
         .await
         .unwrap();
     assert!(!before.is_empty());
     use sea_orm::ConnectionTrait;
-    let txn = app.state.store.begin().await.unwrap();
+    let txn = as_system(app.state.store.begin()).await.unwrap();
     let deleted = txn
         .execute_unprepared(&format!(
             "DELETE FROM rollup_counters WHERE county_id = {}",
@@ -664,9 +660,7 @@ async fn a_county_with_cases_but_no_counters_gets_them_built_from_its_timeline()
     txn.commit().await.unwrap();
     app.state.build_missing_rollups().await.unwrap();
     assert_eq!(
-        app.state
-            .store
-            .stored_counters(app.county.id)
+        as_system(app.state.store.stored_counters(app.county.id))
             .await
             .unwrap(),
         before

@@ -411,7 +411,9 @@ async fn verify_index_finds_and_repairs_drift() {
     let stale_id = case_id(&stale);
     let index = app.state.search.index.clone();
     index.delete(&[gone_id]).await.unwrap();
-    let mut docs = app.state.store.case_docs(&[stale_id]).await.unwrap();
+    let mut docs = fengqiao::store::scope::as_system(app.state.store.case_docs(&[stale_id]))
+        .await
+        .unwrap();
     docs[0].title = "改过的标题".into();
     let mut stranger = docs[0].clone();
     stranger.id = i64::MAX - 7;

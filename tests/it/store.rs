@@ -14,7 +14,9 @@ use fengqiao_domain::lifecycle::Context;
 use fengqiao_domain::{CaseKind, Category, Channel, Command, PartyRole};
 use fengqiao_tenancy::{Action, Principal, Role, Target, hash_password};
 
-use crate::helpers::TestApp;
+use fengqiao::store::scope::within;
+
+use crate::helpers::{TestApp, anonymous};
 
 fn new_case(title: &str) -> NewCase {
     NewCase {
@@ -39,20 +41,25 @@ fn new_case(title: &str) -> NewCase {
 async fn clerk(app: &TestApp) -> Principal {
     let hash = hash_password("correct horse battery").unwrap();
     let user = app
-        .state
-        .create_user_hashed(
+        .as_caller(
             &app.admin,
-            app.county.id,
-            &format!("{}.storeclerk", app.tag),
-            "受理员",
-            &hash,
+            app.state.create_user_hashed(
+                &app.admin,
+                app.county.id,
+                &format!("{}.storeclerk", app.tag),
+                "受理员",
+                &hash,
+            ),
         )
         .await
         .unwrap();
-    app.state
-        .grant_role(&app.security, user.id, app.county.id, Role::IntakeClerk)
-        .await
-        .unwrap();
+    app.as_caller(
+        &app.security,
+        app.state
+            .grant_role(&app.security, user.id, app.county.id, Role::IntakeClerk),
+    )
+    .await
+    .unwrap();
     Principal {
         user_id: user.id,
         tenant_id: app.county.id,
@@ -65,12 +72,13 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
     let clerk = clerk(&app).await;
     // A second store on the same database stands for a second server process.
     let other = Arc::new(Store::connect(&app.database_url, 4).await.unwrap());
+    let scope = app.state.db_scope(&clerk).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..60 {
         let state = app.state.clone();
         let clerk = clerk.clone();
         let other = other.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.push(tokio::spawn(within(scope.clone(), async move {
             if i % 3 == 0 {
                 let tenant = state
                     .directory
@@ -117,7 +125,7 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
                     .0
                     .code
             }
-        }));
+        })));
     }
     let mut codes = BTreeSet::new();
     for task in tasks {
@@ -132,149 +140,161 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
 async fn a_transition_on_a_stale_read_is_refused_not_lost() {
     let app = TestApp::spawn().await;
     let clerk = clerk(&app).await;
-    let (case, _) = app
-        .state
-        .register_case(
-            &clerk,
-            Registration {
-                tenant_id: None,
-                case: new_case("并发操作"),
-            },
-        )
-        .await
-        .unwrap();
-    let (stale, permit) = app
-        .state
-        .case_for(&clerk, case.id, Action::CaseAccept)
-        .await
-        .unwrap();
-    let ctx = Context {
-        now: app.state.now(),
-        has_parent_tenant: false,
-    };
-    let next = stale.state.apply(&Command::Accept, ctx).unwrap();
-    let transition = || Transition {
-        command: &Command::Accept,
-        next: &next,
-        tenant_after: stale.tenant_id,
-        unit_id: None,
-        note: "",
-        data: serde_json::json!({}),
-        clocks: stale.clocks,
-        resolved_level: None,
-        risk: stale.risk.clone(),
-    };
-    let first = app
-        .state
-        .store
-        .apply_transition(&permit, &stale, transition(), app.state.now())
-        .await
-        .unwrap();
-    assert_eq!(first.version, stale.version + 1);
-    let second = app
-        .state
-        .store
-        .apply_transition(&permit, &stale, transition(), app.state.now())
-        .await;
-    assert!(matches!(second, Err(ApiError::Conflict(_))), "{second:?}");
-    let events = app.state.store.events(case.id).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.command == "accept").count(), 1);
+    app.as_caller(&clerk, async {
+        let (case, _) = app
+            .state
+            .register_case(
+                &clerk,
+                Registration {
+                    tenant_id: None,
+                    case: new_case("并发操作"),
+                },
+            )
+            .await
+            .unwrap();
+        let (stale, permit) = app
+            .state
+            .case_for(&clerk, case.id, Action::CaseAccept)
+            .await
+            .unwrap();
+        let ctx = Context {
+            now: app.state.now(),
+            has_parent_tenant: false,
+        };
+        let next = stale.state.apply(&Command::Accept, ctx).unwrap();
+        let transition = || Transition {
+            command: &Command::Accept,
+            next: &next,
+            tenant_after: stale.tenant_id,
+            unit_id: None,
+            note: "",
+            data: serde_json::json!({}),
+            clocks: stale.clocks,
+            resolved_level: None,
+            risk: stale.risk.clone(),
+        };
+        let first = app
+            .state
+            .store
+            .apply_transition(&permit, &stale, transition(), app.state.now())
+            .await
+            .unwrap();
+        assert_eq!(first.version, stale.version + 1);
+        let second = app
+            .state
+            .store
+            .apply_transition(&permit, &stale, transition(), app.state.now())
+            .await;
+        assert!(matches!(second, Err(ApiError::Conflict(_))), "{second:?}");
+        let events = app.state.store.events(case.id).await.unwrap();
+        assert_eq!(events.iter().filter(|e| e.command == "accept").count(), 1);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_token_raced_by_a_thief_ends_the_whole_session() {
     let app = TestApp::spawn().await;
-    let session = app
-        .state
-        .sign_in(
-            &format!("{}.admin", app.tag),
-            crate::helpers::PASSWORD,
-            None,
-        )
-        .await
-        .unwrap();
-    let secret = session.refresh_token.clone();
-    let racers = (0..8).map(|_| {
-        let state = app.state.clone();
-        let secret = secret.clone();
-        tokio::spawn(async move { state.refresh(&secret).await })
-    });
-    let mut winners = Vec::new();
-    for racer in racers.collect::<Vec<_>>() {
-        match racer.await.unwrap() {
-            Ok(session) => winners.push(session),
-            Err(ApiError::Unauthenticated(_)) => {}
-            Err(other) => panic!("unexpected {}", other.detail()),
+    anonymous(async {
+        let session = app
+            .state
+            .sign_in(
+                &format!("{}.admin", app.tag),
+                crate::helpers::PASSWORD,
+                None,
+            )
+            .await
+            .unwrap();
+        let secret = session.refresh_token.clone();
+        let racers = (0..8).map(|_| {
+            let state = app.state.clone();
+            let secret = secret.clone();
+            tokio::spawn(anonymous(async move { state.refresh(&secret).await }))
+        });
+        let mut winners = Vec::new();
+        for racer in racers.collect::<Vec<_>>() {
+            match racer.await.unwrap() {
+                Ok(session) => winners.push(session),
+                Err(ApiError::Unauthenticated(_)) => {}
+                Err(other) => panic!("unexpected {}", other.detail()),
+            }
         }
-    }
-    assert_eq!(winners.len(), 1, "exactly one use spends the token");
-    // The others revealed a reuse: the winner's new refresh token must be dead as well.
-    let successor = app.state.refresh(&winners[0].refresh_token).await;
-    assert!(
-        matches!(successor, Err(ApiError::Unauthenticated(_))),
-        "the successor survived the revocation"
-    );
-    let expired = format!("{}-expired", app.tag);
-    let now = app.state.now();
-    app.state
-        .store
-        .save_refresh_token(
-            app.admin.user_id,
-            "f2",
-            &expired,
-            now - chrono::Duration::days(2),
-            now - chrono::Duration::days(1),
-        )
-        .await
-        .unwrap();
-    let spend = app
-        .state
-        .store
-        .rotate_refresh_token(
-            &expired,
-            "never-saved",
-            now,
-            now + chrono::Duration::days(1),
-        )
-        .await;
-    assert_eq!(spend.unwrap(), Spend::Invalid);
+        assert_eq!(winners.len(), 1, "exactly one use spends the token");
+        // The others revealed a reuse: the winner's new refresh token must be dead as well.
+        let successor = app.state.refresh(&winners[0].refresh_token).await;
+        assert!(
+            matches!(successor, Err(ApiError::Unauthenticated(_))),
+            "the successor survived the revocation"
+        );
+        let expired = format!("{}-expired", app.tag);
+        let now = app.state.now();
+        app.state
+            .store
+            .save_refresh_token(
+                app.admin.user_id,
+                "f2",
+                &expired,
+                now - chrono::Duration::days(2),
+                now - chrono::Duration::days(1),
+            )
+            .await
+            .unwrap();
+        let spend = app
+            .state
+            .store
+            .rotate_refresh_token(
+                &expired,
+                "never-saved",
+                now,
+                now + chrono::Duration::days(1),
+            )
+            .await;
+        assert_eq!(spend.unwrap(), Spend::Invalid);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_commands_end_as_if_they_came_one_after_the_other() {
     let app = TestApp::spawn().await;
     let clerk = clerk(&app).await;
-    let (case, _) = app
-        .state
-        .register_case(
-            &clerk,
-            Registration {
-                tenant_id: None,
-                case: new_case("同时受理"),
-            },
-        )
-        .await
-        .unwrap();
-    let racers = (0..6).map(|_| {
-        let state = app.state.clone();
-        let clerk = clerk.clone();
-        tokio::spawn(async move { state.transition(&clerk, case.id, Command::Accept).await })
-    });
-    let mut accepted = 0;
-    for racer in racers.collect::<Vec<_>>() {
-        match racer.await.unwrap() {
-            Ok(_) => accepted += 1,
-            Err(ApiError::InvalidTransition(_)) => {}
-            Err(other) => panic!("unexpected {}", other.detail()),
+    app.as_caller(&clerk, async {
+        let (case, _) = app
+            .state
+            .register_case(
+                &clerk,
+                Registration {
+                    tenant_id: None,
+                    case: new_case("同时受理"),
+                },
+            )
+            .await
+            .unwrap();
+        let scope = app.state.db_scope(&clerk).await.unwrap();
+        let racers = (0..6).map(|_| {
+            let state = app.state.clone();
+            let clerk = clerk.clone();
+            tokio::spawn(within(scope.clone(), async move {
+                state.transition(&clerk, case.id, Command::Accept).await
+            }))
+        });
+        let mut accepted = 0;
+        for racer in racers.collect::<Vec<_>>() {
+            match racer.await.unwrap() {
+                Ok(_) => accepted += 1,
+                Err(ApiError::InvalidTransition(_)) => {}
+                Err(other) => panic!("unexpected {}", other.detail()),
+            }
         }
-    }
-    assert_eq!(accepted, 1);
-    let events = app.state.store.events(case.id).await.unwrap();
-    assert_eq!(
-        events
-            .iter()
-            .map(|e| e.command.as_str())
-            .collect::<Vec<_>>(),
-        ["register", "accept"]
-    );
+        assert_eq!(accepted, 1);
+        let events = app.state.store.events(case.id).await.unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .map(|e| e.command.as_str())
+                .collect::<Vec<_>>(),
+            ["register", "accept"]
+        );
+    })
+    .await;
 }

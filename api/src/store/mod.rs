@@ -18,11 +18,14 @@ pub mod tenants;
 pub mod tokens;
 pub mod users;
 
+use std::future::Future;
+use std::panic::Location;
 use std::time::Duration;
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
-    DatabaseTransaction, DbErr, ExecResult, QueryResult, SqlErr, Statement, TransactionTrait,
+    DatabaseTransaction, DbErr, ExecResult, IsolationLevel, QueryResult, SqlErr, Statement,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -70,30 +73,54 @@ impl Store {
         })
     }
 
-    /// The pool itself, outside any scope: on PostgreSQL with row-level security its queries see no row
-    /// of a tenant table. Store methods use `begin` and `read`.
-    pub(crate) fn db(&self) -> &DatabaseConnection {
-        &self.db
-    }
-
     pub fn backend(&self) -> DatabaseBackend {
         self.db.get_database_backend()
     }
 
     /// Begins a transaction in the current task's scope (`scope::current`).
-    pub async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
+    #[track_caller]
+    pub fn begin(&self) -> impl Future<Output = Result<DatabaseTransaction, DbErr>> + Send + '_ {
+        self.begin_at(Location::caller())
+    }
+
+    /// `begin` for the store call at `at`, which the refusal of an unscoped transaction names.
+    async fn begin_at(&self, at: &'static Location<'static>) -> Result<DatabaseTransaction, DbErr> {
+        let scope = scope::required(at)?;
         let txn = self.db.begin().await?;
-        scope::apply(&txn).await?;
+        scope::apply(&txn, &scope).await?;
         Ok(txn)
+    }
+
+    /// A transaction at `isolation` in the current task's scope.
+    #[track_caller]
+    pub(crate) fn begin_isolated(
+        &self,
+        isolation: IsolationLevel,
+    ) -> impl Future<Output = Result<DatabaseTransaction, DbErr>> + Send + '_ {
+        let at = Location::caller();
+        async move {
+            let scope = scope::required(at)?;
+            let txn = self.db.begin_with_config(Some(isolation), None).await?;
+            scope::apply(&txn, &scope).await?;
+            Ok(txn)
+        }
     }
 
     /// A connection for reads in the current task's scope: on PostgreSQL a transaction that is rolled back
     /// when dropped (the scope is a transaction's setting), on SQLite the pool.
-    pub(crate) async fn read(&self) -> Result<Db<'_>, DbErr> {
-        Ok(match self.backend() {
-            DatabaseBackend::Postgres => Db::Scoped(self.begin().await?),
-            _ => Db::Pool(&self.db),
-        })
+    /// Refused, as `begin` is, outside any scope: on SQLite too, where nothing in the database would stop it.
+    #[track_caller]
+    pub(crate) fn read(&self) -> impl Future<Output = Result<Db<'_>, DbErr>> + Send + '_ {
+        let at = Location::caller();
+        async move {
+            Ok(match self.backend() {
+                DatabaseBackend::Postgres => Db::Scoped(self.begin_at(at).await?),
+                _ => {
+                    scope::required(at)?;
+                    Db::Pool(&self.db)
+                }
+            })
+        }
     }
 
     /// Applies pending migrations as the system (they may rewrite rows of every county). On PostgreSQL an

@@ -9,9 +9,7 @@ use fengqiao_domain::rollup::{
     self, CaseFacts, Conclusion, Contribution, Dimension, Happened, Metric, Month,
 };
 use fengqiao_domain::{Ancestry, CaseKind, CaseStatus, Category, Satisfaction, TenantLevel};
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DbErr, IsolationLevel, Statement, TransactionTrait, Value,
-};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, IsolationLevel, Statement, Value};
 
 use super::Store;
 use super::case_record::CaseRecord;
@@ -417,12 +415,7 @@ impl Store {
     async fn check_county_once(&self, county_id: i64, repair: bool) -> ApiResult<CountyCheck> {
         let postgres = self.backend() == DatabaseBackend::Postgres;
         let txn = if postgres {
-            let txn = self
-                .db()
-                .begin_with_config(Some(IsolationLevel::RepeatableRead), None)
-                .await?;
-            super::scope::apply(&txn).await?;
-            txn
+            self.begin_isolated(IsolationLevel::RepeatableRead).await?
         } else {
             self.begin().await?
         };

@@ -12,10 +12,13 @@
 //! A transaction with none of them set sees no row and can write none. SQLite has no row-level security; there
 //! the scope is only the application's own checks.
 //!
-//! A request runs in the scope of its caller (`within`); an anonymous request in `DbScope::Nobody`. Outside
-//! any request (start-up, background jobs, tests driving the store directly) the process acts as the system.
+//! A request runs in the scope of its caller (`within`); an anonymous request in `DbScope::Nobody`; work the
+//! process does on its own behalf (start-up, background jobs, command-line tools) says so with `as_system`.
+//! A statement with no scope at all is refused on both databases (`StoreUnscoped`, naming the store call
+//! that ran it): forgetting the scope fails closed, never open.
 
 use std::future::Future;
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -47,10 +50,26 @@ pub enum Reach {
     Subtrees(Vec<i64>),
 }
 
-/// The scope of the current task.
-pub fn current() -> DbScope {
-    SCOPE.try_with(Clone::clone).unwrap_or(DbScope::System)
+/// The scope of the current task, if one was set.
+pub fn current() -> Option<DbScope> {
+    SCOPE.try_with(Clone::clone).ok()
 }
+
+/// The scope of the current task, or the refusal of the statement that `at` (a store call) was about to
+/// run without one.
+pub(crate) fn required(at: &'static Location<'static>) -> Result<DbScope, DbErr> {
+    current().ok_or_else(|| {
+        DbErr::Custom(format!(
+            "{UNSCOPED}: {}:{} ran a statement outside any scope; run it `within` the caller's scope, \
+             or `as_system` for work the process does on its own behalf",
+            at.file(),
+            at.line()
+        ))
+    })
+}
+
+/// How the refusal of an unscoped statement begins.
+pub const UNSCOPED: &str = "unscoped database access";
 
 /// Runs `work` in `scope`.
 pub async fn within<F: Future>(scope: DbScope, work: F) -> F::Output {
@@ -93,14 +112,16 @@ pub async fn as_system<F: Future>(work: F) -> F::Output {
 /// across the county without returning cases (a party's earlier cases for the risk grade). Any other
 /// scope is kept as it is.
 pub async fn across_county<F: Future>(work: F) -> F::Output {
-    let scope = match current() {
-        DbScope::Principal { county, .. } => DbScope::Principal {
-            county,
-            reach: Reach::County,
-        },
-        other => other,
-    };
-    within(scope, work).await
+    match current() {
+        Some(DbScope::Principal { county, .. }) => {
+            let county_wide = DbScope::Principal {
+                county,
+                reach: Reach::County,
+            };
+            within(county_wide, work).await
+        }
+        _ => work.await,
+    }
 }
 
 impl DbScope {
@@ -122,12 +143,12 @@ impl DbScope {
     }
 }
 
-/// Sets the current task's scope for the rest of the transaction `txn` (PostgreSQL; nothing on SQLite).
-pub(crate) async fn apply<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+/// Sets `scope` for the rest of the transaction `txn` (PostgreSQL; nothing on SQLite).
+pub(crate) async fn apply<C: ConnectionTrait>(txn: &C, scope: &DbScope) -> Result<(), DbErr> {
     if txn.get_database_backend() != DatabaseBackend::Postgres {
         return Ok(());
     }
-    let [system, county, tenants] = current().settings();
+    let [system, county, tenants] = scope.settings();
     txn.execute_raw(Statement::from_sql_and_values(
         DatabaseBackend::Postgres,
         "SELECT set_config('fengqiao.system', $1, true), set_config('fengqiao.county', $2, true), \
@@ -143,8 +164,12 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn outside_a_request_the_process_acts_as_the_system() {
-        assert_eq!(current(), DbScope::System);
+    async fn outside_any_scope_there_is_none_and_a_statement_is_refused_naming_its_call() {
+        assert_eq!(current(), None);
+        let refused = required(Location::caller()).unwrap_err().to_string();
+        assert!(refused.contains(UNSCOPED), "{refused}");
+        assert!(refused.contains("scope.rs"), "{refused}");
+        as_system(async { assert_eq!(current(), Some(DbScope::System)) }).await;
     }
 
     #[tokio::test]
@@ -154,27 +179,30 @@ mod tests {
             reach: Reach::Subtrees(vec![70, 710]),
         };
         within(caller.clone(), async {
-            assert_eq!(current(), caller);
+            assert_eq!(current(), Some(caller.clone()));
             assert_eq!(
-                current().settings(),
+                current().unwrap().settings(),
                 ["".to_owned(), "7".to_owned(), "70,710".to_owned()]
             );
             across_county(async {
                 assert_eq!(
                     current(),
-                    DbScope::Principal {
+                    Some(DbScope::Principal {
                         county: 7,
                         reach: Reach::County
-                    }
+                    })
                 );
             })
             .await;
-            assert_eq!(current(), caller);
+            assert_eq!(current(), Some(caller.clone()));
         })
         .await;
         within(DbScope::Nobody, async {
-            across_county(async { assert_eq!(current(), DbScope::Nobody) }).await;
-            assert_eq!(current().settings(), ["", "", ""].map(String::from));
+            across_county(async { assert_eq!(current(), Some(DbScope::Nobody)) }).await;
+            assert_eq!(
+                current().unwrap().settings(),
+                ["", "", ""].map(String::from)
+            );
         })
         .await;
     }
@@ -186,7 +214,7 @@ mod tests {
             county: 3,
             reach: Reach::County,
         };
-        let seen: Vec<DbScope> = within_stream(
+        let seen: Vec<Option<DbScope>> = within_stream(
             caller.clone(),
             futures::stream::iter(0..3)
                 .then(|_| async {
@@ -197,7 +225,7 @@ mod tests {
         )
         .collect()
         .await;
-        assert_eq!(seen, vec![caller; 3]);
-        assert_eq!(current(), DbScope::System);
+        assert_eq!(seen, vec![Some(caller); 3]);
+        assert_eq!(current(), None);
     }
 }
