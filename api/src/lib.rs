@@ -32,6 +32,7 @@ use crate::config::Config;
 use crate::directory::Directory;
 use crate::pii::Vault;
 use crate::store::Store;
+use crate::store::scope::SystemPermit;
 
 /// Reads a secret kept in the data folder, creating it (readable by the owner only) on first use.
 fn data_secret(
@@ -221,7 +222,7 @@ async fn assemble_state_as_system(
         .map_err(|e| anyhow::anyhow!("building rollup counters: {}", e.detail()))?;
     if build_empty_index && state.search.needs_rebuild {
         let report = state
-            .reindex()
+            .reindex(&SystemPermit::for_the_process())
             .await
             .map_err(|e| anyhow::anyhow!("building the search index: {}", e.detail()))?;
         tracing::info!(
@@ -321,7 +322,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     {
         let state = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = state.fill_empty_index().await {
+            if let Err(e) = state
+                .fill_empty_index(&SystemPermit::for_the_process())
+                .await
+            {
                 tracing::error!(error = %e.detail(), "filling the search index");
             }
         });
@@ -351,10 +355,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Runs the deadline scanner every `minutes`, for as long as the server runs.
 async fn scan_deadlines_every(state: Arc<AppState>, minutes: u64) {
+    let system = SystemPermit::for_the_process();
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(minutes * 60));
     loop {
         ticks.tick().await;
-        match state.scan_deadlines().await {
+        match state.scan_deadlines(&system).await {
             Ok(report) if report.raised > 0 => {
                 tracing::info!(
                     examined = report.examined,

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use fengqiao::clock::SystemClock;
 use fengqiao::config::Config;
-use fengqiao::store::scope::as_system;
+use fengqiao::store::scope::{SystemPermit, as_system};
 use fengqiao::{build_state, graphql, seed};
 
 /// mimalloc returns freed memory to the system; glibc's allocator keeps each thread arena's 19 MiB argon2
@@ -120,7 +120,7 @@ fn main() -> anyhow::Result<()> {
             Cmd::ScanDeadlines => {
                 let state = build_state(&config, Arc::new(SystemClock)).await?;
                 let report = state
-                    .scan_deadlines()
+                    .scan_deadlines(&SystemPermit::for_the_process())
                     .await
                     .map_err(|e| anyhow::anyhow!(e.detail()))?;
                 println!("{report:?}");
@@ -209,7 +209,7 @@ async fn reindex(config: &Config) -> anyhow::Result<()> {
     let state = fengqiao::build_state_for_reindex(&config, Arc::new(SystemClock)).await?;
     let started = std::time::Instant::now();
     let report = state
-        .reindex()
+        .reindex(&SystemPermit::for_the_process())
         .await
         .map_err(|e| anyhow::anyhow!(e.detail()))?;
     let seconds = started.elapsed().as_secs_f64();
@@ -303,23 +303,26 @@ async fn bootstrap_county(
     let security_hash = next_password("security administrator's")?;
     let state = build_state(config, Arc::new(SystemClock)).await?;
     let now = fengqiao::clock::Clock::now(&SystemClock);
-    let (county, _) = as_system(state.store.bootstrap_county(
-        &code,
-        name,
-        FirstAccount {
-            username: admin,
-            display_name: "系统管理员",
-            password_hash: &admin_hash,
-        },
-        FirstAccount {
-            username: security,
-            display_name: "安全保密管理员",
-            password_hash: &security_hash,
-        },
-        now,
-    ))
-    .await
-    .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    let (county, _) = state
+        .store
+        .bootstrap_county(
+            &SystemPermit::for_the_process(),
+            &code,
+            name,
+            FirstAccount {
+                username: admin,
+                display_name: "系统管理员",
+                password_hash: &admin_hash,
+            },
+            FirstAccount {
+                username: security,
+                display_name: "安全保密管理员",
+                password_hash: &security_hash,
+            },
+            now,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
     println!(
         "created county {} ({}) with administrators {admin} and {security}",
         county.name, county.code

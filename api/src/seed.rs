@@ -20,7 +20,7 @@ use crate::build_state;
 use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::Config;
 use crate::store::cases::{NewCase, NewParty};
-use crate::store::scope::as_system;
+use crate::store::scope::{SystemPermit, as_system};
 use crate::store::tenants::FirstAccount;
 use crate::store::users::Residency;
 use fengqiao_domain::clocks::Complexity;
@@ -296,6 +296,7 @@ async fn seed(
     let (county, first) = state
         .store
         .bootstrap_county(
+            &SystemPermit::for_the_process(),
             &code,
             "清水县",
             FirstAccount {

@@ -216,21 +216,149 @@ impl Target {
     }
 }
 
-/// Proof that an authorization check passed. Only the `Authorizer` makes one, so a store method that takes
-/// a `&Permit` cannot be called without a check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Permit {
+/// The action a permit is for, as a type: `Permit<act::CaseExtend>` can be passed only where extending a
+/// case is checked, so handing a use case a permit for another action does not compile. Sealed: the acts are
+/// the ones below.
+pub trait Act: sealed::Sealed + Send + Sync + 'static {
+    /// The casbin action checked for it.
+    const ACTION: Action;
+}
+
+/// An act a member of a unit takes for the unit, on a case the member may read: reporting to a summons.
+pub trait MemberAct: sealed::Sealed + Send + Sync + 'static {
+    const NAME: &'static str;
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// The acts, one type for each action that a use case checks (see `Act`).
+pub mod act {
+    use super::{Act, Action, MemberAct, sealed::Sealed};
+
+    macro_rules! acts {
+        ($($name:ident),* $(,)?) => {$(
+            #[doc = concat!("A permit for `Action::", stringify!($name), "`.")]
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub enum $name {}
+            impl Sealed for $name {}
+            impl Act for $name {
+                const ACTION: Action = Action::$name;
+            }
+        )*};
+    }
+
+    acts!(
+        TenantRead,
+        TenantCreate,
+        TenantConfigure,
+        UserRead,
+        UserCreate,
+        RoleGrant,
+        UnitRead,
+        UnitCreate,
+        UnitManageMembers,
+        CaseRead,
+        CaseRegister,
+        CaseDispatch,
+        CaseRevealPersonalData,
+        CaseExtend,
+        CaseSupervise,
+        CaseRespondSupervision,
+        AuditRead,
+        RollupRead,
+    );
+
+    /// A lifecycle command (accept, dispatch, claim, resolve, …): the permit holds the command's action,
+    /// and the store checks it against the command it applies.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Lifecycle {}
+    impl Sealed for Lifecycle {}
+
+    /// Reporting (报到) to a summons: only a member of the summoned unit, on a case it may read.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ReportSummons {}
+    impl Sealed for ReportSummons {}
+    impl MemberAct for ReportSummons {
+        const NAME: &'static str = "summons.report";
+    }
+
+    /// Releasing a summons: the center that may dispatch the case, or a member of the summoned unit.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ReleaseSummons {}
+    impl Sealed for ReleaseSummons {}
+    impl Act for ReleaseSummons {
+        const ACTION: Action = Action::CaseDispatch;
+    }
+    impl MemberAct for ReleaseSummons {
+        const NAME: &'static str = "summons.release";
+    }
+}
+
+/// Proof that an authorization check for the act `A` passed. Only the `Authorizer` makes one, so a store
+/// method that takes a `&Permit<A>` cannot be called without the check for `A`:
+///
+/// ```compile_fail
+/// use fengqiao_tenancy::{Permit, act};
+/// fn extend(_: &Permit<act::CaseExtend>) {}
+/// fn with(read: Permit<act::CaseRead>) {
+///     extend(&read); // a read permit is not a permit to extend
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use fengqiao_tenancy::{Permit, act};
+/// fn report(_: &Permit<act::ReportSummons>) {}
+/// fn with(read: Permit<act::CaseRead>) {
+///     report(&read); // reading the case is not reporting to its summons
+/// }
+/// ```
+///
+/// ```compile_fail
+/// // Nobody outside the authorizer makes one.
+/// let forged = fengqiao_tenancy::Permit::<fengqiao_tenancy::act::CaseExtend> {
+///     user_id: 1, action: fengqiao_tenancy::Action::CaseExtend, tenant_id: 1, resource_id: None,
+///     act: std::marker::PhantomData,
+/// };
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Permit<A> {
     user_id: i64,
     action: Action,
     tenant_id: i64,
     resource_id: Option<i64>,
+    act: std::marker::PhantomData<fn() -> A>,
 }
 
-impl Permit {
+impl<A> std::fmt::Debug for Permit<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit")
+            .field("act", &std::any::type_name::<A>().rsplit("::").next())
+            .field("user_id", &self.user_id)
+            .field("action", &self.action)
+            .field("tenant_id", &self.tenant_id)
+            .field("resource_id", &self.resource_id)
+            .finish()
+    }
+}
+
+impl<A> Permit<A> {
+    fn new(user_id: i64, action: Action, tenant_id: i64, resource_id: Option<i64>) -> Self {
+        Permit {
+            user_id,
+            action,
+            tenant_id,
+            resource_id,
+            act: std::marker::PhantomData,
+        }
+    }
+
     pub fn user_id(&self) -> i64 {
         self.user_id
     }
 
+    /// The casbin action that was checked (for a lifecycle permit, the command's).
     pub fn action(&self) -> Action {
         self.action
     }
@@ -244,9 +372,16 @@ impl Permit {
         self.resource_id
     }
 
-    /// Whether this permit is for `action` on `resource_id`.
-    pub fn covers(&self, action: Action, resource_id: Option<i64>) -> bool {
-        self.action == action && self.resource_id == resource_id
+    /// Whether this permit is for the resource `resource_id`.
+    pub fn is_for(&self, resource_id: Option<i64>) -> bool {
+        self.resource_id == resource_id
+    }
+}
+
+impl Permit<act::Lifecycle> {
+    /// Whether this permit is for `command` on `resource_id`.
+    pub fn covers(&self, command: &Command, resource_id: Option<i64>) -> bool {
+        self.action == Action::for_command(command) && self.resource_id == resource_id
     }
 }
 
@@ -435,12 +570,69 @@ impl Authorizer {
     ///
     /// A principal who may not read the target gets `Denied::NotVisible` whatever the action, so that a
     /// refusal never tells a sibling tenant that the resource exists.
-    pub async fn permit(
+    pub async fn permit<A: Act>(
+        &self,
+        principal: &Principal,
+        target: &Target,
+    ) -> Result<Permit<A>, Denied> {
+        let tenant_id = self.check(principal, A::ACTION, target).await?;
+        Ok(Permit::new(
+            principal.user_id,
+            A::ACTION,
+            tenant_id,
+            target.resource_id,
+        ))
+    }
+
+    /// Checks the action of a lifecycle `command` on `target` (as `permit` does).
+    pub async fn permit_command(
+        &self,
+        principal: &Principal,
+        command: &Command,
+        target: &Target,
+    ) -> Result<Permit<act::Lifecycle>, Denied> {
+        let action = Action::for_command(command);
+        let tenant_id = self.check(principal, action, target).await?;
+        Ok(Permit::new(
+            principal.user_id,
+            action,
+            tenant_id,
+            target.resource_id,
+        ))
+    }
+
+    /// Checks that `principal` may read `target` and is a member of `unit_id`, which takes the act `A`
+    /// on it (reporting to a summons of that unit).
+    pub async fn permit_member<A: MemberAct>(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        unit_id: i64,
+    ) -> Result<Permit<A>, Denied> {
+        let tenant_id = self.check(principal, Action::CaseRead, target).await?;
+        if !self.units_of(principal.user_id).await.contains(&unit_id) {
+            return Err(Denied::Forbidden(format!(
+                "{}: only a member of the summoned unit does this",
+                A::NAME
+            )));
+        }
+        Ok(Permit::new(
+            principal.user_id,
+            Action::CaseRead,
+            tenant_id,
+            target.resource_id,
+        ))
+    }
+
+    /// Decides `action` on `target` for `principal`: the tenant whose grant allows it, or why not. Use
+    /// cases take a `Permit` (`permit`); this is for questions that change nothing ("may this caller see
+    /// that?").
+    pub async fn check(
         &self,
         principal: &Principal,
         action: Action,
         target: &Target,
-    ) -> Result<Permit, Denied> {
+    ) -> Result<i64, Denied> {
         let state = self.state.read().await;
         let relation = relation(&state, principal.user_id, target);
         let chain = if action.is_read() {
@@ -449,12 +641,7 @@ impl Authorizer {
             &target.owned_by
         };
         if let Some(tenant_id) = allowed_at(&state, principal.user_id, action, chain, relation) {
-            return Ok(Permit {
-                user_id: principal.user_id,
-                action,
-                tenant_id,
-                resource_id: target.resource_id,
-            });
+            return Ok(tenant_id);
         }
         let read = action.visible_with();
         if read == action
@@ -707,7 +894,7 @@ mod tests {
         let village = a.child(TenantLevel::Village, 111);
         assert!(
             authz
-                .permit(
+                .check(
                     &township_a,
                     Action::CaseDispatch,
                     &case_in(village, None, vec![])
@@ -717,19 +904,19 @@ mod tests {
         );
         assert_eq!(
             authz
-                .permit(&township_a, Action::CaseRead, &case_in(b, None, vec![]))
+                .check(&township_a, Action::CaseRead, &case_in(b, None, vec![]))
                 .await,
             Err(Denied::NotVisible)
         );
         assert_eq!(
             authz
-                .permit(&township_a, Action::CaseDispatch, &case_in(b, None, vec![]))
+                .check(&township_a, Action::CaseDispatch, &case_in(b, None, vec![]))
                 .await,
             Err(Denied::NotVisible)
         );
         assert_eq!(
             authz
-                .permit(
+                .check(
                     &township_a,
                     Action::CaseRead,
                     &case_in(county, None, vec![])
@@ -739,13 +926,13 @@ mod tests {
         );
         assert!(
             authz
-                .permit(&county_sup, Action::CaseRead, &case_in(b, None, vec![]))
+                .check(&county_sup, Action::CaseRead, &case_in(b, None, vec![]))
                 .await
                 .is_ok()
         );
         assert!(matches!(
             authz
-                .permit(&county_sup, Action::CaseDispatch, &case_in(b, None, vec![]))
+                .check(&county_sup, Action::CaseDispatch, &case_in(b, None, vec![]))
                 .await,
             Err(Denied::Forbidden(_))
         ));
@@ -767,8 +954,8 @@ mod tests {
             off_shift_units: vec![50],
             ..case_in(a, Some(50), vec![])
         };
-        assert!(authz.permit(&handler, Action::CaseRead, &off).await.is_ok());
-        match authz.permit(&handler, Action::CaseResolve, &off).await {
+        assert!(authz.check(&handler, Action::CaseRead, &off).await.is_ok());
+        match authz.check(&handler, Action::CaseResolve, &off).await {
             Err(Denied::Forbidden(why)) => assert!(why.contains("duty shift"), "{why}"),
             other => panic!("expected FORBIDDEN, got {other:?}"),
         }
@@ -778,14 +965,14 @@ mod tests {
         };
         assert!(
             authz
-                .permit(&handler, Action::CaseRead, &co_off)
+                .check(&handler, Action::CaseRead, &co_off)
                 .await
                 .is_ok()
         );
         let on = case_in(a, Some(50), vec![]);
         assert!(
             authz
-                .permit(&handler, Action::CaseResolve, &on)
+                .check(&handler, Action::CaseResolve, &on)
                 .await
                 .is_ok()
         );
@@ -808,17 +995,17 @@ mod tests {
         let other = case_in(a, Some(51), vec![]);
         assert!(
             authz
-                .permit(&handler, Action::CaseClaim, &lead)
+                .check(&handler, Action::CaseClaim, &lead)
                 .await
                 .is_ok()
         );
-        assert!(authz.permit(&handler, Action::CaseRead, &co).await.is_ok());
+        assert!(authz.check(&handler, Action::CaseRead, &co).await.is_ok());
         assert!(matches!(
-            authz.permit(&handler, Action::CaseResolve, &co).await,
+            authz.check(&handler, Action::CaseResolve, &co).await,
             Err(Denied::Forbidden(_))
         ));
         assert_eq!(
-            authz.permit(&handler, Action::CaseRead, &other).await,
+            authz.check(&handler, Action::CaseRead, &other).await,
             Err(Denied::NotVisible)
         );
         let scope = authz.case_scope(&handler).await;
@@ -849,13 +1036,13 @@ mod tests {
         };
         assert!(
             authz
-                .permit(&dispatcher, Action::CaseRead, &escalated)
+                .check(&dispatcher, Action::CaseRead, &escalated)
                 .await
                 .is_ok()
         );
         assert!(matches!(
             authz
-                .permit(&dispatcher, Action::CaseDispatch, &escalated)
+                .check(&dispatcher, Action::CaseDispatch, &escalated)
                 .await,
             Err(Denied::Forbidden(_))
         ));
@@ -881,29 +1068,24 @@ mod tests {
             tenant_id: 1,
         };
         let here = Target::in_tenant(Some(1), county);
-        assert!(
-            authz
-                .permit(&admin, Action::UserCreate, &here)
-                .await
-                .is_ok()
-        );
+        assert!(authz.check(&admin, Action::UserCreate, &here).await.is_ok());
         assert!(matches!(
-            authz.permit(&admin, Action::RoleGrant, &here).await,
+            authz.check(&admin, Action::RoleGrant, &here).await,
             Err(Denied::Forbidden(_))
         ));
         assert!(
             authz
-                .permit(&security, Action::RoleGrant, &here)
+                .check(&security, Action::RoleGrant, &here)
                 .await
                 .is_ok()
         );
         assert!(matches!(
-            authz.permit(&security, Action::UserCreate, &here).await,
+            authz.check(&security, Action::UserCreate, &here).await,
             Err(Denied::Forbidden(_))
         ));
         let case = case_in(county, None, vec![]);
         assert_eq!(
-            authz.permit(&security, Action::CaseRead, &case).await,
+            authz.check(&security, Action::CaseRead, &case).await,
             Err(Denied::NotVisible)
         );
     }
@@ -929,18 +1111,18 @@ mod tests {
         };
         let case = case_in(county, None, vec![]);
         assert_eq!(
-            authz.permit(&admin, Action::CaseRead, &case).await,
+            authz.check(&admin, Action::CaseRead, &case).await,
             Err(Denied::NotVisible)
         );
         assert_eq!(
             authz
-                .permit(&admin, Action::AuditRead, &Target::in_tenant(None, county))
+                .check(&admin, Action::AuditRead, &Target::in_tenant(None, county))
                 .await,
             Err(Denied::NotVisible)
         );
         assert!(
             authz
-                .permit(
+                .check(
                     &auditor,
                     Action::AuditRead,
                     &Target::in_tenant(None, county)
@@ -950,7 +1132,7 @@ mod tests {
         );
         for action in Action::ALL.iter().filter(|a| !a.is_read()) {
             assert!(
-                authz.permit(&auditor, *action, &case).await.is_err(),
+                authz.check(&auditor, *action, &case).await.is_err(),
                 "{action}"
             );
         }

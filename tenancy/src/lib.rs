@@ -9,8 +9,8 @@ pub mod password;
 pub mod token;
 
 pub use authz::{
-    Action, Authorizer, AuthzError, CaseScope, Denied, Grant, Permit, Principal, Relation, Role,
-    Target,
+    Act, Action, Authorizer, AuthzError, CaseScope, Denied, Grant, MemberAct, Permit, Principal,
+    Relation, Role, Target, act,
 };
 pub use password::{PasswordError, hash_password, verify_password};
 pub use token::{AccessClaims, RefreshToken, TokenError, TokenIssuer, TokenSettings};

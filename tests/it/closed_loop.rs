@@ -619,10 +619,11 @@ async fn two_scanners_raise_each_supervision_exactly_once() {
         }
         all
     };
+    let system = fengqiao::store::scope::SystemPermit::for_the_process();
     app.clock.advance(chrono::Duration::days(2));
     let (a, b) = tokio::join!(
-        app.state.scan_deadlines_in(Some(app.county.id)),
-        second.scan_deadlines_in(Some(app.county.id))
+        app.state.scan_deadlines_in(&system, Some(app.county.id)),
+        second.scan_deadlines_in(&system, Some(app.county.id))
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.raised + b.raised >= 3, "{a:?} {b:?}");
@@ -631,7 +632,7 @@ async fn two_scanners_raise_each_supervision_exactly_once() {
         vec![vec!["urge"]; 3]
     );
     app.state
-        .scan_deadlines_in(Some(app.county.id))
+        .scan_deadlines_in(&system, Some(app.county.id))
         .await
         .unwrap();
     assert_eq!(
@@ -642,8 +643,8 @@ async fn two_scanners_raise_each_supervision_exactly_once() {
 
     app.clock.advance(chrono::Duration::days(13));
     let (a, b) = tokio::join!(
-        app.state.scan_deadlines_in(Some(app.county.id)),
-        second.scan_deadlines_in(Some(app.county.id))
+        app.state.scan_deadlines_in(&system, Some(app.county.id)),
+        second.scan_deadlines_in(&system, Some(app.county.id))
     );
     let (_, _) = (a.unwrap(), b.unwrap());
     assert_eq!(

@@ -7,7 +7,7 @@ use fengqiao::app::AppState;
 use fengqiao::clock::OffsetClock;
 use fengqiao::config::{Config, Secret};
 use fengqiao::pii::Vault;
-use fengqiao::store::scope::as_system;
+use fengqiao::store::scope::{SystemPermit, as_system};
 use fengqiao::store::tenants::{FirstAccount, TenantRecord};
 use fengqiao_domain::{DivisionCode, TenantLevel};
 use fengqiao_tenancy::{Principal, Role, hash_password};
@@ -203,6 +203,7 @@ impl TestApp {
             let security = format!("c{}.security", &code[..6]);
             // Setting up a county is the operator's work, done as the system.
             let made = as_system(state.store.bootstrap_county(
+                &SystemPermit::for_the_process(),
                 &division,
                 "测试县",
                 FirstAccount {

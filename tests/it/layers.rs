@@ -91,7 +91,37 @@ fn breaches(root: &Path) -> Vec<String> {
             }
         }
     }
+    out.extend(system_leave_outside_the_roots(root));
     out.sort();
+    out
+}
+
+/// Files that may make the process's own leave (`SystemPermit::for_the_process`): the composition roots,
+/// and the module that defines it.
+const MAY_ACT_AS_THE_PROCESS: [&str; 4] = ["lib.rs", "main.rs", "seed.rs", "store/scope.rs"];
+
+/// Every place outside the composition roots that makes a `SystemPermit`: request code must never.
+fn system_leave_outside_the_roots(root: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    sources(root, &mut files);
+    let mut out = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        if MAY_ACT_AS_THE_PROCESS.contains(&relative.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("for_the_process") {
+                out.push(format!(
+                    "{}:{}: only a composition root makes the process's own SystemPermit",
+                    file.display(),
+                    n + 1
+                ));
+            }
+        }
+    }
     out
 }
 
@@ -127,6 +157,18 @@ fn the_check_finds_an_upward_import_and_the_store_in_graphql() {
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found[0].contains("graphql/cases.rs:1") && found[0].contains("names the store"));
     assert!(found[1].contains("store/cases.rs:1") && found[1].contains("above it"));
+
+    // Request code that makes the process's own leave is found; the roots may.
+    std::fs::create_dir_all(root.join("app")).unwrap();
+    std::fs::write(
+        root.join("app/handling.rs"),
+        "fn f() { let p = crate::store::scope::SystemPermit::for_the_process(); }\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("main.rs"), "let p = SystemPermit::for_the_process();\n").unwrap();
+    let found = breaches(root);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found[0].contains("app/handling.rs:1") && found[0].contains("SystemPermit"));
 }
 
 /// The sibling files a source file imports: `super::cases::X` from `graphql/rosters.rs`, or

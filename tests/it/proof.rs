@@ -1243,7 +1243,7 @@ mod properties {
                 let principal = Principal { user_id: user, tenant_id: tree[0].0 };
                 let mut out = Vec::new();
                 for (act, action) in ACTIONS {
-                    let got = match authz.permit(&principal, action, &target).await {
+                    let got = match authz.check(&principal, action, &target).await {
                         Ok(_) => Outcome::Allowed,
                         Err(Denied::NotVisible) => Outcome::NotFound,
                         Err(Denied::Forbidden(_)) => Outcome::Forbidden,

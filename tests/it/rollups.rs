@@ -499,7 +499,10 @@ async fn counters_follow_escalation_reopening_and_rejection_and_equal_the_replay
     app.clock.advance(chrono::Duration::days(40));
     let scan = app
         .state
-        .scan_deadlines_in(Some(app.county.id))
+        .scan_deadlines_in(
+            &fengqiao::store::scope::SystemPermit::for_the_process(),
+            Some(app.county.id),
+        )
         .await
         .unwrap();
     assert!(scan.marked >= 1, "{scan:?}");

@@ -367,7 +367,11 @@ async fn the_outbox_is_written_with_the_case_and_drained_by_the_worker() {
         [case.clone()]
     );
     // A replayed row is harmless.
-    let again = app.state.reindex().await.unwrap();
+    let again = app
+        .state
+        .reindex(&fengqiao::store::scope::SystemPermit::for_the_process())
+        .await
+        .unwrap();
     assert!(again.cases >= 1 && again.replayed >= 1);
     assert_eq!(hit_ids(&search(&app, &clerk, "土地流转").await), [case]);
 }

@@ -12,7 +12,7 @@ use fengqiao::store::cases::{NewCase, NewParty, Transition};
 use fengqiao::store::tokens::Spend;
 use fengqiao_domain::lifecycle::Context;
 use fengqiao_domain::{CaseKind, Category, Channel, Command, PartyRole};
-use fengqiao_tenancy::{Action, Principal, Role, Target, hash_password};
+use fengqiao_tenancy::{Principal, Role, Target, act, hash_password};
 
 use fengqiao::store::scope::within;
 
@@ -87,9 +87,8 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
                     .unwrap();
                 let permit = state
                     .authz
-                    .permit(
+                    .permit::<act::CaseRegister>(
                         &clerk,
-                        Action::CaseRegister,
                         &Target::in_tenant(Some(tenant.id), tenant.ancestry),
                     )
                     .await
@@ -154,7 +153,7 @@ async fn a_transition_on_a_stale_read_is_refused_not_lost() {
             .unwrap();
         let (stale, permit) = app
             .state
-            .case_for(&clerk, case.id, Action::CaseAccept)
+            .case_for_command(&clerk, case.id, &Command::Accept)
             .await
             .unwrap();
         let ctx = Context {

@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use fengqiao_tenancy::{Action, CaseScope, Permit, Principal, Target};
+use fengqiao_domain::Command;
+use fengqiao_tenancy::{Act, Action, CaseScope, MemberAct, Permit, Principal, Target, act};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::cases::{CaseFilter, CaseRecord, PartyRecord};
@@ -122,21 +123,52 @@ impl AppState {
         Ok(self.stations_of(&[unit_id]).await?.remove(&unit_id))
     }
 
-    /// Loads a case and checks `action` on it. A case the principal may not see is `NOT_FOUND`.
-    pub async fn case_for(
+    /// Loads a case and checks the act `A` on it. A case the principal may not see is `NOT_FOUND`.
+    pub async fn case_for<A: Act>(
         &self,
         principal: &Principal,
         case_id: i64,
-        action: Action,
-    ) -> ApiResult<(CaseRecord, Permit)> {
+    ) -> ApiResult<(CaseRecord, Permit<A>)> {
         let case = self.store.case(case_id).await?.ok_or(ApiError::NotFound)?;
         let target = self.case_target(&case, principal).await?;
-        let permit = self.authz.permit(principal, action, &target).await?;
+        let permit = self.authz.permit::<A>(principal, &target).await?;
+        Ok((case, permit))
+    }
+
+    /// Loads a case and checks a lifecycle command on it.
+    pub async fn case_for_command(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        command: &Command,
+    ) -> ApiResult<(CaseRecord, Permit<act::Lifecycle>)> {
+        let case = self.store.case(case_id).await?.ok_or(ApiError::NotFound)?;
+        let target = self.case_target(&case, principal).await?;
+        let permit = self
+            .authz
+            .permit_command(principal, command, &target)
+            .await?;
+        Ok((case, permit))
+    }
+
+    /// Loads a case and checks that `principal` is a member of `unit_id` taking the act `A` for it.
+    pub(crate) async fn case_for_member<A: MemberAct>(
+        &self,
+        principal: &Principal,
+        case_id: i64,
+        unit_id: i64,
+    ) -> ApiResult<(CaseRecord, Permit<A>)> {
+        let case = self.store.case(case_id).await?.ok_or(ApiError::NotFound)?;
+        let target = self.case_target(&case, principal).await?;
+        let permit = self
+            .authz
+            .permit_member::<A>(principal, &target, unit_id)
+            .await?;
         Ok((case, permit))
     }
 
     pub async fn case(&self, principal: &Principal, case_id: i64) -> ApiResult<CaseRecord> {
-        self.case_for(principal, case_id, Action::CaseRead)
+        self.case_for::<act::CaseRead>(principal, case_id)
             .await
             .map(|(case, _)| case)
     }
@@ -145,7 +177,7 @@ impl AppState {
     pub async fn readable(&self, principal: &Principal, case: CaseRecord) -> ApiResult<CaseRecord> {
         let target = self.case_target(&case, principal).await?;
         self.authz
-            .permit(principal, Action::CaseRead, &target)
+            .check(principal, Action::CaseRead, &target)
             .await?;
         Ok(case)
     }
@@ -228,7 +260,7 @@ impl AppState {
             return false;
         };
         self.authz
-            .permit(principal, Action::CaseRevealPersonalData, &target)
+            .check(principal, Action::CaseRevealPersonalData, &target)
             .await
             .is_ok()
     }

@@ -2,7 +2,7 @@
 //! creates, the security administrator grants).
 
 use fengqiao_domain::DivisionCode;
-use fengqiao_tenancy::{Action, Permit, Principal, Role, Target, hash_password};
+use fengqiao_tenancy::{Act, Permit, Principal, Role, Target, act, hash_password};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::tenants::TenantRecord;
@@ -21,20 +21,19 @@ impl AppState {
         Ok((tenant, target))
     }
 
-    pub(crate) async fn permit_on_tenant(
+    pub(crate) async fn permit_on_tenant<A: Act>(
         &self,
         principal: &Principal,
-        action: Action,
         tenant_id: i64,
-    ) -> ApiResult<(TenantRecord, Permit)> {
+    ) -> ApiResult<(TenantRecord, Permit<A>)> {
         let (tenant, target) = self.tenant_target(tenant_id).await?;
-        let permit = self.authz.permit(principal, action, &target).await?;
+        let permit = self.authz.permit::<A>(principal, &target).await?;
         Ok((tenant, permit))
     }
 
     /// A tenant the principal may see.
     pub async fn tenant(&self, principal: &Principal, tenant_id: i64) -> ApiResult<TenantRecord> {
-        self.permit_on_tenant(principal, Action::TenantRead, tenant_id)
+        self.permit_on_tenant::<act::TenantRead>(principal, tenant_id)
             .await
             .map(|(t, _)| t)
     }
@@ -73,7 +72,7 @@ impl AppState {
         name: &str,
     ) -> ApiResult<TenantRecord> {
         let (parent, permit) = self
-            .permit_on_tenant(principal, Action::TenantCreate, parent_id)
+            .permit_on_tenant::<act::TenantCreate>(principal, parent_id)
             .await?;
         let level = parent
             .level
@@ -97,7 +96,7 @@ impl AppState {
         password: &str,
     ) -> ApiResult<UserRecord> {
         let (tenant, permit) = self
-            .permit_on_tenant(principal, Action::UserCreate, tenant_id)
+            .permit_on_tenant::<act::UserCreate>(principal, tenant_id)
             .await?;
         check_username(username)?;
         let password = password.to_owned();
@@ -120,7 +119,7 @@ impl AppState {
         password_hash: &str,
     ) -> ApiResult<UserRecord> {
         let (tenant, permit) = self
-            .permit_on_tenant(principal, Action::UserCreate, tenant_id)
+            .permit_on_tenant::<act::UserCreate>(principal, tenant_id)
             .await?;
         self.store
             .create_user(
@@ -138,7 +137,7 @@ impl AppState {
     pub async fn user(&self, principal: &Principal, user_id: i64) -> ApiResult<UserRecord> {
         let user = self.store.user(user_id).await?.ok_or(ApiError::NotFound)?;
         if user.id != principal.user_id {
-            self.permit_on_tenant(principal, Action::UserRead, user.tenant_id)
+            self.permit_on_tenant::<act::UserRead>(principal, user.tenant_id)
                 .await?;
         }
         Ok(user)
@@ -152,7 +151,7 @@ impl AppState {
         role: Role,
     ) -> ApiResult<fengqiao_tenancy::Grant> {
         let (tenant, permit) = self
-            .permit_on_tenant(principal, Action::RoleGrant, tenant_id)
+            .permit_on_tenant::<act::RoleGrant>(principal, tenant_id)
             .await?;
         let grantee = self.user(principal, user_id).await?;
         if grantee.id == principal.user_id {
@@ -184,7 +183,7 @@ impl AppState {
         residency: Residency,
     ) -> ApiResult<UnitRecord> {
         let (tenant, permit) = self
-            .permit_on_tenant(principal, Action::UnitCreate, tenant_id)
+            .permit_on_tenant::<act::UnitCreate>(principal, tenant_id)
             .await?;
         self.store
             .create_unit(&permit, &tenant, name, department, residency, self.now())
@@ -199,14 +198,14 @@ impl AppState {
             .await
             .contains(&unit.id);
         if !own {
-            self.permit_on_tenant(principal, Action::UnitRead, unit.tenant_id)
+            self.permit_on_tenant::<act::UnitRead>(principal, unit.tenant_id)
                 .await?;
         }
         Ok(unit)
     }
 
     pub async fn units(&self, principal: &Principal, tenant_id: i64) -> ApiResult<Vec<UnitRecord>> {
-        self.permit_on_tenant(principal, Action::UnitRead, tenant_id)
+        self.permit_on_tenant::<act::UnitRead>(principal, tenant_id)
             .await?;
         self.store.units_of_tenant(tenant_id).await
     }
@@ -219,7 +218,7 @@ impl AppState {
     ) -> ApiResult<UnitRecord> {
         let unit = self.store.unit(unit_id).await?.ok_or(ApiError::NotFound)?;
         let (_, permit) = self
-            .permit_on_tenant(principal, Action::UnitManageMembers, unit.tenant_id)
+            .permit_on_tenant::<act::UnitManageMembers>(principal, unit.tenant_id)
             .await?;
         let member = self.user(principal, user_id).await?;
         let home = self.directory.must(&self.store, member.tenant_id).await?;

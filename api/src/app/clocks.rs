@@ -4,7 +4,7 @@ use fengqiao_domain::calendar::WorkingCalendar;
 
 use fengqiao_domain::clocks::{ClockPolicy, Complexity};
 use fengqiao_domain::{Ancestry, CaseKind};
-use fengqiao_tenancy::{Action, Principal};
+use fengqiao_tenancy::{Principal, act};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::policies::TenantPolicy;
@@ -78,7 +78,7 @@ impl AppState {
         set: TenantPolicy,
     ) -> ApiResult<()> {
         let (tenant, permit) = self
-            .permit_on_tenant(principal, Action::TenantConfigure, set.tenant_id)
+            .permit_on_tenant::<act::TenantConfigure>(principal, set.tenant_id)
             .await?;
         self.store
             .set_clock_policy(&permit, &tenant, &set, self.now())

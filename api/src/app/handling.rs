@@ -8,7 +8,7 @@ use fengqiao_domain::code::china_date;
 use fengqiao_domain::lifecycle::Context;
 use fengqiao_domain::risk::RiskFacts;
 use fengqiao_domain::{CaseStatus, Command};
-use fengqiao_tenancy::{Action, Principal};
+use fengqiao_tenancy::{Principal, act};
 
 use crate::error::{ApiError, ApiResult, clean_text};
 use crate::live::{LiveEvent, LiveKind};
@@ -159,8 +159,7 @@ impl AppState {
         command: &Command,
     ) -> ApiResult<CaseRecord> {
         let command = command.clone();
-        let action = Action::for_command(&command);
-        let (case, permit) = self.case_for(principal, case_id, action).await?;
+        let (case, permit) = self.case_for_command(principal, case_id, &command).await?;
         if let Command::Dispatch {
             lead_unit,
             co_units,
@@ -299,9 +298,7 @@ impl AppState {
         reason: &str,
     ) -> ApiResult<CaseRecord> {
         let reason = clean_text("reason", reason, 2, 500, true)?;
-        let (case, permit) = self
-            .case_for(principal, case_id, Action::CaseExtend)
-            .await?;
+        let (case, permit) = self.case_for::<act::CaseExtend>(principal, case_id).await?;
         // The extension of the case's own policy: the one its handling center's chain sets.
         let handler = self.directory.must(&self.store, case.tenant_id).await?;
         let policy =

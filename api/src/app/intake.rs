@@ -3,7 +3,7 @@
 use fengqiao_domain::code::china_date;
 use fengqiao_domain::risk::RiskFacts;
 use fengqiao_domain::{IdCard, Phone};
-use fengqiao_tenancy::{Action, Principal};
+use fengqiao_tenancy::{Principal, act};
 
 use crate::error::{ApiResult, clean_text, personal_data_error};
 use crate::live::{LiveEvent, LiveKind};
@@ -57,7 +57,7 @@ impl AppState {
     ) -> ApiResult<(CaseRecord, bool)> {
         let tenant_id = registration.tenant_id.unwrap_or(principal.tenant_id);
         let (origin, permit) = self
-            .permit_on_tenant(principal, Action::CaseRegister, tenant_id)
+            .permit_on_tenant::<act::CaseRegister>(principal, tenant_id)
             .await?;
         let now = self.now();
         let case = registration.case;

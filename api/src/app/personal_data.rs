@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use std::time::Duration as StdDuration;
 
-use fengqiao_tenancy::{Action, Principal};
+use fengqiao_tenancy::{Principal, act};
 
 use crate::error::{ApiError, ApiResult, clean_text};
 use crate::store::audit::NewAuditRecord;
@@ -125,7 +125,7 @@ impl AppState {
         let reason = clean_text("reason", reason, 2, 500, true)?;
         let reason = reason.as_str();
         let (case, permit) = self
-            .case_for(principal, case_id, Action::CaseRevealPersonalData)
+            .case_for::<act::CaseRevealPersonalData>(principal, case_id)
             .await?;
         let party = self
             .store

@@ -10,7 +10,7 @@ use crate::reports::{
 use crate::store::tenants::TenantRecord;
 use fengqiao_domain::rollup::{Dimension, Month};
 use fengqiao_domain::{CaseKind, Category, TenantLevel, Tier};
-use fengqiao_tenancy::{Action, Principal};
+use fengqiao_tenancy::{Principal, act};
 use std::collections::{BTreeMap, HashMap};
 
 impl AppState {
@@ -30,7 +30,7 @@ impl AppState {
         period: Period,
     ) -> ApiResult<(TenantRecord, DashboardData)> {
         let (tenant, _permit) = self
-            .permit_on_tenant(principal, Action::RollupRead, tenant_id)
+            .permit_on_tenant::<act::RollupRead>(principal, tenant_id)
             .await?;
         let data = self.dashboard_cached(&tenant, period).await?;
         Ok((tenant, data))

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use fengqiao_tenancy::{Action, Principal, Target};
+use fengqiao_tenancy::{Principal, Target, act};
 
 use crate::error::{ApiError, ApiResult};
 use crate::live::{LiveEvent, LiveKind};
@@ -31,7 +31,7 @@ impl AppState {
         };
         let permit = self
             .authz
-            .permit(principal, Action::UnitManageMembers, &target)
+            .permit::<act::UnitManageMembers>(principal, &target)
             .await?;
         if unit.residency != Residency::Rotating {
             return Err(ApiError::bad_input(
@@ -56,7 +56,7 @@ impl AppState {
         report_by: Option<DateTime<Utc>>,
     ) -> ApiResult<SummonsRecord> {
         let (case, permit) = self
-            .case_for(principal, case_id, Action::CaseDispatch)
+            .case_for::<act::CaseDispatch>(principal, case_id)
             .await?;
         let now = self.now();
         let report_by = report_by.unwrap_or(now + SUMMONS_REPORT_WITHIN);
@@ -119,18 +119,8 @@ impl AppState {
             .await?
             .ok_or(ApiError::NotFound)?;
         let (case, permit) = self
-            .case_for(principal, summons.case_id, Action::CaseRead)
+            .case_for_member::<act::ReportSummons>(principal, summons.case_id, summons.unit_id)
             .await?;
-        if !self
-            .authz
-            .units_of(principal.user_id)
-            .await
-            .contains(&summons.unit_id)
-        {
-            return Err(ApiError::Forbidden(
-                "only a member of the summoned unit reports for it".into(),
-            ));
-        }
         let now = self.now();
         let reported = self
             .store
@@ -163,12 +153,13 @@ impl AppState {
             .units_of(principal.user_id)
             .await
             .contains(&summons.unit_id);
-        let action = if member {
-            Action::CaseRead
+        let (case, permit) = if member {
+            self.case_for_member::<act::ReleaseSummons>(principal, summons.case_id, summons.unit_id)
+                .await?
         } else {
-            Action::CaseDispatch
+            self.case_for::<act::ReleaseSummons>(principal, summons.case_id)
+                .await?
         };
-        let (case, permit) = self.case_for(principal, summons.case_id, action).await?;
         self.store
             .release_summons(&permit, &case, &summons, self.now())
             .await

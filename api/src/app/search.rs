@@ -8,7 +8,7 @@ use crate::search::{
     search_error,
 };
 use crate::store::cases::CaseRecord;
-use crate::store::scope;
+use crate::store::scope::{self, SystemPermit};
 use chrono::Duration;
 use fengqiao_domain::TenantLevel;
 use fengqiao_search::{Cursor, Grant, Scope, SearchQuery};
@@ -147,43 +147,44 @@ impl AppState {
 
     /// Builds a new index from the store and swaps it in at once; then replays the changes made while it
     /// read, so nothing committed meanwhile is missing.
-    pub async fn reindex(&self) -> ApiResult<ReindexReport> {
+    pub async fn reindex(&self, system: &SystemPermit) -> ApiResult<ReindexReport> {
         self.search.ready().await?;
-        scope::as_system(async {
-            let started = self.now();
-            let mut rebuild = self.search.index.rebuild().await.map_err(search_error)?;
-            let mut report = ReindexReport::default();
-            let counties = self.search.counties();
-            let parts: Vec<Option<i64>> = match &counties {
-                Some(counties) => counties.iter().copied().map(Some).collect(),
-                None => vec![None],
-            };
-            for county in parts {
-                let mut after = 0;
-                loop {
-                    let docs = self
-                        .store
-                        .case_docs_after(county, after, READ_BATCH)
-                        .await?;
-                    let Some(last) = docs.last() else { break };
-                    after = last.id;
-                    report.cases += docs.len() as u64;
-                    rebuild.add(&docs).await.map_err(search_error)?;
+        system
+            .run(async {
+                let started = self.now();
+                let mut rebuild = self.search.index.rebuild().await.map_err(search_error)?;
+                let mut report = ReindexReport::default();
+                let counties = self.search.counties();
+                let parts: Vec<Option<i64>> = match &counties {
+                    Some(counties) => counties.iter().copied().map(Some).collect(),
+                    None => vec![None],
+                };
+                for county in parts {
+                    let mut after = 0;
+                    loop {
+                        let docs = self
+                            .store
+                            .case_docs_after(county, after, READ_BATCH)
+                            .await?;
+                        let Some(last) = docs.last() else { break };
+                        after = last.id;
+                        report.cases += docs.len() as u64;
+                        rebuild.add(&docs).await.map_err(search_error)?;
+                    }
                 }
-            }
-            rebuild.publish().await.map_err(search_error)?;
-            report.replayed = self
-                .store
-                .reopen_outbox(started - REPLAY_MARGIN, counties.as_deref())
-                .await?;
-            self.settle_search().await?;
-            Ok(report)
-        })
-        .await
+                rebuild.publish().await.map_err(search_error)?;
+                report.replayed = self
+                    .store
+                    .reopen_outbox(started - REPLAY_MARGIN, counties.as_deref())
+                    .await?;
+                self.settle_search().await?;
+                Ok(report)
+            })
+            .await
     }
 
     /// Rebuilds the index when it lacks a county that has cases (a new Meilisearch server or index uid).
-    pub async fn fill_empty_index(&self) -> ApiResult<()> {
+    pub async fn fill_empty_index(&self, system: &SystemPermit) -> ApiResult<()> {
         self.search.ready().await?;
         let empty = scope::as_system(async {
             for county in self.indexed_counties().await? {
@@ -210,7 +211,7 @@ impl AppState {
         .await?;
         if empty {
             tracing::info!("the search index lacks counties that have cases; rebuilding it");
-            let report = self.reindex().await?;
+            let report = self.reindex(system).await?;
             tracing::info!(cases = report.cases, "search index rebuilt");
         }
         Ok(())

@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use fengqiao_domain::CaseStatus;
 use fengqiao_domain::code::china_date;
 use fengqiao_domain::supervision::SupervisionLevel;
-use fengqiao_tenancy::{Action, Principal};
+use fengqiao_tenancy::{Principal, act};
 
 use crate::error::{ApiError, ApiResult, clean_text};
 use crate::store::cases::{CaseFilter, CaseRecord};
-use crate::store::scope::{self};
+use crate::store::scope::SystemPermit;
 use crate::store::supervision::{NewOrder, OrderRecord};
 
 use super::AppState;
@@ -47,14 +47,18 @@ impl AppState {
     /// Raises supervision on every case past a legal deadline: 催办 the day after, 通报 five working days
     /// later. Each missed deadline raises each level once, however many scanners run and however often
     /// (the store's unique trigger guarantees it); the lease only keeps replicas from repeating the work.
-    pub async fn scan_deadlines(&self) -> ApiResult<ScanReport> {
-        self.scan_deadlines_in(None).await
+    pub async fn scan_deadlines(&self, system: &SystemPermit) -> ApiResult<ScanReport> {
+        self.scan_deadlines_in(system, None).await
     }
 
     /// The deadline scanner over one county's cases only (`None`: every county).
     /// A system job: it runs as the system whoever calls it.
-    pub async fn scan_deadlines_in(&self, county: Option<i64>) -> ApiResult<ScanReport> {
-        scope::as_system(self.scan_deadlines_here(county)).await
+    pub async fn scan_deadlines_in(
+        &self,
+        system: &SystemPermit,
+        county: Option<i64>,
+    ) -> ApiResult<ScanReport> {
+        system.run(self.scan_deadlines_here(county)).await
     }
 
     pub(crate) async fn scan_deadlines_here(&self, county: Option<i64>) -> ApiResult<ScanReport> {
@@ -155,7 +159,7 @@ impl AppState {
     ) -> ApiResult<OrderRecord> {
         let reason = clean_text("reason", reason, 2, 2000, true)?;
         let (case, permit) = self
-            .case_for(principal, case_id, Action::CaseSupervise)
+            .case_for::<act::CaseSupervise>(principal, case_id)
             .await?;
         if permit.granted_at() == case.tenant_id {
             return Err(ApiError::Forbidden(
@@ -200,7 +204,7 @@ impl AppState {
             .await?
             .ok_or(ApiError::NotFound)?;
         let (case, permit) = self
-            .case_for(principal, order.case_id, Action::CaseRespondSupervision)
+            .case_for::<act::CaseRespondSupervision>(principal, order.case_id)
             .await?;
         let answered = self
             .store

@@ -19,7 +19,7 @@ use crate::app::{AppState, Caller};
 use crate::error::ApiError;
 use crate::live::LiveEvent;
 use fengqiao_domain::TenantLevel;
-use fengqiao_tenancy::Action;
+use fengqiao_tenancy::act;
 
 /// Something that happened to a case, as its subscriber may see it.
 pub struct LiveEventNode {
@@ -95,7 +95,7 @@ impl LiveSubscription {
         let center = decode_id("tenantId", GlobalId::Tenant, &tenant_id)?;
         let app = state_arc(ctx);
         let (tenant, _) = app
-            .permit_on_tenant(&principal, Action::CaseRead, center)
+            .permit_on_tenant::<act::CaseRead>(&principal, center)
             .await?;
         let wanted = move |e: &LiveEvent| !e.kind.for_unit() && (subtree || e.center_id == center);
         let below = subtree.then_some((tenant.level, tenant.id));

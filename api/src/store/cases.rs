@@ -9,7 +9,7 @@ use fengqiao_domain::{
     CaseCode, CaseKind, CaseState, CaseStatus, Category, Channel, Command, IdCard, PartyRole,
     Phone, TenantLevel, Tier,
 };
-use fengqiao_tenancy::{Action, CaseScope, Permit};
+use fengqiao_tenancy::{CaseScope, Permit, act};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
@@ -285,14 +285,14 @@ impl Store {
     /// refused.
     pub async fn register_case(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::CaseRegister>,
         origin: &TenantRecord,
         new: NewCase,
         assessed: &Assessed,
         vault: &Vault,
         now: DateTime<Utc>,
     ) -> ApiResult<(CaseRecord, bool)> {
-        if !permit.covers(Action::CaseRegister, Some(origin.id)) {
+        if !permit.is_for(Some(origin.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit does not cover registering at {}",
                 origin.id
@@ -668,12 +668,12 @@ impl Store {
     /// Persists one transition and its event, if the case is still at the version it was read at.
     pub async fn apply_transition(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::Lifecycle>,
         case: &CaseRecord,
         t: Transition<'_>,
         now: DateTime<Utc>,
     ) -> ApiResult<CaseRecord> {
-        if !permit.covers(Action::for_command(t.command), Some(case.id)) {
+        if !permit.covers(t.command, Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover case {}",
                 case.id
@@ -881,13 +881,13 @@ impl Store {
     /// the timeline; refused as a conflict if the case changed since it was read.
     pub async fn extend_conclusion(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::CaseExtend>,
         case: &CaseRecord,
         to: NaiveDate,
         reason: &str,
         now: DateTime<Utc>,
     ) -> ApiResult<CaseRecord> {
-        if !permit.covers(Action::CaseExtend, Some(case.id)) {
+        if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover extending case {}",
                 case.id
@@ -965,13 +965,13 @@ impl Store {
     /// Records on the timeline that a party's personal data was shown in full, by whom and why.
     pub async fn record_reveal(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::CaseRevealPersonalData>,
         case: &CaseRecord,
         party_id: i64,
         reason: &str,
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
-        if !permit.covers(Action::CaseRevealPersonalData, Some(case.id)) {
+        if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover revealing on case {}",
                 case.id

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use fengqiao_domain::CaseKind;
 use fengqiao_domain::clocks::{ClockPolicy, Complexity, Period};
-use fengqiao_tenancy::{Action, Permit};
+use fengqiao_tenancy::{Permit, act};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
@@ -33,12 +33,12 @@ impl Store {
     /// Sets a tenant's policy for a kind and complexity; the permit is for `tenant.configure` on it.
     pub async fn set_clock_policy(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::TenantConfigure>,
         tenant: &TenantRecord,
         set: &TenantPolicy,
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
-        if !permit.covers(Action::TenantConfigure, Some(tenant.id)) {
+        if !permit.is_for(Some(tenant.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover configuring {}",
                 tenant.id

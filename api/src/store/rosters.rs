@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use fengqiao_domain::roster::DutyRoster;
-use fengqiao_tenancy::{Action, Permit};
+use fengqiao_tenancy::{Permit, act};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -38,12 +38,12 @@ impl Store {
     /// Replaces a rotating unit's roster.
     pub async fn set_duty_roster(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::UnitManageMembers>,
         unit: &UnitRecord,
         roster: &DutyRoster,
         now: DateTime<Utc>,
     ) -> ApiResult<()> {
-        if !permit.covers(Action::UnitManageMembers, Some(unit.id)) {
+        if !permit.is_for(Some(unit.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover the roster of unit {}",
                 unit.id
@@ -160,13 +160,13 @@ impl Store {
     /// Summons an on-call unit to a case, on the case's timeline. One open summons per case and unit.
     pub async fn summon(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::CaseDispatch>,
         case: &CaseRecord,
         unit: &UnitRecord,
         report_by: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> ApiResult<SummonsRecord> {
-        if !permit.covers(Action::CaseDispatch, Some(case.id)) {
+        if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover summoning to case {}",
                 case.id
@@ -270,14 +270,46 @@ impl Store {
     }
 
     /// Records the unit's report (报到), late when after the report-by time; once.
+    ///
+    /// The permit is for reporting, which only a member of the summoned unit gets
+    /// (`AppState::case_for_member`); a permit to read the case does not compile here:
+    ///
+    /// ```compile_fail
+    /// # use fengqiao::{app::AppState, store::rosters::SummonsRecord};
+    /// # use fengqiao_tenancy::{Principal, act};
+    /// async fn report(app: &AppState, who: &Principal, summons: &SummonsRecord) {
+    ///     let (case, read) = app.case_for::<act::CaseRead>(who, summons.case_id).await.unwrap();
+    ///     app.store.report_summons(&read, &case, summons, app.now()).await.unwrap();
+    /// }
+    /// ```
+    ///
+    /// nor does a permit to release it (`release_summons` takes that one, as this compiles):
+    ///
+    /// ```compile_fail
+    /// # use fengqiao::{app::AppState, store::rosters::SummonsRecord};
+    /// # use fengqiao_tenancy::{Principal, act};
+    /// async fn report(app: &AppState, who: &Principal, summons: &SummonsRecord) {
+    ///     let (case, p) = app.case_for::<act::ReleaseSummons>(who, summons.case_id).await.unwrap();
+    ///     app.store.report_summons(&p, &case, summons, app.now()).await.unwrap();
+    /// }
+    /// ```
+    ///
+    /// ```no_run
+    /// # use fengqiao::{app::AppState, store::rosters::SummonsRecord};
+    /// # use fengqiao_tenancy::{Principal, act};
+    /// async fn release(app: &AppState, who: &Principal, summons: &SummonsRecord) {
+    ///     let (case, p) = app.case_for::<act::ReleaseSummons>(who, summons.case_id).await.unwrap();
+    ///     app.store.release_summons(&p, &case, summons, app.now()).await.unwrap();
+    /// }
+    /// ```
     pub async fn report_summons(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::ReportSummons>,
         case: &CaseRecord,
         summons: &SummonsRecord,
         now: DateTime<Utc>,
     ) -> ApiResult<SummonsRecord> {
-        if permit.resource_id() != Some(case.id) || summons.case_id != case.id {
+        if !permit.is_for(Some(case.id)) || summons.case_id != case.id {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover summons {} of case {}",
                 summons.id,
@@ -317,12 +349,12 @@ impl Store {
     /// Releases an open summons: the unit no longer sees the case.
     pub async fn release_summons(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::ReleaseSummons>,
         case: &CaseRecord,
         summons: &SummonsRecord,
         now: DateTime<Utc>,
     ) -> ApiResult<SummonsRecord> {
-        if permit.resource_id() != Some(case.id) || summons.case_id != case.id {
+        if !permit.is_for(Some(case.id)) || summons.case_id != case.id {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover summons {} of case {}",
                 summons.id,

@@ -102,6 +102,29 @@ impl<S: Stream + Unpin> Stream for Scoped<S> {
     }
 }
 
+/// Leave for work the process does on its own behalf (the deadline scanner, bootstrapping a county,
+/// rebuilding the search index, seeding): the use cases that act for nobody take one, and run as the system
+/// with it. Request code never holds one: only the composition roots (`lib.rs`, `main.rs`, `seed.rs`) and
+/// tests make it, and `tests/it/layers.rs` fails if any other file of the server names `for_the_process`.
+#[derive(Debug)]
+pub struct SystemPermit {
+    _only_by_for_the_process: (),
+}
+
+impl SystemPermit {
+    /// The process's own leave; see the type.
+    pub fn for_the_process() -> SystemPermit {
+        SystemPermit {
+            _only_by_for_the_process: (),
+        }
+    }
+
+    /// Runs `work` as the system.
+    pub async fn run<F: Future>(&self, work: F) -> F::Output {
+        as_system(work).await
+    }
+}
+
 /// Runs `work` as the system: for what must look beyond the caller, such as finding an account by name at
 /// sign-in.
 pub async fn as_system<F: Future>(work: F) -> F::Output {

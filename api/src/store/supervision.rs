@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use fengqiao_domain::supervision::{SupervisionLevel, SupervisionStatus};
-use fengqiao_tenancy::{Action, Permit};
+use fengqiao_tenancy::{Permit, act};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -130,12 +130,12 @@ impl Store {
     /// Issues an order on behalf of a supervisor; the permit is for `case.supervise` on the case.
     pub async fn issue_supervision(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::CaseSupervise>,
         case: &CaseRecord,
         new: &NewOrder<'_>,
         now: DateTime<Utc>,
     ) -> ApiResult<OrderRecord> {
-        if !permit.covers(Action::CaseSupervise, Some(case.id)) {
+        if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover supervising case {}",
                 case.id
@@ -164,13 +164,13 @@ impl Store {
     /// `case.respond_supervision` on the order's case.
     pub async fn respond_supervision(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::CaseRespondSupervision>,
         case: &CaseRecord,
         order_id: i64,
         response: &str,
         now: DateTime<Utc>,
     ) -> ApiResult<OrderRecord> {
-        if !permit.covers(Action::CaseRespondSupervision, Some(case.id)) {
+        if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover answering on case {}",
                 case.id

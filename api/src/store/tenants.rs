@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use fengqiao_domain::{Ancestry, DivisionCode, TenantLevel};
-use fengqiao_tenancy::{Action, Permit};
+use fengqiao_tenancy::{Permit, act};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder,
 };
 
 use super::entities::{role_grant, tenant, user};
+use super::scope::SystemPermit;
 use super::{Store, taken};
 use crate::error::{ApiError, ApiResult, clean_text};
 
@@ -75,6 +76,7 @@ impl Store {
     /// through the API, and everything after it is done by signed-in users holding permits.
     pub async fn bootstrap_county(
         &self,
+        system: &SystemPermit,
         code: &DivisionCode,
         name: &str,
         admin: FirstAccount<'_>,
@@ -82,7 +84,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> ApiResult<(TenantRecord, FirstAccounts)> {
         check_name(name)?;
-        let txn = self.begin().await?;
+        let txn = system.run(self.begin()).await?;
         let inserted = tenant::ActiveModel {
             parent_id: Set(None),
             level: Set(TenantLevel::County.as_str().into()),
@@ -141,13 +143,13 @@ impl Store {
     /// Creates a child tenant under `parent`.
     pub async fn create_tenant(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::TenantCreate>,
         parent: &TenantRecord,
         code: &DivisionCode,
         name: &str,
         now: DateTime<Utc>,
     ) -> ApiResult<TenantRecord> {
-        if !permit.covers(Action::TenantCreate, Some(parent.id)) {
+        if !permit.is_for(Some(parent.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit does not cover creating a tenant under {}",
                 parent.id

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use fengqiao_domain::{TenantLevel, vocabulary};
-use fengqiao_tenancy::{Action, Grant, Permit, Role};
+use fengqiao_tenancy::{Act, Grant, Permit, Role, act};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
@@ -87,12 +87,13 @@ impl TryFrom<unit::Model> for UnitRecord {
     }
 }
 
-fn check_permit(permit: &Permit, action: Action, resource: i64) -> ApiResult<()> {
-    if permit.covers(action, Some(resource)) {
+fn check_permit<A: Act>(permit: &Permit<A>, resource: i64) -> ApiResult<()> {
+    if permit.is_for(Some(resource)) {
         Ok(())
     } else {
         Err(ApiError::internal(anyhow::anyhow!(
-            "permit {permit:?} does not cover {action} on {resource}"
+            "permit {permit:?} does not cover {} on {resource}",
+            permit.action()
         )))
     }
 }
@@ -121,14 +122,14 @@ impl Store {
     /// Creates an account in `tenant`; the permit is for `user.create` on that tenant.
     pub async fn create_user(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::UserCreate>,
         tenant: &TenantRecord,
         username: &str,
         display_name: &str,
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> ApiResult<UserRecord> {
-        check_permit(permit, Action::UserCreate, tenant.id)?;
+        check_permit(permit, tenant.id)?;
         check_username(username)?;
         check_text("displayName", display_name, 64)?;
         let txn = self.begin().await?;
@@ -178,13 +179,13 @@ impl Store {
     /// Records a grant; the permit is for `role.grant` on the tenant. Granting a role twice is harmless.
     pub async fn grant_role(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::RoleGrant>,
         grantee: &UserRecord,
         tenant: &TenantRecord,
         role: Role,
         now: DateTime<Utc>,
     ) -> ApiResult<Grant> {
-        check_permit(permit, Action::RoleGrant, tenant.id)?;
+        check_permit(permit, tenant.id)?;
         let grant = Grant {
             user_id: grantee.id,
             role,
@@ -241,14 +242,14 @@ impl Store {
     /// Creates a unit stationed in `tenant`; the permit is for `unit.create` on that tenant.
     pub async fn create_unit(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::UnitCreate>,
         tenant: &TenantRecord,
         name: &str,
         department: &str,
         residency: Residency,
         now: DateTime<Utc>,
     ) -> ApiResult<UnitRecord> {
-        check_permit(permit, Action::UnitCreate, tenant.id)?;
+        check_permit(permit, tenant.id)?;
         check_text("name", name, 100)?;
         check_text("department", department, 64)?;
         let txn = self.begin().await?;
@@ -272,11 +273,11 @@ impl Store {
     /// Adds a member to a unit; the permit is for `unit.manage_members` on the unit's tenant.
     pub async fn add_unit_member(
         &self,
-        permit: &Permit,
+        permit: &Permit<act::UnitManageMembers>,
         unit: &UnitRecord,
         member: &UserRecord,
     ) -> ApiResult<()> {
-        check_permit(permit, Action::UnitManageMembers, unit.tenant_id)?;
+        check_permit(permit, unit.tenant_id)?;
         let txn = self.begin().await?;
         let inserted = unit_member::ActiveModel {
             unit_id: Set(unit.id),

@@ -322,7 +322,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let action = ACTIONS[rng.gen_range(0..ACTIONS.len())];
         let target = target(&tree, &home, &mut rng);
         let t = Instant::now();
-        let outcome = authz.permit(&principal, action, &target).await;
+        let outcome = authz.check(&principal, action, &target).await;
         permits.push(t.elapsed());
         match outcome {
             Ok(_) => allowed += 1,

@@ -907,7 +907,7 @@ async fn measure(
             if !no_scan {
                 let t = Instant::now();
                 let scan = state
-                    .scan_deadlines()
+                    .scan_deadlines(&fengqiao::store::scope::SystemPermit::for_the_process())
                     .await
                     .map_err(|e| anyhow::anyhow!(e.detail()))?;
                 let secs = t.elapsed().as_secs_f64();
