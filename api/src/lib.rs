@@ -81,7 +81,7 @@ pub async fn migrate(config: &Config, store: &Store) -> anyhow::Result<()> {
 /// Connects everything the configuration names and loads the authorization policy; an embedded search
 /// index found empty or of another format is built from the store first.
 pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
-    assemble_state(config, clock, true).await
+    assemble_state(config, clock, Index::Built).await
 }
 
 /// As `build_state`, but leaves an empty search index alone: for `fengqiao reindex`, which builds it.
@@ -89,28 +89,47 @@ pub async fn build_state_for_reindex(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<AppState>> {
-    assemble_state(config, clock, false).await
+    assemble_state(config, clock, Index::AsFound).await
+}
+
+/// The state of a command that changes or checks the store only (`bootstrap-county`, `load-calendar`,
+/// `verify-rollups`), run beside a server on the same data: the embedded search index is not opened (the
+/// server holds it; the outbox feeds it), no worker runs, and what the command changes reaches running
+/// servers through the policy change feed.
+pub async fn build_state_for_command(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<AppState>> {
+    let mut config = config.clone();
+    config.search.worker = false;
+    assemble_state(&config, clock, Index::NotOpened).await
 }
 
 /// Start-up is work the process does on its own behalf: it runs as the system.
+/// What a state does with the embedded search index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Index {
+    /// Opened, and built from the store when found empty or of another format.
+    Built,
+    /// Opened as it is (`reindex` builds it).
+    AsFound,
+    /// Not opened (a command beside a running server).
+    NotOpened,
+}
+
 async fn assemble_state(
     config: &Config,
     clock: Arc<dyn Clock>,
-    build_empty_index: bool,
+    index: Index,
 ) -> anyhow::Result<Arc<AppState>> {
     // Boxed: the assembly is a large future, and tests build several states on one thread's stack.
-    crate::store::scope::as_system(Box::pin(assemble_state_as_system(
-        config,
-        clock,
-        build_empty_index,
-    )))
-    .await
+    crate::store::scope::as_system(Box::pin(assemble_state_as_system(config, clock, index))).await
 }
 
 async fn assemble_state_as_system(
     config: &Config,
     clock: Arc<dyn Clock>,
-    build_empty_index: bool,
+    index: Index,
 ) -> anyhow::Result<Arc<AppState>> {
     let url = config.effective_database_url();
     if url.starts_with("sqlite:") && config.database_url.is_empty() {
@@ -182,7 +201,7 @@ async fn assemble_state_as_system(
     let authz = Authorizer::new()
         .await
         .context("loading the authorization model")?;
-    let search = open_search(config, &store).await?;
+    let search = open_search(config, &store, index).await?;
     let state = Arc::new(AppState {
         store,
         authz,
@@ -220,7 +239,7 @@ async fn assemble_state_as_system(
         .build_missing_rollups()
         .await
         .map_err(|e| anyhow::anyhow!("building rollup counters: {}", e.detail()))?;
-    if build_empty_index && state.search.needs_rebuild {
+    if index == Index::Built && state.search.needs_rebuild {
         let report = state
             .reindex(&SystemPermit::for_the_process())
             .await
@@ -239,7 +258,11 @@ async fn assemble_state_as_system(
 
 /// Opens the search index the configuration names: Meilisearch when `search.meili_url` is set, else the
 /// embedded index in its folder (waiting a moment for an earlier state of this process to let it go).
-async fn open_search(config: &Config, store: &Store) -> anyhow::Result<search::Search> {
+async fn open_search(
+    config: &Config,
+    store: &Store,
+    index: Index,
+) -> anyhow::Result<search::Search> {
     use fengqiao_search::{EmbeddedIndex, MeiliIndex, SearchError};
     let wake = store.outbox.clone();
     let batch = config.search.batch;
@@ -274,6 +297,15 @@ async fn open_search(config: &Config, store: &Store) -> anyhow::Result<search::S
         search.prepare().await;
         return Ok(search);
     }
+    if index == Index::NotOpened && settings.meili_url.is_empty() {
+        return Ok(search::Search::new(
+            Arc::new(search::NotOpened),
+            search::Engine::Embedded,
+            wake,
+            batch,
+            settings.counties.clone(),
+        ));
+    }
     let dir = settings.index_dir(&config.data_dir);
     let mut attempts = 0;
     let index = loop {
@@ -305,6 +337,33 @@ async fn open_search(config: &Config, store: &Store) -> anyhow::Result<search::S
     );
     search.needs_rebuild = needs_rebuild;
     Ok(search)
+}
+
+/// Creates a county and its two administrators (the `bootstrap-county` command), beside any running
+/// server: the index is not opened, and the running servers learn of the new grants through the policy
+/// change feed, so the administrators sign in and work at once.
+pub async fn bootstrap_county(
+    config: &Config,
+    code: &fengqiao_domain::DivisionCode,
+    name: &str,
+    admin: crate::store::tenants::FirstAccount<'_>,
+    security: crate::store::tenants::FirstAccount<'_>,
+) -> anyhow::Result<crate::store::tenants::TenantRecord> {
+    let state = build_state_for_command(config, Arc::new(crate::clock::SystemClock)).await?;
+    let (county, _) = state
+        .store
+        .bootstrap_county(
+            &SystemPermit::for_the_process(),
+            code,
+            name,
+            admin,
+            security,
+            state.now(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    state.announce(&crate::app::PolicyChange::Everything).await;
+    Ok(county)
 }
 
 /// Serves the API as configured: seeds the demo county first when configured to, runs the deadline

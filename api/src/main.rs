@@ -142,7 +142,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn verify_rollups(config: &Config, repair: bool) -> anyhow::Result<()> {
-    let state = build_state(config, Arc::new(SystemClock)).await?;
+    let state = fengqiao::build_state_for_command(config, Arc::new(SystemClock)).await?;
     let started = std::time::Instant::now();
     let counties = state
         .verify_rollups(None, repair)
@@ -256,7 +256,7 @@ async fn load_calendar(config: &Config, file: &std::path::Path) -> anyhow::Resul
         .with_context(|| format!("in {}", file.display()))?;
     let mut config = config.clone();
     config.auto_migrate = true;
-    let state = build_state(&config, Arc::new(SystemClock)).await?;
+    let state = fengqiao::build_state_for_command(&config, Arc::new(SystemClock)).await?;
     let now = fengqiao::clock::Clock::now(&SystemClock);
     as_system(state.store.save_calendar_notice(&notice, &text, now))
         .await
@@ -301,28 +301,22 @@ async fn bootstrap_county(
     };
     let admin_hash = next_password("system administrator's")?;
     let security_hash = next_password("security administrator's")?;
-    let state = build_state(config, Arc::new(SystemClock)).await?;
-    let now = fengqiao::clock::Clock::now(&SystemClock);
-    let (county, _) = state
-        .store
-        .bootstrap_county(
-            &SystemPermit::for_the_process(),
-            &code,
-            name,
-            FirstAccount {
-                username: admin,
-                display_name: "系统管理员",
-                password_hash: &admin_hash,
-            },
-            FirstAccount {
-                username: security,
-                display_name: "安全保密管理员",
-                password_hash: &security_hash,
-            },
-            now,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    let county = fengqiao::bootstrap_county(
+        config,
+        &code,
+        name,
+        FirstAccount {
+            username: admin,
+            display_name: "系统管理员",
+            password_hash: &admin_hash,
+        },
+        FirstAccount {
+            username: security,
+            display_name: "安全保密管理员",
+            password_hash: &security_hash,
+        },
+    )
+    .await?;
     println!(
         "created county {} ({}) with administrators {admin} and {security}",
         county.name, county.code

@@ -264,3 +264,55 @@ pub(crate) fn child_level(level: TenantLevel) -> Option<TenantLevel> {
         TenantLevel::Grid => None,
     }
 }
+
+/// The index of a command that needs none (`bootstrap-county`, `load-calendar`, `verify-rollups`): the
+/// embedded index belongs to the server that runs on the same data directory (and cannot be opened twice),
+/// and what the command changes reaches that server's index through the outbox. Every call is refused.
+pub struct NotOpened;
+
+impl NotOpened {
+    fn refused() -> SearchError {
+        SearchError::Unavailable(
+            "this command does not open the search index; the server's worker feeds it from the outbox"
+                .into(),
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl CaseIndex for NotOpened {
+    async fn upsert(&self, _: &[fengqiao_search::CaseDoc]) -> Result<(), SearchError> {
+        Err(Self::refused())
+    }
+
+    async fn delete(&self, _: &[i64]) -> Result<(), SearchError> {
+        Err(Self::refused())
+    }
+
+    async fn search(
+        &self,
+        _: &fengqiao_search::SearchQuery,
+    ) -> Result<fengqiao_search::SearchPage, SearchError> {
+        Err(Self::refused())
+    }
+
+    async fn fingerprint(
+        &self,
+        _: i64,
+        _: Option<fengqiao_search::Subtree>,
+    ) -> Result<Fingerprint, SearchError> {
+        Err(Self::refused())
+    }
+
+    async fn digests(
+        &self,
+        _: i64,
+        _: Option<fengqiao_search::Subtree>,
+    ) -> Result<Vec<(i64, u64)>, SearchError> {
+        Err(Self::refused())
+    }
+
+    async fn rebuild(&self) -> Result<Box<dyn fengqiao_search::Rebuild>, SearchError> {
+        Err(Self::refused())
+    }
+}

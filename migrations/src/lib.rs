@@ -16,6 +16,7 @@ mod m20261126_000001_row_security;
 mod m20261126_000002_grid_codes;
 mod m20261127_000001_search_outbox;
 mod m20261206_000001_sign_in_defences;
+mod m20261207_000001_policy_changes;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_grid_codes::Migration),
             Box::new(m20261127_000001_search_outbox::Migration),
             Box::new(m20261206_000001_sign_in_defences::Migration),
+            Box::new(m20261207_000001_policy_changes::Migration),
         ]
     }
 }

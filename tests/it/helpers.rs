@@ -116,7 +116,7 @@ pub fn meilisearch() -> Option<(String, String)> {
 }
 
 /// A county code no other test (or earlier run on a shared database) uses.
-fn unique_county_code() -> String {
+pub fn unique_county_code() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let salt = std::process::id()
         ^ (std::time::SystemTime::now()
@@ -293,7 +293,8 @@ impl TestApp {
         work: F,
     ) -> F::Output {
         let scope = self.state.db_scope(principal).await.unwrap();
-        fengqiao::store::scope::within(scope, work).await
+        // Boxed: a test's whole body may run in here, and debug builds keep big futures on the stack.
+        fengqiao::store::scope::within(scope, Box::pin(work)).await
     }
 
     /// The id of the account `username`.
@@ -434,5 +435,5 @@ pub async fn graphql_socket(graphql_url: &str) -> Socket {
 
 /// Runs `work` in the scope of an anonymous request (sign-in, refresh).
 pub async fn anonymous<F: std::future::Future>(work: F) -> F::Output {
-    fengqiao::store::scope::within(fengqiao::store::scope::DbScope::Nobody, work).await
+    fengqiao::store::scope::within(fengqiao::store::scope::DbScope::Nobody, Box::pin(work)).await
 }

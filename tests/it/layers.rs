@@ -106,7 +106,11 @@ fn system_leave_outside_the_roots(root: &Path) -> Vec<String> {
     sources(root, &mut files);
     let mut out = Vec::new();
     for file in files {
-        let relative = file.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+        let relative = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         if MAY_ACT_AS_THE_PROCESS.contains(&relative.as_str()) {
             continue;
         }
@@ -165,7 +169,11 @@ fn the_check_finds_an_upward_import_and_the_store_in_graphql() {
         "fn f() { let p = crate::store::scope::SystemPermit::for_the_process(); }\n",
     )
     .unwrap();
-    std::fs::write(root.join("main.rs"), "let p = SystemPermit::for_the_process();\n").unwrap();
+    std::fs::write(
+        root.join("main.rs"),
+        "let p = SystemPermit::for_the_process();\n",
+    )
+    .unwrap();
     let found = breaches(root);
     assert_eq!(found.len(), 3, "{found:#?}");
     assert!(found[0].contains("app/handling.rs:1") && found[0].contains("SystemPermit"));

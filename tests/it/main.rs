@@ -9,6 +9,7 @@
 
 mod auth;
 mod closed_loop;
+mod commands;
 mod errors;
 mod grids;
 mod helpers;

@@ -1,5 +1,7 @@
 //! Grants, unit memberships and in-memory rules kept the same on every replica: changes applied here and
-//! told to the others over the bus.
+//! told to the others over the bus, and written to the policy change feed in the database, which every
+//! server reads every few seconds: so a change made by another process (a command-line tool beside a
+//! running server, a replica without Redis) reaches it without a restart.
 
 use std::sync::Arc;
 
@@ -36,6 +38,8 @@ pub enum PolicyChange {
     Account {
         user_id: i64,
     },
+    /// Much changed at once (a county bootstrapped): reload everything.
+    Everything,
 }
 
 impl PolicyChange {
@@ -56,6 +60,7 @@ impl PolicyChange {
             PolicyChange::Roster { unit_id } => serde_json::json!({ "roster": unit_id }),
             PolicyChange::Calendar => serde_json::json!({ "reload": "calendar" }),
             PolicyChange::Account { user_id } => serde_json::json!({ "account": user_id }),
+            PolicyChange::Everything => serde_json::json!({ "reload": "everything" }),
         }
         .to_string()
     }
@@ -79,6 +84,7 @@ impl PolicyChange {
         match value.get("reload").and_then(|r| r.as_str()) {
             Some("clock_policies") => return Some(PolicyChange::ClockPolicies),
             Some("calendar") => return Some(PolicyChange::Calendar),
+            Some("everything") => return Some(PolicyChange::Everything),
             _ => {}
         }
         let m = value.get("member")?;
@@ -112,9 +118,17 @@ impl AppState {
         Ok(())
     }
 
-    /// Tells every other replica (and any process on the bus) about a change already made here.
+    /// Tells every other replica (and any process on the bus) about a change already made here: at once
+    /// over the bus, and through the feed, which every server reads every `FEED_POLL`.
     pub async fn announce(&self, change: &PolicyChange) {
-        if let Err(e) = self.bus.publish(POLICY_TOPIC, &change.to_message()).await {
+        let message = change.to_message();
+        // Boxed: the use cases that change a policy await this inside a request, whose future a debug
+        // build keeps on the worker's stack.
+        let appended = Box::pin(self.store.append_policy_change(&message, self.now()));
+        if let Err(e) = scope::as_system(appended).await {
+            tracing::warn!(error = %e.detail(), "could not write a policy change to the feed");
+        }
+        if let Err(e) = self.bus.publish(POLICY_TOPIC, &message).await {
             // The other replicas reload everything when their subscription comes back.
             tracing::warn!(error = %e, "could not publish a policy change");
         }
@@ -140,6 +154,8 @@ impl AppState {
             PolicyChange::Roster { unit_id } => self.forget_stations(Some(*unit_id)),
             PolicyChange::Calendar => self.reload_calendar().await,
             PolicyChange::Account { user_id } => self.forget_account(Some(*user_id)),
+            // Boxed: a reload of everything is a large future, and this match is awaited in requests.
+            PolicyChange::Everything => Box::pin(self.reload_everything()).await,
         }
     }
 
@@ -163,7 +179,9 @@ impl AppState {
             .subscribe(POLICY_TOPIC)
             .await
             .map_err(ApiError::internal)?;
+        let fed_up_to = scope::as_system(self.store.policy_feed_end()).await?;
         self.load_policies().await?;
+        self.start_feed_reader(fed_up_to);
         let state = Arc::downgrade(self);
         tokio::spawn(async move {
             loop {
@@ -188,5 +206,85 @@ impl AppState {
             }
         });
         Ok(())
+    }
+
+    /// Reads the policy change feed from position `after` every `FEED_POLL` and applies what other
+    /// processes wrote (and, harmlessly, this one's own changes again), for as long as the state lives;
+    /// prunes changes older than `FEED_KEPT` now and then.
+    fn start_feed_reader(self: &Arc<Self>, mut after: i64) {
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut last_prune = std::time::Instant::now();
+            loop {
+                tokio::time::sleep(FEED_POLL).await;
+                let Some(state) = state.upgrade() else { break };
+                let read = scope::as_system(state.store.policy_changes_after(after, 500)).await;
+                match read {
+                    Ok(changes) => {
+                        for (position, message) in changes {
+                            after = position;
+                            let outcome = match PolicyChange::from_message(&message) {
+                                Some(change) => state.apply_policy_change(&change).await,
+                                None => state.reload_everything().await,
+                            };
+                            if let Err(e) = outcome {
+                                tracing::error!(error = %e.detail(), "could not apply a policy change from the feed");
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e.detail(), "could not read the policy change feed")
+                    }
+                }
+                if last_prune.elapsed() > FEED_KEPT / 24 {
+                    last_prune = std::time::Instant::now();
+                    let before =
+                        state.now() - chrono::Duration::from_std(FEED_KEPT).unwrap_or_default();
+                    if let Err(e) = scope::as_system(state.store.prune_policy_changes(before)).await
+                    {
+                        tracing::warn!(error = %e.detail(), "could not prune the policy change feed");
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// How often a server reads the policy change feed.
+const FEED_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long changes stay in the feed.
+const FEED_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_change_reads_back_as_it_was_written() {
+        let changes = [
+            PolicyChange::Grant(fengqiao_tenancy::Grant {
+                user_id: 7,
+                role: Role::Dispatcher,
+                tenant_id: 70,
+                level: fengqiao_domain::TenantLevel::Township,
+            }),
+            PolicyChange::Member {
+                unit_id: 3,
+                user_id: 7,
+            },
+            PolicyChange::ClockPolicies,
+            PolicyChange::Roster { unit_id: 3 },
+            PolicyChange::Calendar,
+            PolicyChange::Account { user_id: 7 },
+            PolicyChange::Everything,
+        ];
+        for change in changes {
+            assert_eq!(
+                PolicyChange::from_message(&change.to_message()),
+                Some(change)
+            );
+        }
+        assert_eq!(PolicyChange::from_message("{\"reload\":\"nothing\"}"), None);
+        assert_eq!(PolicyChange::from_message("not json"), None);
     }
 }

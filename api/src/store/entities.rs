@@ -419,3 +419,17 @@ pub mod audit_record {
     }
     no_relations!();
 }
+
+pub mod policy_change {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "policy_changes")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub message: String,
+        pub at: DateTimeUtc,
+    }
+    no_relations!();
+}

@@ -8,6 +8,7 @@ pub mod cases;
 mod codes;
 pub mod entities;
 pub mod policies;
+mod policy_feed;
 pub mod rollups;
 pub mod rosters;
 pub mod scope;
