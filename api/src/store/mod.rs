@@ -36,6 +36,9 @@ pub use codes::CodeAllocator;
 
 pub struct Store {
     db: DatabaseConnection,
+    /// Statements run on this store's connections since it connected (reads, writes, transactions'
+    /// scope settings): what the batching of GraphQL child fields is measured by.
+    statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     codes: CodeAllocator,
     /// Notified after a transaction that wrote to the search outbox commits: wakes the search worker.
     pub(crate) outbox: std::sync::Arc<tokio::sync::Notify>,
@@ -56,7 +59,14 @@ impl Store {
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(10))
             .sqlx_logging(false);
-        let db = Database::connect(options).await?;
+        let mut db = Database::connect(options).await?;
+        let statements = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        {
+            let statements = statements.clone();
+            db.set_metric_callback(move |_| {
+                statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
         if sqlite {
             for pragma in [
                 "PRAGMA journal_mode=WAL",
@@ -69,9 +79,23 @@ impl Store {
         }
         Ok(Store {
             db,
+            statements,
             codes: CodeAllocator::new(64),
             outbox: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// How many statements this store has run since it connected.
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend() {
+            DatabaseBackend::Postgres => "postgres",
+            _ => "sqlite",
+        }
     }
 
     pub fn backend(&self) -> DatabaseBackend {
