@@ -194,7 +194,9 @@ pub struct CountyDrift {
     pub check: CountyCheck,
 }
 
-pub(crate) fn generation_key(county_id: i64) -> String {
+/// The cache key whose value moves on whenever a county's figures change: cached dashboards carry the value
+/// they were computed under and are dropped once it moves.
+pub fn generation_key(county_id: i64) -> String {
     format!("rollup-gen:{county_id}")
 }
 

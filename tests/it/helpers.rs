@@ -388,6 +388,9 @@ pub fn async_graphql_name(role: Role) -> String {
     role.as_str().to_ascii_uppercase()
 }
 
+/// `registerCase` answering the case's `FIELDS` (replaced by the caller).
+pub const REGISTER_INPUT: &str = "mutation($input: RegisterCaseInput!) { registerCase(input: $input) { replayed case { FIELDS } } }";
+
 pub const REGISTER: &str = "mutation($input: RegisterCaseInput!) { registerCase(input: $input) { replayed case { id code status } } }";
 
 /// A registration input with two parties.

@@ -91,17 +91,31 @@ fn breaches(root: &Path) -> Vec<String> {
             }
         }
     }
-    out.extend(system_leave_outside_the_roots(root));
+    out.extend(calls_out_of_place(root));
     out.sort();
     out
 }
 
-/// Files that may make the process's own leave (`SystemPermit::for_the_process`): the composition roots,
-/// and the module that defines it.
-const MAY_ACT_AS_THE_PROCESS: [&str; 4] = ["lib.rs", "main.rs", "seed.rs", "store/scope.rs"];
+/// Calls that only some files of the server may make, with the reason given when another file does.
+const ONLY_HERE: [(&str, &[&str], &str); 2] = [
+    // The process's own leave (`SystemPermit::for_the_process`): the composition roots and the module that
+    // defines it. Request code must never hold one.
+    (
+        "for_the_process",
+        &["lib.rs", "main.rs", "seed.rs", "store/scope.rs"],
+        "only a composition root makes the process's own SystemPermit",
+    ),
+    // Opening a committed write (`Committed::into_parts`): only `AppState::settle`, which raises the
+    // effects of the change, so no write skips them.
+    (
+        "into_parts(",
+        &["app/effects.rs", "store/committed.rs"],
+        "a committed write is opened only by AppState::settle (app/effects.rs), which raises its effects",
+    ),
+];
 
-/// Every place outside the composition roots that makes a `SystemPermit`: request code must never.
-fn system_leave_outside_the_roots(root: &Path) -> Vec<String> {
+/// Every place that makes one of the `ONLY_HERE` calls outside the files allowed to.
+fn calls_out_of_place(root: &Path) -> Vec<String> {
     let mut files = Vec::new();
     sources(root, &mut files);
     let mut out = Vec::new();
@@ -111,18 +125,16 @@ fn system_leave_outside_the_roots(root: &Path) -> Vec<String> {
             .unwrap()
             .to_string_lossy()
             .replace('\\', "/");
-        if MAY_ACT_AS_THE_PROCESS.contains(&relative.as_str()) {
-            continue;
-        }
         let text = std::fs::read_to_string(&file).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            let code = line.split("//").next().unwrap_or("");
-            if code.contains("for_the_process") {
-                out.push(format!(
-                    "{}:{}: only a composition root makes the process's own SystemPermit",
-                    file.display(),
-                    n + 1
-                ));
+        for (call, allowed, why) in ONLY_HERE {
+            if allowed.contains(&relative.as_str()) {
+                continue;
+            }
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if code.contains(call) {
+                    out.push(format!("{}:{}: {why}", file.display(), n + 1));
+                }
             }
         }
     }
@@ -177,6 +189,26 @@ fn the_check_finds_an_upward_import_and_the_store_in_graphql() {
     let found = breaches(root);
     assert_eq!(found.len(), 3, "{found:#?}");
     assert!(found[0].contains("app/handling.rs:1") && found[0].contains("SystemPermit"));
+
+    // A use case that opens a committed write itself, skipping its effects, is found; settle may.
+    std::fs::write(
+        root.join("app/intake.rs"),
+        "let (case, _) = self.store.register_case(p, o, n, a, v, now).await?.into_parts();\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("app/effects.rs"),
+        "let (value, change) = committed.into_parts();\n",
+    )
+    .unwrap();
+    let found = breaches(root);
+    assert_eq!(found.len(), 4, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("app/intake.rs:1") && f.contains("AppState::settle")),
+        "{found:#?}"
+    );
 }
 
 /// The sibling files a source file imports: `super::cases::X` from `graphql/rosters.rs`, or

@@ -108,6 +108,8 @@ async fn case_codes_stay_unique_under_concurrent_intake_and_across_processes() {
                     )
                     .await
                     .unwrap()
+                    .into_parts()
+                    .0
                     .0
                     .code
             } else {
@@ -177,7 +179,9 @@ async fn a_transition_on_a_stale_read_is_refused_not_lost() {
             .store
             .apply_transition(&permit, &stale, transition(), app.state.now())
             .await
-            .unwrap();
+            .unwrap()
+            .into_parts()
+            .0;
         assert_eq!(first.version, stale.version + 1);
         let second = app
             .state

@@ -85,7 +85,7 @@ fn describe(command: &Command) -> (String, serde_json::Value) {
 }
 
 /// The live events of a lifecycle command that took `before` to `after`.
-fn live_events(
+pub(super) fn live_events(
     command: &Command,
     before: &CaseRecord,
     after: &CaseRecord,
@@ -238,9 +238,7 @@ impl AppState {
                 now,
             )
             .await?;
-        self.rollups_changed(case.origin.county).await;
-        self.raise(live_events(&command, &case, &after, now)).await;
-        Ok(after)
+        Ok(self.settle(after).await)
     }
 
     /// The legal clocks after a command: acceptance starts the conclusion clock (so does arriving at a
@@ -329,8 +327,7 @@ impl AppState {
             .store
             .extend_conclusion(&permit, &case, to, &reason, self.now())
             .await?;
-        self.rollups_changed(case.origin.county).await;
-        Ok(extended)
+        Ok(self.settle(extended).await)
     }
 
     /// The risk grade of a case in state `next` with `clocks`, handled by `handler`.

@@ -6,7 +6,6 @@ use fengqiao_domain::{IdCard, Phone};
 use fengqiao_tenancy::{Principal, act};
 
 use crate::error::{ApiResult, clean_text, personal_data_error};
-use crate::live::{LiveEvent, LiveKind};
 use crate::store::cases::{Assessed, CaseRecord, NewCase, NewParty};
 use crate::store::scope::{self};
 
@@ -101,18 +100,6 @@ impl AppState {
                 now,
             )
             .await?;
-        self.rollups_changed(origin.ancestry.county).await;
-        let (case, replayed) = &registered;
-        if !replayed {
-            self.raise(vec![LiveEvent {
-                kind: LiveKind::Registered,
-                case_id: case.id,
-                unit_id: None,
-                center_id: case.tenant_id,
-                at: now,
-            }])
-            .await;
-        }
-        Ok(registered)
+        Ok(self.settle(registered).await)
     }
 }

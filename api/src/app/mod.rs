@@ -15,6 +15,7 @@
 mod access;
 mod administration;
 mod clocks;
+mod effects;
 mod handling;
 mod identity;
 mod intake;
@@ -39,6 +40,8 @@ pub mod records {
     pub use crate::store::users::{Residency, UnitRecord, UserRecord};
 }
 
+/// For GraphQL's batched loads, which run in a task of their own.
+pub use crate::store::scope::spawn_in_current_scope;
 pub use identity::{
     ADDRESS_FAILURES, ADDRESS_WINDOW, Caller, LOCK_MINUTES, MAX_FAILED_LOGINS, Session,
 };

@@ -202,10 +202,8 @@ impl AppState {
         };
         let mut out = Vec::with_capacity(counties.len());
         for county_id in counties {
-            let check = self.store.check_county_rollups(county_id, repair).await?;
-            if check.repaired {
-                self.rollups_changed(county_id).await;
-            }
+            let checked = self.store.check_county_rollups(county_id, repair).await?;
+            let check = self.settle(checked).await;
             out.push(CountyDrift { county_id, check });
         }
         Ok(out)

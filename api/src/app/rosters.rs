@@ -5,7 +5,6 @@ use chrono::{DateTime, Duration, Utc};
 use fengqiao_tenancy::{Principal, Target, act};
 
 use crate::error::{ApiError, ApiResult};
-use crate::live::{LiveEvent, LiveKind};
 use crate::store::cases::CaseRecord;
 use crate::store::rosters::SummonsRecord;
 use crate::store::users::{Residency, UnitRecord};
@@ -96,15 +95,7 @@ impl AppState {
             .store
             .summon(&permit, &case, &unit, report_by, now)
             .await?;
-        self.raise(vec![LiveEvent {
-            kind: LiveKind::Summoned,
-            case_id: case.id,
-            unit_id: Some(unit.id),
-            center_id: case.tenant_id,
-            at: now,
-        }])
-        .await;
-        Ok(summons)
+        Ok(self.settle(summons).await)
     }
 
     /// The unit reports (报到) to a summons; a report after the report-by time is recorded as late.
@@ -126,15 +117,7 @@ impl AppState {
             .store
             .report_summons(&permit, &case, &summons, now)
             .await?;
-        self.raise(vec![LiveEvent {
-            kind: LiveKind::SummonsReported,
-            case_id: case.id,
-            unit_id: Some(summons.unit_id),
-            center_id: case.tenant_id,
-            at: now,
-        }])
-        .await;
-        Ok(reported)
+        Ok(self.settle(reported).await)
     }
 
     /// Releases a summons (the center, or the unit itself): the unit no longer sees the case.
@@ -160,9 +143,11 @@ impl AppState {
             self.case_for::<act::ReleaseSummons>(principal, summons.case_id)
                 .await?
         };
-        self.store
+        let released = self
+            .store
             .release_summons(&permit, &case, &summons, self.now())
-            .await
+            .await?;
+        Ok(self.settle(released).await)
     }
 
     /// The summonses of a case the principal may read.

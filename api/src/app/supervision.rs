@@ -3,8 +3,6 @@
 
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Utc};
-
 use fengqiao_domain::CaseStatus;
 use fengqiao_domain::code::china_date;
 use fengqiao_domain::supervision::SupervisionLevel;
@@ -91,10 +89,12 @@ impl AppState {
             after = last.id;
             for case in &batch {
                 report.examined += 1;
-                self.regrade_overdue(case, now).await?;
-                if self.store.mark_overdue(case, now).await? {
+                let marked = self.store.mark_overdue(case, now).await?;
+                if self.settle(marked).await {
                     report.marked += 1;
-                    self.rollups_changed(case.origin.county).await;
+                } else {
+                    // Marked before: time may still have changed its grade.
+                    self.regrade_overdue(case).await?;
                 }
                 let Some((stage, missed)) = missed_deadline(case) else {
                     continue;
@@ -114,13 +114,12 @@ impl AppState {
                         respond_by: due.1,
                         issuer_tenant_id: issuer,
                     };
-                    if self
+                    let raised = self
                         .store
                         .raise_supervision(case, &new, &trigger, now)
-                        .await?
-                    {
+                        .await?;
+                    if self.settle(raised).await {
                         report.raised += 1;
-                        self.rollups_changed(case.origin.county).await;
                     }
                 }
             }
@@ -130,22 +129,6 @@ impl AppState {
             .await
             .map_err(ApiError::internal)?;
         Ok(report)
-    }
-
-    /// Updates the risk grade of a case that became overdue without any event.
-    pub(crate) async fn regrade_overdue(
-        &self,
-        case: &CaseRecord,
-        now: DateTime<Utc>,
-    ) -> ApiResult<()> {
-        let handler = self.directory.must(&self.store, case.tenant_id).await?;
-        let grade = self
-            .regrade(case, &case.state, case.clocks, &handler, now)
-            .await?;
-        if grade != case.risk {
-            self.store.update_risk(case, &grade, now).await?;
-        }
-        Ok(())
     }
 
     /// Issues a supervision order on a case handled by a center below the supervisor's.
@@ -186,8 +169,7 @@ impl AppState {
             .store
             .issue_supervision(&permit, &case, &new, self.now())
             .await?;
-        self.rollups_changed(case.origin.county).await;
-        Ok(order)
+        Ok(self.settle(order).await)
     }
 
     /// Answers an open supervision order on one of the principal's center's cases.
@@ -210,7 +192,6 @@ impl AppState {
             .store
             .respond_supervision(&permit, &case, order.id, &response, self.now())
             .await?;
-        self.rollups_changed(case.origin.county).await;
-        Ok(answered)
+        Ok(self.settle(answered).await)
     }
 }

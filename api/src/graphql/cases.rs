@@ -7,6 +7,7 @@ use fengqiao_domain as d;
 use fengqiao_domain::{Command, EscalationTarget as DomainTarget, ReturnDecision};
 use serde::Serialize;
 
+use super::batches::{self, OrdersOf, PartiesOf, SummonsesOf, TimelineOf};
 use super::enums::*;
 use super::ids::{GlobalId, decode_cursor, decode_id, encode_cursor, encode_id};
 use super::nodes::{CaseNode, StaffNode, SummonsNode, TenantNode, UnitNode};
@@ -130,7 +131,7 @@ impl CaseNode {
         let Some(id) = self.0.state.leader else {
             return Ok(None);
         };
-        Ok(state(ctx).staff(id).await?.map(StaffNode))
+        batches::staff(ctx, id).await
     }
 
     /// The level of the center where the case was resolved.
@@ -206,34 +207,26 @@ impl CaseNode {
 
     /// The first-contact clerk (首问负责制), who registered the case.
     async fn registered_by(&self, ctx: &Context<'_>) -> Result<Option<StaffNode>> {
-        Ok(state(ctx).staff(self.0.registered_by).await?.map(StaffNode))
+        batches::staff(ctx, self.0.registered_by).await
     }
 
     async fn lead_unit(&self, ctx: &Context<'_>) -> Result<Option<UnitNode>> {
         let Some(id) = self.0.state.lead_unit else {
             return Ok(None);
         };
-        Ok(state(ctx).unit_record(id).await?.map(UnitNode))
+        batches::unit(ctx, id).await
     }
 
     #[graphql(complexity = "3 * child_complexity")]
     async fn co_units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
-        let app = state(ctx);
-        let mut out = Vec::with_capacity(self.0.state.co_units.len());
-        for id in &self.0.state.co_units {
-            if let Some(unit) = app.unit_record(*id).await? {
-                out.push(UnitNode(unit));
-            }
-        }
-        Ok(out)
+        batches::units(ctx, &self.0.state.co_units).await
     }
 
     /// The parties, with names, ID numbers, phones and addresses masked. `revealParty` shows them in
     /// full to a role allowed to, with a reason, and records it on the timeline.
     #[graphql(complexity = "5 * child_complexity")]
     async fn parties(&self, ctx: &Context<'_>) -> Result<Vec<PartyNode>> {
-        Ok(state(ctx)
-            .parties(&self.0)
+        Ok(batches::of_case(ctx, PartiesOf(self.0.id))
             .await?
             .into_iter()
             .map(PartyNode)
@@ -243,8 +236,7 @@ impl CaseNode {
     /// Supervision orders on the case (督办), oldest first.
     #[graphql(complexity = "5 * child_complexity")]
     async fn supervision_orders(&self, ctx: &Context<'_>) -> Result<Vec<SupervisionOrderNode>> {
-        Ok(state(ctx)
-            .supervision_orders(&self.0)
+        Ok(batches::of_case(ctx, OrdersOf(self.0.id))
             .await?
             .into_iter()
             .map(SupervisionOrderNode)
@@ -254,8 +246,7 @@ impl CaseNode {
     /// On-call units summoned to the case, oldest first.
     #[graphql(complexity = "5 * child_complexity")]
     async fn summonses(&self, ctx: &Context<'_>) -> Result<Vec<SummonsNode>> {
-        Ok(state(ctx)
-            .summonses(&self.0)
+        Ok(batches::of_case(ctx, SummonsesOf(self.0.id))
             .await?
             .into_iter()
             .map(SummonsNode)
@@ -265,8 +256,7 @@ impl CaseNode {
     /// Every event of the case, oldest first: who did what, from which status to which, and when.
     #[graphql(complexity = "10 * child_complexity")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
-        Ok(state(ctx)
-            .timeline(&self.0)
+        Ok(batches::of_case(ctx, TimelineOf(self.0.id))
             .await?
             .into_iter()
             .map(EventNode)
@@ -335,7 +325,7 @@ impl SupervisionOrderNode {
         let Some(id) = self.0.issued_by else {
             return Ok(None);
         };
-        Ok(state(ctx).staff(id).await?.map(StaffNode))
+        batches::staff(ctx, id).await
     }
 
     /// The supervising center.
@@ -408,7 +398,7 @@ impl EventNode {
     }
 
     async fn actor(&self, ctx: &Context<'_>) -> Result<Option<StaffNode>> {
-        Ok(state(ctx).staff(self.0.actor_id).await?.map(StaffNode))
+        batches::staff(ctx, self.0.actor_id).await
     }
 
     /// The unit the actor acted for, if any.
@@ -416,7 +406,7 @@ impl EventNode {
         let Some(id) = self.0.unit_id else {
             return Ok(None);
         };
-        Ok(state(ctx).unit_record(id).await?.map(UnitNode))
+        batches::unit(ctx, id).await
     }
 
     /// The center that held the case when this happened.

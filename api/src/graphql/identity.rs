@@ -90,14 +90,8 @@ impl Me {
 
     /// The units the user works in.
     async fn units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
-        let app = state(ctx);
-        let mut out = Vec::new();
-        for id in app.authz.units_of(self.user.id).await {
-            if let Some(unit) = app.unit_record(id).await? {
-                out.push(UnitNode(unit));
-            }
-        }
-        Ok(out)
+        let ids = state(ctx).authz.units_of(self.user.id).await;
+        super::batches::units(ctx, &ids).await
     }
 
     /// The global id of the user.

@@ -1,6 +1,7 @@
 //! The GraphQL API: one file per aggregate, merged into the schema here. Resolvers are thin: they decode
 //! ids and inputs, call `AppState`, and map records to objects.
 
+mod batches;
 mod cases;
 mod dashboard;
 mod enums;
@@ -86,7 +87,8 @@ pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSch
         Mutation::default(),
         Subscription::default(),
     )
-    .data(state)
+    .data(state.clone())
+    .extension(batches::Batching { state })
     .limit_depth(config.max_depth)
     .limit_complexity(config.max_complexity)
     .limit_directives(16)

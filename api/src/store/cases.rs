@@ -22,6 +22,9 @@ use super::entities::{
     case, case_co_unit, case_event, case_party, idempotency_key, supervision_order,
 };
 use super::tenants::TenantRecord;
+use sea_orm::DatabaseTransaction;
+
+use super::committed::{Change, Committed};
 use super::{Store, is_unique_violation, rollups, search};
 use crate::error::{ApiError, ApiResult};
 use crate::pii::Vault;
@@ -291,7 +294,7 @@ impl Store {
         assessed: &Assessed,
         vault: &Vault,
         now: DateTime<Utc>,
-    ) -> ApiResult<(CaseRecord, bool)> {
+    ) -> ApiResult<Committed<(CaseRecord, bool)>> {
         if !permit.is_for(Some(origin.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit does not cover registering at {}",
@@ -441,25 +444,16 @@ impl Store {
                 if !is_unique_violation(&e) {
                     return Err(e.into());
                 }
-                return self
-                    .replay(permit.user_id(), idem)
-                    .await
-                    .map(|case| (case, true));
+                let first = self.replay(permit.user_id(), idem).await?;
+                return Ok(Committed::new((first, true), Change::Nothing));
             }
         }
         let registered = record(row, Vec::new())?;
-        search::enqueue(&txn, registered.id, county, now).await?;
-        rollups::bump(
-            &txn,
-            registered.id,
-            &registered.origin,
-            None,
-            &rollups::facts_of(&registered),
-        )
-        .await?;
-        txn.commit().await?;
-        self.outbox.notify_one();
-        Ok((registered, false))
+        self.commit_case_write(txn, None, &registered, now).await?;
+        Ok(Committed::new(
+            (registered.clone(), false),
+            Change::Registered(registered),
+        ))
     }
 
     async fn replay(&self, user_id: i64, idem: &Idempotency) -> ApiResult<CaseRecord> {
@@ -632,7 +626,7 @@ impl Store {
         case: &CaseRecord,
         risk: &RiskGrade,
         now: DateTime<Utc>,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<Committed<()>> {
         let txn = self.begin().await?;
         case::Entity::update_many()
             .col_expr(case::Column::RiskLevel, Expr::value(risk.level.as_str()))
@@ -640,10 +634,12 @@ impl Store {
             .filter(case::Column::Id.eq(case.id))
             .exec(&txn)
             .await?;
-        search::enqueue(&txn, case.id, case.origin.county, now).await?;
-        txn.commit().await?;
-        self.outbox.notify_one();
-        Ok(())
+        let after = CaseRecord {
+            risk: risk.clone(),
+            ..case.clone()
+        };
+        self.commit_case_write(txn, Some(case), &after, now).await?;
+        Ok(Committed::new((), Change::Regraded(after)))
     }
 
     pub async fn case_id_by_code(&self, code: &str) -> ApiResult<Option<i64>> {
@@ -672,7 +668,7 @@ impl Store {
         case: &CaseRecord,
         t: Transition<'_>,
         now: DateTime<Utc>,
-    ) -> ApiResult<CaseRecord> {
+    ) -> ApiResult<Committed<CaseRecord>> {
         if !permit.covers(t.command, Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover case {}",
@@ -804,11 +800,15 @@ impl Store {
             version: case.version + 1,
             ..case.clone()
         };
-        rollups::bump_change(&txn, case, &after).await?;
-        search::enqueue(&txn, case.id, case.origin.county, now).await?;
-        txn.commit().await?;
-        self.outbox.notify_one();
-        Ok(after)
+        self.commit_case_write(txn, Some(case), &after, now).await?;
+        Ok(Committed::new(
+            after.clone(),
+            Change::Transitioned {
+                command: t.command.clone(),
+                before: case.clone(),
+                after,
+            },
+        ))
     }
 
     /// A page of the cases visible in `scope`, newest first, after the case id `after`. The second value
@@ -886,7 +886,7 @@ impl Store {
         to: NaiveDate,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> ApiResult<CaseRecord> {
+    ) -> ApiResult<Committed<CaseRecord>> {
         if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover extending case {}",
@@ -924,19 +924,20 @@ impl Store {
         }
         let data = serde_json::json!({ "from": case.clocks.conclude_by, "to": to });
         record_note(&txn, case, permit.user_id(), "extend", reason, data, now).await?;
-        rollups::bump_change(&txn, case, &after).await?;
-        search::enqueue(&txn, case.id, case.origin.county, now).await?;
-        txn.commit().await?;
-        self.outbox.notify_one();
-        Ok(after)
+        self.commit_case_write(txn, Some(case), &after, now).await?;
+        Ok(Committed::new(after.clone(), Change::Extended(after)))
     }
 
     /// Marks a case that time has carried past a deadline (the deadline scanner), counting it in the
     /// overdue gauge. The version moves on, so a change racing with the mark starts again from the marked
     /// case. Says whether this call marked it.
-    pub async fn mark_overdue(&self, case: &CaseRecord, now: DateTime<Utc>) -> ApiResult<bool> {
+    pub async fn mark_overdue(
+        &self,
+        case: &CaseRecord,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Committed<bool>> {
         if case.marked_overdue {
-            return Ok(false);
+            return Ok(Committed::new(false, Change::Nothing));
         }
         let txn = self.begin().await?;
         let updated = case::Entity::update_many()
@@ -948,18 +949,15 @@ impl Store {
             .await?;
         if updated.rows_affected != 1 {
             txn.rollback().await?;
-            return Ok(false);
+            return Ok(Committed::new(false, Change::Nothing));
         }
         let after = CaseRecord {
             marked_overdue: true,
             version: case.version + 1,
             ..case.clone()
         };
-        rollups::bump_change(&txn, case, &after).await?;
-        search::enqueue(&txn, case.id, case.origin.county, now).await?;
-        txn.commit().await?;
-        self.outbox.notify_one();
-        Ok(true)
+        self.commit_case_write(txn, Some(case), &after, now).await?;
+        Ok(Committed::new(true, Change::MarkedOverdue(after)))
     }
 
     /// Records on the timeline that a party's personal data was shown in full, by whom and why.
@@ -993,9 +991,42 @@ impl Store {
         Ok(())
     }
 
+    /// Ends a write to a case: counts the change (from `before`, none for a new case, to `after`) in the
+    /// county's rollup counters, queues the case for the search index, and commits, all in one transaction.
+    /// The search worker is woken when the change is settled.
+    pub(crate) async fn commit_case_write(
+        &self,
+        txn: DatabaseTransaction,
+        before: Option<&CaseRecord>,
+        after: &CaseRecord,
+        now: DateTime<Utc>,
+    ) -> ApiResult<()> {
+        search::enqueue(&txn, after.id, after.origin.county, now).await?;
+        match before {
+            Some(before) => rollups::bump_change(&txn, before, after).await?,
+            None => {
+                rollups::bump(
+                    &txn,
+                    after.id,
+                    &after.origin,
+                    None,
+                    &rollups::facts_of(after),
+                )
+                .await?
+            }
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
     pub async fn events(&self, case_id: i64) -> ApiResult<Vec<EventRecord>> {
+        self.events_of_cases(&[case_id]).await
+    }
+
+    /// The timelines of several cases in one statement, each oldest first.
+    pub async fn events_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<EventRecord>> {
         case_event::Entity::find()
-            .filter(case_event::Column::CaseId.eq(case_id))
+            .filter(case_event::Column::CaseId.is_in(case_ids.iter().copied()))
             .order_by_asc(case_event::Column::Id)
             .all(&self.read().await?)
             .await?
@@ -1024,8 +1055,13 @@ impl Store {
     }
 
     pub async fn parties(&self, case_id: i64) -> ApiResult<Vec<PartyRecord>> {
+        self.parties_of_cases(&[case_id]).await
+    }
+
+    /// The parties of several cases in one statement, in the order they were registered.
+    pub async fn parties_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<PartyRecord>> {
         case_party::Entity::find()
-            .filter(case_party::Column::CaseId.eq(case_id))
+            .filter(case_party::Column::CaseId.is_in(case_ids.iter().copied()))
             .order_by_asc(case_party::Column::Id)
             .all(&self.read().await?)
             .await?

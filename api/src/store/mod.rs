@@ -6,6 +6,7 @@ pub mod calendar;
 mod case_record;
 pub mod cases;
 mod codes;
+pub mod committed;
 pub mod entities;
 pub mod policies;
 mod policy_feed;
@@ -42,6 +43,8 @@ pub struct Store {
     codes: CodeAllocator,
     /// Notified after a transaction that wrote to the search outbox commits: wakes the search worker.
     pub(crate) outbox: std::sync::Arc<tokio::sync::Notify>,
+    /// How many times the search worker was woken (`wake_search_worker`).
+    search_wake_ups: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -82,6 +85,7 @@ impl Store {
             statements,
             codes: CodeAllocator::new(64),
             outbox: std::sync::Arc::new(tokio::sync::Notify::new()),
+            search_wake_ups: std::sync::atomic::AtomicU64::new(0),
         })
     }
 

@@ -13,6 +13,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, IsolationLevel, Statement
 
 use super::Store;
 use super::case_record::CaseRecord;
+use super::committed::{Change, Committed};
 use super::tenants::TenantRecord;
 use crate::error::{ApiError, ApiResult};
 
@@ -398,7 +399,7 @@ impl Store {
         &self,
         county_id: i64,
         repair: bool,
-    ) -> ApiResult<CountyCheck> {
+    ) -> ApiResult<Committed<CountyCheck>> {
         const ATTEMPTS: usize = 3;
         let mut attempt = 1;
         loop {
@@ -407,7 +408,15 @@ impl Store {
                     tracing::warn!(county_id, attempt, error = %e.detail(), "rollup check retried");
                     attempt += 1;
                 }
-                other => return other,
+                other => {
+                    let check = other?;
+                    let change = if check.repaired {
+                        Change::RollupsRepaired { county: county_id }
+                    } else {
+                        Change::Nothing
+                    };
+                    return Ok(Committed::new(check, change));
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use super::cases::{CaseRecord, record_note};
+use super::committed::{Change, Committed};
 use super::entities::{duty_roster, summons, unit};
 use super::users::{Residency, UnitRecord};
 use super::{Store, taken};
@@ -165,7 +166,7 @@ impl Store {
         unit: &UnitRecord,
         report_by: DateTime<Utc>,
         now: DateTime<Utc>,
-    ) -> ApiResult<SummonsRecord> {
+    ) -> ApiResult<Committed<SummonsRecord>> {
         if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover summoning to case {}",
@@ -203,7 +204,11 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        Ok(row.into())
+        let change = Change::Summoned {
+            case: case.clone(),
+            unit_id: unit.id,
+        };
+        Ok(Committed::new(row.into(), change))
     }
 
     pub async fn summons(&self, id: i64) -> ApiResult<Option<SummonsRecord>> {
@@ -214,8 +219,13 @@ impl Store {
     }
 
     pub async fn summonses_of_case(&self, case_id: i64) -> ApiResult<Vec<SummonsRecord>> {
+        self.summonses_of_cases(&[case_id]).await
+    }
+
+    /// The summonses of several cases in one statement, oldest first.
+    pub async fn summonses_of_cases(&self, case_ids: &[i64]) -> ApiResult<Vec<SummonsRecord>> {
         Ok(summons::Entity::find()
-            .filter(summons::Column::CaseId.eq(case_id))
+            .filter(summons::Column::CaseId.is_in(case_ids.iter().copied()))
             .order_by_asc(summons::Column::Id)
             .all(&self.read().await?)
             .await?
@@ -308,7 +318,7 @@ impl Store {
         case: &CaseRecord,
         summons: &SummonsRecord,
         now: DateTime<Utc>,
-    ) -> ApiResult<SummonsRecord> {
+    ) -> ApiResult<Committed<SummonsRecord>> {
         if !permit.is_for(Some(case.id)) || summons.case_id != case.id {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover summons {} of case {}",
@@ -339,11 +349,16 @@ impl Store {
         let data = serde_json::json!({ "unit": summons.unit_id, "late": late });
         record_note(&txn, case, permit.user_id(), "report", "", data, now).await?;
         txn.commit().await?;
-        Ok(SummonsRecord {
+        let reported = SummonsRecord {
             reported_at: Some(now),
             late,
             ..summons.clone()
-        })
+        };
+        let change = Change::SummonsReported {
+            case: case.clone(),
+            unit_id: summons.unit_id,
+        };
+        Ok(Committed::new(reported, change))
     }
 
     /// Releases an open summons: the unit no longer sees the case.
@@ -353,7 +368,7 @@ impl Store {
         case: &CaseRecord,
         summons: &SummonsRecord,
         now: DateTime<Utc>,
-    ) -> ApiResult<SummonsRecord> {
+    ) -> ApiResult<Committed<SummonsRecord>> {
         if !permit.is_for(Some(case.id)) || summons.case_id != case.id {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover summons {} of case {}",
@@ -382,9 +397,14 @@ impl Store {
         let data = serde_json::json!({ "unit": summons.unit_id });
         record_note(&txn, case, permit.user_id(), "release", "", data, now).await?;
         txn.commit().await?;
-        Ok(SummonsRecord {
+        let released = SummonsRecord {
             released_at: Some(now),
             ..summons.clone()
-        })
+        };
+        let change = Change::SummonsReleased {
+            case: case.clone(),
+            unit_id: summons.unit_id,
+        };
+        Ok(Committed::new(released, change))
     }
 }

@@ -76,6 +76,18 @@ pub async fn within<F: Future>(scope: DbScope, work: F) -> F::Output {
     SCOPE.scope(scope, work).await
 }
 
+/// Spawns `work` on the runtime in the scope of the task that spawns it (none if it has none): for work a
+/// request hands to another task, such as the batched loads of GraphQL child fields.
+pub fn spawn_in_current_scope<F>(work: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    match current() {
+        Some(scope) => tokio::spawn(within(scope, work)),
+        None => tokio::spawn(work),
+    };
+}
+
 /// `stream` with every poll of it in `scope`: for GraphQL subscriptions, whose resolvers run as their
 /// response stream is polled, by the websocket connection rather than in a task of ours.
 pub fn within_stream<S: Stream + Unpin>(scope: DbScope, stream: S) -> Scoped<S> {

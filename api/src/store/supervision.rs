@@ -11,6 +11,7 @@ use sea_orm::{
 
 use super::Store;
 use super::cases::{CaseRecord, record_note};
+use super::committed::{Change, Committed};
 use super::entities::supervision_order;
 use crate::error::{ApiError, ApiResult};
 
@@ -105,7 +106,7 @@ impl Store {
         new: &NewOrder<'_>,
         trigger: &str,
         now: DateTime<Utc>,
-    ) -> ApiResult<bool> {
+    ) -> ApiResult<Committed<bool>> {
         let txn = self.begin().await?;
         let inserted =
             supervision_order::Entity::insert(row(case, new, None, Some(trigger.to_owned()), now))
@@ -124,7 +125,12 @@ impl Store {
             record_note(&txn, case, 0, "supervise", new.reason, data, now).await?;
         }
         txn.commit().await?;
-        Ok(inserted == 1)
+        let change = if inserted == 1 {
+            Change::OrderIssued(case.clone())
+        } else {
+            Change::Nothing
+        };
+        Ok(Committed::new(inserted == 1, change))
     }
 
     /// Issues an order on behalf of a supervisor; the permit is for `case.supervise` on the case.
@@ -134,7 +140,7 @@ impl Store {
         case: &CaseRecord,
         new: &NewOrder<'_>,
         now: DateTime<Utc>,
-    ) -> ApiResult<OrderRecord> {
+    ) -> ApiResult<Committed<OrderRecord>> {
         if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover supervising case {}",
@@ -157,7 +163,10 @@ impl Store {
         )
         .await?;
         txn.commit().await?;
-        order(model)
+        Ok(Committed::new(
+            order(model)?,
+            Change::OrderIssued(case.clone()),
+        ))
     }
 
     /// Records the handling center's answer to an open order; the permit is for
@@ -169,7 +178,7 @@ impl Store {
         order_id: i64,
         response: &str,
         now: DateTime<Utc>,
-    ) -> ApiResult<OrderRecord> {
+    ) -> ApiResult<Committed<OrderRecord>> {
         if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover answering on case {}",
@@ -220,7 +229,10 @@ impl Store {
             .await?
             .ok_or(ApiError::NotFound)?;
         txn.commit().await?;
-        order(model)
+        Ok(Committed::new(
+            order(model)?,
+            Change::OrderAnswered(case.clone()),
+        ))
     }
 
     pub async fn supervision_order(&self, id: i64) -> ApiResult<Option<OrderRecord>> {
@@ -232,8 +244,16 @@ impl Store {
     }
 
     pub async fn supervision_orders_of_case(&self, case_id: i64) -> ApiResult<Vec<OrderRecord>> {
+        self.supervision_orders_of_cases(&[case_id]).await
+    }
+
+    /// The supervision orders on several cases in one statement, oldest first.
+    pub async fn supervision_orders_of_cases(
+        &self,
+        case_ids: &[i64],
+    ) -> ApiResult<Vec<OrderRecord>> {
         supervision_order::Entity::find()
-            .filter(supervision_order::Column::CaseId.eq(case_id))
+            .filter(supervision_order::Column::CaseId.is_in(case_ids.iter().copied()))
             .order_by_asc(supervision_order::Column::Id)
             .all(&self.read().await?)
             .await?

@@ -157,6 +157,17 @@ impl Store {
             .map(Into::into))
     }
 
+    /// Several accounts in one statement; ids that name no account are left out.
+    pub async fn users_by_ids(&self, ids: &[i64]) -> ApiResult<Vec<UserRecord>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.read().await?)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     pub async fn user_by_username(&self, username: &str) -> ApiResult<Option<UserRecord>> {
         Ok(user::Entity::find()
             .filter(user::Column::Username.eq(username))
@@ -302,6 +313,17 @@ impl Store {
             .await?
             .map(TryInto::try_into)
             .transpose()
+    }
+
+    /// Several units in one statement; ids that name no unit are left out.
+    pub async fn units_by_ids(&self, ids: &[i64]) -> ApiResult<Vec<UnitRecord>> {
+        unit::Entity::find()
+            .filter(unit::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.read().await?)
+            .await?
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
     }
 
     pub async fn units_of_tenant(&self, tenant_id: i64) -> ApiResult<Vec<UnitRecord>> {
