@@ -4,13 +4,10 @@
 use fengqiao_tenancy::Role;
 use serde_json::json;
 
-use crate::helpers::{REGISTER, TestApp, case_input, code};
+use crate::helpers::{TestApp, case_input, code};
+use crate::steps::in_days;
 
 const CASE: &str = "query($id: ID!) { case(id: $id) { status tier code handledBy { name } registeredIn { name } leadUnit { name } coUnits { name } outcome satisfaction overdue parties { name idCard phone } timeline { command fromStatus toStatus note actor { displayName } unit { name } } } }";
-
-fn deadline(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_case_travels_the_whole_closed_loop() {
@@ -29,94 +26,39 @@ async fn a_case_travels_the_whole_closed_loop() {
     let (justice, handler) = app.unit(&township, "永清司法所", "sfs").await;
     let (police, _) = app.unit(&township, "永清派出所", "pcs").await;
 
-    let data = app
-        .ok(
-            &clerk,
-            REGISTER,
-            json!({ "input": case_input(Some(&village), "宅基地界址纠纷") }),
-        )
-        .await;
-    let case = &data["registerCase"]["case"];
-    let id = case["id"].as_str().unwrap().to_owned();
-    assert_eq!(case["status"], "REGISTERED");
-    let code = case["code"].as_str().unwrap();
+    let case = app.register(&clerk, Some(&village), "宅基地界址纠纷").await;
+    let id = case.id.clone();
+    assert_eq!(case.status(), "REGISTERED");
+    let code = case["code"].as_str().unwrap().to_owned();
     assert!(code.starts_with(&app.county.code.as_str()[..6]), "{code}");
-    fengqiao_domain::CaseCode::parse(code).unwrap();
+    fengqiao_domain::CaseCode::parse(&code).unwrap();
 
-    let step = |token: &str, mutation: &str, vars: serde_json::Value| {
-        let token = token.to_owned();
-        let mutation = mutation.to_owned();
-        let app = &app;
-        async move {
-            let data = app.ok(&token, &mutation, vars).await;
-            data.as_object().unwrap().values().next().unwrap()["case"]["status"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        }
-    };
+    assert_eq!(app.accept(&clerk, &id).await.status(), "ACCEPTED");
+    let dispatched = app
+        .dispatch(&dispatcher, &id, &justice, &[&police], 7)
+        .await;
+    assert_eq!(dispatched.status(), "DISPATCHED");
     assert_eq!(
-        step(
-            &clerk,
-            "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
-            json!({ "id": id })
-        )
-        .await,
-        "ACCEPTED"
+        app.give_back(&handler, &id, "当事人已外出务工")
+            .await
+            .status(),
+        "RETURNED"
     );
-    let dispatch = "mutation($id: ID!, $u: ID!, $co: [ID!]!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: $co, deadline: $d) { case { status } } }";
     assert_eq!(
-        step(
-            &dispatcher,
-            dispatch,
-            json!({ "id": id, "u": justice, "co": [police], "d": deadline(7) })
-        )
-        .await,
+        app.redispatch(&dispatcher, &id, &justice, 5).await.status(),
         "DISPATCHED"
     );
-    assert_eq!(step(&handler, "mutation($id: ID!) { returnCase(id: $id, reason: \"当事人已外出务工\") { case { status } } }", json!({ "id": id })).await, "RETURNED");
-    let review = "mutation($id: ID!, $u: ID!, $d: DateTime!) { reviewReturn(id: $id, decision: REDISPATCH, leadUnitId: $u, deadline: $d) { case { status } } }";
+    assert_eq!(app.claim(&handler, &id).await.status(), "IN_PROGRESS");
+    assert_eq!(app.resolve(&handler, &id).await.status(), "RESOLVED");
     assert_eq!(
-        step(
-            &dispatcher,
-            review,
-            json!({ "id": id, "u": justice, "d": deadline(5) })
-        )
-        .await,
-        "DISPATCHED"
-    );
-    assert_eq!(
-        step(
-            &handler,
-            "mutation($id: ID!) { claimCase(id: $id) { case { status } } }",
-            json!({ "id": id })
-        )
-        .await,
-        "IN_PROGRESS"
-    );
-    let resolve = "mutation($id: ID!) { resolveCase(id: $id, outcome: RESOLVED, method: PEOPLES_MEDIATION, note: \"签订人民调解协议书\") { case { status } } }";
-    assert_eq!(
-        step(&handler, resolve, json!({ "id": id })).await,
-        "RESOLVED"
-    );
-    let follow = "mutation($id: ID!) { followUpCase(id: $id, satisfaction: SATISFIED, note: \"电话回访\") { case { status } } }";
-    assert_eq!(
-        step(&clerk, follow, json!({ "id": id })).await,
+        app.follow_up(&clerk, &id, "SATISFIED").await.status(),
         "FOLLOWED_UP"
     );
+    assert_eq!(app.close(&dispatcher, &id).await.status(), "CLOSED");
     assert_eq!(
-        step(
-            &dispatcher,
-            "mutation($id: ID!) { closeCase(id: $id) { case { status } } }",
-            json!({ "id": id })
-        )
-        .await,
-        "CLOSED"
-    );
-
-    let reopen = "mutation($id: ID!, $d: DateTime!) { reopenCase(id: $id, reason: \"对方未履行协议\", deadline: $d) { case { status } } }";
-    assert_eq!(
-        step(&director, reopen, json!({ "id": id, "d": deadline(7) })).await,
+        app.reopen(&director, &id, "对方未履行协议", 7)
+            .await
+            .status(),
         "DISPATCHED"
     );
 
@@ -171,40 +113,18 @@ async fn escalation_hands_the_case_to_the_county_with_the_same_code() {
     let (_, county_dispatcher) = app.user(&county, "cdispatcher", &[Role::Dispatcher]).await;
     let (court, court_handler) = app.unit(&county, "县人民法院", "court").await;
 
-    let data = app
-        .ok(
-            &clerk,
-            REGISTER,
-            json!({ "input": case_input(None, "彩礼返还纠纷") }),
-        )
-        .await;
-    let id = data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let case_code = data["registerCase"]["case"]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.ok(
-        &clerk,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
-        json!({ "id": id }),
-    )
-    .await;
-    let escalate = "mutation($id: ID!, $t: EscalationTarget!) { escalateCase(id: $id, target: $t, note: \"乡镇调解未果\") { case { status tier code handledBy { name } } } }";
-    let up = app
-        .ok(&clerk, escalate, json!({ "id": id, "t": "NEXT_TIER" }))
-        .await;
-    assert_eq!(up["escalateCase"]["case"]["tier"], "JOINT_MEDIATION");
-    let up = app
-        .ok(&clerk, escalate, json!({ "id": id, "t": "PARENT_TENANT" }))
-        .await;
-    assert_eq!(up["escalateCase"]["case"]["code"], case_code.as_str());
-    assert_eq!(up["escalateCase"]["case"]["handledBy"]["name"], "测试县");
-    assert_eq!(up["escalateCase"]["case"]["status"], "ACCEPTED");
+    let case = app.register(&clerk, None, "彩礼返还纠纷").await;
+    let id = case.id.clone();
+    app.accept(&clerk, &id).await;
+    let up = app.escalate(&clerk, &id, "NEXT_TIER").await;
+    assert_eq!(up["tier"], "JOINT_MEDIATION");
+    let up = app.escalate(&clerk, &id, "PARENT_TENANT").await;
+    assert_eq!(up["code"], case["code"]);
+    assert_eq!(up["handledBy"]["name"], "测试县");
+    assert_eq!(up.status(), "ACCEPTED");
 
     // The township still reads the case but can no longer work it.
+    let escalate = "mutation($id: ID!, $t: EscalationTarget!) { escalateCase(id: $id, target: $t) { case { status } } }";
     let read = app
         .ok(
             &clerk,
@@ -222,27 +142,10 @@ async fn escalation_hands_the_case_to_the_county_with_the_same_code() {
         .await;
     assert_eq!(code(&again), "FORBIDDEN");
 
-    let dispatch = "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, deadline: $d) { case { status } } }";
-    app.ok(
-        &county_dispatcher,
-        dispatch,
-        json!({ "id": id, "u": court, "d": deadline(20) }),
-    )
-    .await;
-    app.ok(
-        &court_handler,
-        "mutation($id: ID!) { claimCase(id: $id) { case { status } } }",
-        json!({ "id": id }),
-    )
-    .await;
-
+    app.dispatch(&county_dispatcher, &id, &court, &[], 20).await;
+    app.claim(&court_handler, &id).await;
     // The county has no parent: escalating further is an invalid transition.
-    app.ok(
-        &court_handler,
-        "mutation($id: ID!) { unresolveCase(id: $id, reason: \"分歧较大\") { case { status } } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.unresolve(&court_handler, &id, "分歧较大").await;
     let top = app
         .gql(
             Some(&county_dispatcher),
@@ -267,32 +170,10 @@ async fn overdue_cases_and_the_reopen_window_follow_the_clock() {
         )
         .await;
     let (unit, handler) = app.unit(&township, "白驼司法所", "sfs").await;
-    let data = app
-        .ok(
-            &staff,
-            REGISTER,
-            json!({ "input": case_input(None, "承包地边界纠纷") }),
-        )
-        .await;
-    let id = data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.ok(
-        &staff,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
-        json!({ "id": id }),
-    )
-    .await;
-    let dispatch = "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, deadline: $d) { case { overdue } } }";
-    let dispatched = app
-        .ok(
-            &staff,
-            dispatch,
-            json!({ "id": id, "u": unit, "d": deadline(1) }),
-        )
-        .await;
-    assert_eq!(dispatched["dispatchCase"]["case"]["overdue"], false);
+    let id = app.register(&staff, None, "承包地边界纠纷").await.id;
+    app.accept(&staff, &id).await;
+    let dispatched = app.dispatch(&staff, &id, &unit, &[], 1).await;
+    assert_eq!(dispatched["overdue"], false);
     let overdue = "{ cases(filter: {overdue: true}) { edges { node { id overdue } } } }";
     assert_eq!(
         app.ok(&staff, overdue, json!({})).await["cases"]["edges"]
@@ -310,26 +191,16 @@ async fn overdue_cases_and_the_reopen_window_follow_the_clock() {
         (1, &json!(true))
     );
 
-    for (token, mutation) in [
-        (
-            &handler,
-            "mutation($id: ID!) { claimCase(id: $id) { case { id } } }",
-        ),
-        (
-            &handler,
-            "mutation($id: ID!) { resolveCase(id: $id, outcome: BASICALLY_RESOLVED, method: EXPLANATION_ACCEPTED) { case { id } } }",
-        ),
-        (
-            &staff,
-            "mutation($id: ID!) { followUpCase(id: $id, satisfaction: DISSATISFIED) { case { id } } }",
-        ),
-        (
-            &staff,
-            "mutation($id: ID!) { closeCase(id: $id) { case { id } } }",
-        ),
-    ] {
-        app.ok(token, mutation, json!({ "id": id })).await;
-    }
+    app.claim(&handler, &id).await;
+    // Basically resolved, by an explanation the resident accepted (not the step's mediation).
+    app.ok(
+        &handler,
+        "mutation($id: ID!) { resolveCase(id: $id, outcome: BASICALLY_RESOLVED, method: EXPLANATION_ACCEPTED) { case { id } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    app.follow_up(&staff, &id, "DISSATISFIED").await;
+    app.close(&staff, &id).await;
     assert_eq!(
         app.ok(&staff, overdue, json!({})).await["cases"]["edges"]
             .as_array()
@@ -340,7 +211,7 @@ async fn overdue_cases_and_the_reopen_window_follow_the_clock() {
     app.clock.advance(chrono::Duration::days(31));
     let reopen = "mutation($id: ID!, $d: DateTime!) { reopenCase(id: $id, reason: \"不满意\", deadline: $d) { case { status } } }";
     let late = app
-        .gql(Some(&staff), reopen, json!({ "id": id, "d": deadline(40) }))
+        .gql(Some(&staff), reopen, json!({ "id": id, "d": in_days(40) }))
         .await;
     assert_eq!(code(&late), "INVALID_TRANSITION");
 }
@@ -360,26 +231,10 @@ async fn the_case_list_pages_by_keyset_and_filters() {
         if i % 2 == 1 {
             input["category"] = json!("LABOUR");
         }
-        let data = app.ok(&clerk_a, REGISTER, json!({ "input": input })).await;
-        ids.push(
-            data["registerCase"]["case"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(app.register_input(&clerk_a, input).await.id);
     }
-    app.ok(
-        &clerk_b,
-        REGISTER,
-        json!({ "input": case_input(None, "乙镇案件") }),
-    )
-    .await;
-    app.ok(
-        &clerk_a,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
-        json!({ "id": ids[0] }),
-    )
-    .await;
+    app.register(&clerk_b, None, "乙镇案件").await;
+    app.accept(&clerk_a, &ids[0]).await;
 
     let page = "query($f: CaseFilterInput, $after: String) { cases(first: 2, after: $after, filter: $f) { edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage endCursor } } }";
     let mut seen = Vec::new();
@@ -445,7 +300,7 @@ async fn the_case_list_pages_by_keyset_and_filters() {
             json!({ "f": { "tenantId": b } }),
         )
         .await;
-    assert_eq!(crate::helpers::code(&body), "NOT_FOUND");
+    assert_eq!(code(&body), "NOT_FOUND");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -466,17 +321,9 @@ async fn legal_clocks_count_working_days_across_the_spring_festival() {
 
     let mut input = case_input(None, "邻里纠纷");
     input["complexity"] = json!("GENERAL");
-    let data = app.ok(&clerk, REGISTER, json!({ "input": input })).await;
-    let id = data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(
-        data["registerCase"]["case"]["code"]
-            .as_str()
-            .unwrap()
-            .contains("-20260211-")
-    );
+    let case = app.register_input(&clerk, input).await;
+    let id = case.id.clone();
+    assert!(case["code"].as_str().unwrap().contains("-20260211-"));
     let clocks =
         "query($id: ID!) { case(id: $id) { acceptBy concludeBy followUpBy overdue extended } }";
     assert_eq!(
@@ -485,19 +332,10 @@ async fn legal_clocks_count_working_days_across_the_spring_festival() {
     );
 
     app.clock.advance(chrono::Duration::days(1));
-    app.ok(
-        &clerk,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
-        json!({ "id": id }),
-    )
-    .await;
+    let case = app.accept(&clerk, &id).await;
     // 7 working days from Thursday 12 February: 13, 14 (a worked Saturday), then 24–28 after the holiday.
-    let case = app.ok(&clerk, clocks, json!({ "id": id })).await;
     assert_eq!(
-        (
-            case["case"]["concludeBy"].as_str(),
-            case["case"]["overdue"].as_bool()
-        ),
+        (case["concludeBy"].as_str(), case["overdue"].as_bool()),
         (Some("2026-02-28"), Some(false))
     );
 
@@ -505,11 +343,8 @@ async fn legal_clocks_count_working_days_across_the_spring_festival() {
     let extend = "mutation($id: ID!) { extendCaseDeadline(id: $id, reason: \"需等待司法鉴定结果\") { case { concludeBy extended } } }";
     let body = app.gql(Some(&clerk), extend, json!({ "id": id })).await;
     assert_eq!(code(&body), "FORBIDDEN");
-    let extended = app.ok(&supervisor, extend, json!({ "id": id })).await;
-    assert_eq!(
-        extended["extendCaseDeadline"]["case"]["concludeBy"],
-        "2026-03-30"
-    );
+    let extended = app.extend(&supervisor, &id, "需等待司法鉴定结果").await;
+    assert_eq!(extended["concludeBy"], "2026-03-30");
     assert_eq!(
         code(
             &app.gql(Some(&supervisor), extend, json!({ "id": id }))
@@ -581,17 +416,8 @@ async fn two_scanners_raise_each_supervision_exactly_once() {
     for i in 0..3 {
         let mut input = case_input(None, &format!("督办测试{i}"));
         input["complexity"] = json!("SIMPLE");
-        let data = app.ok(&clerk, REGISTER, json!({ "input": input })).await;
-        let id = data["registerCase"]["case"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        app.ok(
-            &clerk,
-            "mutation($id: ID!) { acceptCase(id: $id) { case { concludeBy } } }",
-            json!({ "id": id }),
-        )
-        .await;
+        let id = app.register_input(&clerk, input).await.id;
+        app.accept(&clerk, &id).await;
         ids.push(id);
     }
     // Accepted Monday 28 September: concluded by Tuesday 29. Wednesday 30: urge. Five working days after
@@ -735,26 +561,11 @@ async fn the_ladder_ends_in_a_leader_case_and_records_where_it_was_resolved() {
     let (leader, _) = app.user(&township, "leader", &[Role::CenterDirector]).await;
     let (stranger, _) = app.user(&other, "stranger", &[Role::CenterDirector]).await;
     let (unit, handler) = app.unit(&township, "山门司法所", "sfs").await;
-    let data = app
-        .ok(
-            &staff,
-            REGISTER,
-            json!({ "input": case_input(None, "土地纠纷") }),
-        )
-        .await;
-    let id = data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.ok(
-        &staff,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
-        json!({ "id": id }),
-    )
-    .await;
+    let id = app.register(&staff, None, "土地纠纷").await.id;
+    app.accept(&staff, &id).await;
+    app.escalate(&staff, &id, "NEXT_TIER").await;
+    app.escalate(&staff, &id, "NEXT_TIER").await;
     let up = "mutation($id: ID!, $l: ID) { escalateCase(id: $id, target: NEXT_TIER, leaderId: $l) { case { tier leader { displayName } } } }";
-    app.ok(&staff, up, json!({ "id": id })).await;
-    app.ok(&staff, up, json!({ "id": id })).await;
     let body = app.gql(Some(&staff), up, json!({ "id": id })).await;
     assert_eq!(
         (
@@ -780,19 +591,8 @@ async fn the_ladder_ends_in_a_leader_case_and_records_where_it_was_resolved() {
         "测试用户"
     );
 
-    let dispatch = "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, deadline: $d) { case { id } } }";
-    app.ok(
-        &staff,
-        dispatch,
-        json!({ "id": id, "u": unit, "d": deadline(5) }),
-    )
-    .await;
-    app.ok(
-        &handler,
-        "mutation($id: ID!) { claimCase(id: $id) { case { id } } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.dispatch(&staff, &id, &unit, &[], 5).await;
+    app.claim(&handler, &id).await;
     let resolved = app
         .ok(&handler, "mutation($id: ID!) { resolveCase(id: $id, outcome: RESOLVED, method: ADMINISTRATIVE_MEDIATION) { case { resolvedLevel tier } } }", json!({ "id": id }))
         .await;
@@ -854,51 +654,16 @@ async fn a_centers_clock_policy_governs_its_subtree() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     app.clock.advance(target - app.state.now());
-    let accept = "mutation($id: ID!) { acceptCase(id: $id) { case { concludeBy } } }";
-    let ours = app
-        .ok(
-            &clerk,
-            REGISTER,
-            json!({ "input": case_input(Some(&village), "王家村纠纷") }),
-        )
-        .await;
-    let ours_id = ours["registerCase"]["case"]["id"].clone();
-    let ours = app
-        .ok(
-            &clerk,
-            accept,
-            json!({ "id": ours["registerCase"]["case"]["id"] }),
-        )
-        .await;
-    assert_eq!(ours["acceptCase"]["case"]["concludeBy"], "2026-12-10");
-    let theirs = app
-        .ok(
-            &sibling_clerk,
-            REGISTER,
-            json!({ "input": case_input(None, "郭川纠纷") }),
-        )
-        .await;
-    let theirs = app
-        .ok(
-            &sibling_clerk,
-            accept,
-            json!({ "id": theirs["registerCase"]["case"]["id"] }),
-        )
-        .await;
-    assert_eq!(theirs["acceptCase"]["case"]["concludeBy"], "2026-12-16");
+    let ours = app.register(&clerk, Some(&village), "王家村纠纷").await.id;
+    let accepted = app.accept(&clerk, &ours).await;
+    assert_eq!(accepted["concludeBy"], "2026-12-10");
+    let theirs = app.register(&sibling_clerk, None, "郭川纠纷").await.id;
+    let theirs = app.accept(&sibling_clerk, &theirs).await;
+    assert_eq!(theirs["concludeBy"], "2026-12-16");
     // An extension is the case's own policy's (10 working days from Thursday 10 December: the 24th), not
     // the default month (which would give Monday 11 January).
-    let extended = app
-        .ok(
-            &supervisor,
-            "mutation($id: ID!) { extendCaseDeadline(id: $id, reason: \"需补充鉴定材料\") { case { concludeBy } } }",
-            json!({ "id": ours_id }),
-        )
-        .await;
-    assert_eq!(
-        extended["extendCaseDeadline"]["case"]["concludeBy"],
-        "2026-12-24"
-    );
+    let extended = app.extend(&supervisor, &ours, "需补充鉴定材料").await;
+    assert_eq!(extended["concludeBy"], "2026-12-24");
     let effective = "query($t: ID!) { clockPolicy(tenantId: $t, kind: DISPUTE, complexity: GENERAL) { concludeWithin } }";
     assert_eq!(
         app.ok(&clerk, effective, json!({ "t": village })).await["clockPolicy"]["concludeWithin"],
@@ -920,70 +685,23 @@ async fn risk_grades_explain_themselves_and_follow_every_event() {
     let (_, staff) = app
         .user(&township, "staff", &[Role::IntakeClerk, Role::Dispatcher])
         .await;
-    let risk = "query($id: ID!) { case(id: $id) { risk { level reasons } } }";
-    let first = app
-        .ok(
-            &staff,
-            REGISTER,
-            json!({ "input": case_input(None, "第一次") }),
-        )
-        .await;
-    let first = first["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        app.ok(&staff, risk, json!({ "id": first })).await["case"]["risk"]["level"],
-        "GREEN"
-    );
+    let first = app.register(&staff, None, "第一次").await;
+    assert_eq!(first["risk"]["level"], "GREEN");
     // The same applicant (same ID number) again, twice: yellow, then orange, with the reason.
-    let second = app
-        .ok(
-            &staff,
-            REGISTER,
-            json!({ "input": case_input(None, "第二次") }),
-        )
-        .await;
-    let second = second["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = app.register(&staff, None, "第二次").await;
+    assert_eq!(second["risk"]["level"], "YELLOW");
+    let third = app.register(&staff, None, "第三次").await;
+    assert_eq!(third["risk"]["level"], "ORANGE");
     assert_eq!(
-        app.ok(&staff, risk, json!({ "id": second })).await["case"]["risk"]["level"],
-        "YELLOW"
-    );
-    let third = app
-        .ok(
-            &staff,
-            REGISTER,
-            json!({ "input": case_input(None, "第三次") }),
-        )
-        .await;
-    let third = third["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let graded = app.ok(&staff, risk, json!({ "id": third })).await;
-    assert_eq!(graded["case"]["risk"]["level"], "ORANGE");
-    assert_eq!(
-        graded["case"]["risk"]["reasons"][0],
+        third["risk"]["reasons"][0],
         "a party is in 2 other cases within 90 days"
     );
     // Escalating twice adds a second orange reason: red. Each event regrades.
-    app.ok(
-        &staff,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
-        json!({ "id": third }),
-    )
-    .await;
-    let up = "mutation($id: ID!) { escalateCase(id: $id, target: NEXT_TIER) { case { risk { level reasons } } } }";
-    app.ok(&staff, up, json!({ "id": third })).await;
-    let red = app.ok(&staff, up, json!({ "id": third })).await;
-    assert_eq!(red["escalateCase"]["case"]["risk"]["level"], "RED");
-    assert_eq!(
-        red["escalateCase"]["case"]["risk"]["reasons"][1],
-        "escalated 2 times"
-    );
+    app.accept(&staff, &third.id).await;
+    app.escalate(&staff, &third.id, "NEXT_TIER").await;
+    let red = app.escalate(&staff, &third.id, "NEXT_TIER").await;
+    assert_eq!(red["risk"]["level"], "RED");
+    assert_eq!(red["risk"]["reasons"][1], "escalated 2 times");
     let listed = app
         .ok(
             &staff,
@@ -1006,7 +724,6 @@ async fn a_case_from_the_12345_hotline_keeps_the_hotlines_limits() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     app.clock.advance(target - app.state.now());
-    let accept = "mutation($id: ID!) { acceptCase(id: $id) { case { concludeBy followUpBy } } }";
     let mut concluded_by = Vec::new();
     for (kind, channel) in [
         ("DISPUTE", "HOTLINE_12345"),
@@ -1016,20 +733,9 @@ async fn a_case_from_the_12345_hotline_keeps_the_hotlines_limits() {
         let mut input = case_input(None, "热线转办纠纷");
         input["kind"] = json!(kind);
         input["channel"] = json!(channel);
-        let registered = app.ok(&clerk, REGISTER, json!({ "input": input })).await;
-        let accepted = app
-            .ok(
-                &clerk,
-                accept,
-                json!({ "id": registered["registerCase"]["case"]["id"] }),
-            )
-            .await;
-        concluded_by.push(
-            accepted["acceptCase"]["case"]["concludeBy"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        let id = app.register_input(&clerk, input).await.id;
+        let accepted = app.accept(&clerk, &id).await;
+        concluded_by.push(accepted["concludeBy"].as_str().unwrap().to_owned());
     }
     // A complaint within 13 working days, an enquiry within 3; the window's dispute keeps its 7.
     assert_eq!(concluded_by, ["2026-12-24", "2026-12-10", "2026-12-16"]);

@@ -204,7 +204,7 @@ fn past(app: &TestApp, day: &str) {
         .advance(chrono::Duration::days((day - today).num_days() + 1));
 }
 
-fn column<'s>(seen: &'s [Seen], pick: impl Fn(&Seen) -> bool) -> Vec<&'s str> {
+fn column(seen: &[Seen], pick: impl Fn(&Seen) -> bool) -> Vec<&str> {
     seen.iter().filter(|s| pick(s)).map(|s| s.step).collect()
 }
 
@@ -303,6 +303,11 @@ async fn marking_a_case_overdue_and_extending_it_regrade_its_risk() {
         .extend(&supervisor, &case.id, "需等待司法鉴定结果")
         .await;
     assert_eq!(extended["overdue"], false);
+    assert_eq!(
+        extended["risk"]["reasons"],
+        json!([]),
+        "the answer shows the new grade"
+    );
     let now = app.ok(&staff, risk, json!({ "id": case.id })).await;
     assert_eq!(
         now["case"]["risk"],

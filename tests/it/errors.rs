@@ -5,6 +5,7 @@ use fengqiao_tenancy::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{REGISTER, TestApp, case_input, code};
+use crate::steps::in_days;
 
 fn field(body: &Value) -> &str {
     body["errors"][0]["extensions"]["field"]
@@ -167,17 +168,7 @@ async fn lifecycle_and_paging_errors_are_typed() {
         .user(&township, "staff", &[Role::IntakeClerk, Role::Dispatcher])
         .await;
     let (unit, handler) = app.unit(&township, "甲镇司法所", "handler").await;
-    let data = app
-        .ok(
-            &staff,
-            REGISTER,
-            json!({ "input": case_input(None, "测试") }),
-        )
-        .await;
-    let id = data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = app.register(&staff, None, "测试").await.id;
 
     let claim = app
         .gql(
@@ -204,16 +195,11 @@ async fn lifecycle_and_paging_errors_are_typed() {
         (code(&reject), field(&reject)),
         ("BAD_USER_INPUT", "reason")
     );
-    app.ok(
-        &staff,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { id } } }",
-        json!({ "id": id }),
-    )
-    .await;
+    app.accept(&staff, &id).await;
 
     let dispatch = "mutation($id: ID!, $u: ID!, $co: [ID!]!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: $co, deadline: $d) { case { status } } }";
     let past = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
-    let future = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();
+    let future = in_days(3);
     let body = app
         .gql(
             Some(&staff),

@@ -51,15 +51,9 @@ async fn a_grid_member_reports_from_its_own_grid_and_sees_only_its_own_reports()
 
     // It reports from its grid.
     let case = app
-        .ok(
-            &member,
-            REGISTER,
-            json!({ "input": case_input(None, "网格员上报：路灯损坏引发纠纷") }),
-        )
-        .await["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .register(&member, None, "网格员上报：路灯损坏引发纠纷")
+        .await
+        .id;
     // Not from another grid, which does not exist for it.
     let outside = app
         .gql(
@@ -105,15 +99,9 @@ async fn a_grid_member_reports_from_its_own_grid_and_sees_only_its_own_reports()
     }
     // The neighbour's own report is its own, not the first member's.
     let theirs = app
-        .ok(
-            &neighbour,
-            REGISTER,
-            json!({ "input": case_input(None, "网格员上报：占道经营") }),
-        )
-        .await["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .register(&neighbour, None, "网格员上报：占道经营")
+        .await
+        .id;
     assert_eq!(
         listed(&app.ok(&member, LIST, json!({})).await),
         vec![case.clone()]
@@ -129,12 +117,7 @@ async fn a_grid_member_reports_from_its_own_grid_and_sees_only_its_own_reports()
     let mut both = vec![case.clone(), theirs];
     both.sort();
     assert_eq!(village_sees, both);
-    app.ok(
-        &dispatcher,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
-        json!({ "id": case }),
-    )
-    .await;
+    app.accept(&dispatcher, &case).await;
     assert_eq!(
         app.ok(&member, CASE, json!({ "id": case })).await["case"]["status"],
         "ACCEPTED"

@@ -4,7 +4,8 @@
 use fengqiao_tenancy::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{REGISTER, TestApp, case_input, code};
+use crate::helpers::{TestApp, code};
+use crate::steps::in_days;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sibling_township_cannot_see_or_touch_a_case() {
@@ -36,21 +37,11 @@ async fn a_sibling_township_cannot_see_or_touch_a_case() {
         .user(&county, "cdirector", &[Role::CenterDirector])
         .await;
 
-    let data = app
-        .ok(
-            &their_clerk,
-            REGISTER,
-            json!({ "input": case_input(Some(&their_village), "乙村邻里纠纷") }),
-        )
+    let registered = app
+        .register(&their_clerk, Some(&their_village), "乙村邻里纠纷")
         .await;
-    let case = data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let case_code = data["registerCase"]["case"]["code"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let case = registered.id.clone();
+    let case_code = registered["code"].as_str().unwrap().to_owned();
 
     // The county sees it, in every way.
     let seen = app
@@ -75,7 +66,7 @@ async fn a_sibling_township_cannot_see_or_touch_a_case() {
         .await;
     assert!(ids(&listed).contains(&case));
 
-    let deadline = (chrono::Utc::now() + chrono::Duration::days(5)).to_rfc3339();
+    let deadline = in_days(5);
     let reads = [
         (
             "query($id: ID!) { case(id: $id) { id } }",
@@ -252,17 +243,7 @@ async fn seeing_a_case_without_the_right_role_is_forbidden_not_hidden() {
     let township = app.tenant(&county, &app.township_code(2), "丙镇").await;
     let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
     let (_, supervisor) = app.user(&county, "supervisor", &[Role::Supervisor]).await;
-    let data = app
-        .ok(
-            &clerk,
-            REGISTER,
-            json!({ "input": case_input(None, "借贷纠纷") }),
-        )
-        .await;
-    let case = data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let case = app.register(&clerk, None, "借贷纠纷").await.id;
     // The supervisor reads every case of the county but does not work them.
     let body = app
         .gql(

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::helpers::{REGISTER, Socket, TestApp, case_input, code, graphql_socket};
+use crate::steps::in_days;
 use fengqiao_tenancy::Role;
 
 /// How long a test waits for an event that must come.
@@ -99,22 +100,6 @@ const CENTER_EVENTS: &str = "subscription($t: ID!, $s: Boolean) { centerEvents(t
 const ACCEPT: &str = "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }";
 const DISPATCH: &str = "mutation($id: ID!, $u: ID!, $co: [ID!]!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: $co, deadline: $d) { case { status } } }";
 
-fn deadline() -> String {
-    (chrono::Utc::now() + chrono::Duration::days(20)).to_rfc3339()
-}
-
-async fn register(app: &TestApp, token: &str, tenant: &str, title: &str) -> String {
-    app.ok(
-        token,
-        REGISTER,
-        json!({ "input": case_input(Some(tenant), title) }),
-    )
-    .await["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn units_hear_of_assignments_and_centers_of_reports_and_returns_and_siblings_of_nothing() {
     let app = TestApp::spawn().await;
@@ -162,7 +147,7 @@ async fn units_hear_of_assignments_and_centers_of_reports_and_returns_and_siblin
     .await;
 
     // A registration reaches its center and the county, not the sibling.
-    let case = register(&app, &staff, &ours, "东山镇邻里纠纷").await;
+    let case = app.register(&staff, Some(&ours), "东山镇邻里纠纷").await.id;
     let heard = next_event(&mut center).await;
     assert_eq!(heard["centerEvents"]["kind"], "REGISTERED");
     assert_eq!(heard["centerEvents"]["case"]["id"], case.as_str());
@@ -171,13 +156,8 @@ async fn units_hear_of_assignments_and_centers_of_reports_and_returns_and_siblin
     assert_eq!(heard["centerEvents"]["case"]["id"], case.as_str());
 
     // Dispatch: the lead unit hears ASSIGNED, the co-unit CO_ASSIGNED.
-    app.ok(&staff, ACCEPT, json!({ "id": case })).await;
-    app.ok(
-        &staff,
-        DISPATCH,
-        json!({ "id": case, "u": lead, "co": [co], "d": deadline() }),
-    )
-    .await;
+    app.accept(&staff, &case).await;
+    app.dispatch(&staff, &case, &lead, &[&co], 20).await;
     let heard = next_event(&mut lead_socket).await;
     assert_eq!(heard["unitEvents"]["kind"], "ASSIGNED");
     assert_eq!(heard["unitEvents"]["case"]["id"], case.as_str());
@@ -187,12 +167,7 @@ async fn units_hear_of_assignments_and_centers_of_reports_and_returns_and_siblin
     assert_eq!(heard["unitEvents"]["unitId"], co.as_str());
 
     // The lead unit returns it: the center hears RETURNED, naming the unit.
-    app.ok(
-        &lead_handler,
-        "mutation($id: ID!) { returnCase(id: $id, reason: \"不属于本所职责\") { case { status } } }",
-        json!({ "id": case }),
-    )
-    .await;
+    app.give_back(&lead_handler, &case, "不属于本所职责").await;
     let heard = next_event(&mut center).await;
     assert_eq!(heard["centerEvents"]["kind"], "RETURNED");
     assert_eq!(heard["centerEvents"]["unitId"], lead.as_str());
@@ -200,21 +175,19 @@ async fn units_hear_of_assignments_and_centers_of_reports_and_returns_and_siblin
 
     // The sibling township's center and unit heard none of it: the first thing each hears is its own
     // case, raised after everything above.
-    let their_case = register(&app, &their_staff, &theirs, "西山镇土地纠纷").await;
+    let their_case = app
+        .register(&their_staff, Some(&theirs), "西山镇土地纠纷")
+        .await
+        .id;
     let heard = next_event(&mut their_center).await;
     assert_eq!(heard["centerEvents"]["case"]["id"], their_case.as_str());
-    app.ok(&their_staff, ACCEPT, json!({ "id": their_case }))
+    app.accept(&their_staff, &their_case).await;
+    app.dispatch(&their_staff, &their_case, &their_unit, &[], 20)
         .await;
-    app.ok(
-        &their_staff,
-        DISPATCH,
-        json!({ "id": their_case, "u": their_unit, "co": [], "d": deadline() }),
-    )
-    .await;
     let heard = next_event(&mut their_unit_socket).await;
     assert_eq!(heard["unitEvents"]["case"]["id"], their_case.as_str());
     // And our center did not hear of theirs: its next event is our next case.
-    let next_case = register(&app, &staff, &ours, "东山镇第二件").await;
+    let next_case = app.register(&staff, Some(&ours), "东山镇第二件").await.id;
     let heard = next_event(&mut center).await;
     assert_eq!(heard["centerEvents"]["case"]["id"], next_case.as_str());
 }
@@ -231,31 +204,20 @@ async fn an_on_call_unit_hears_of_its_summons_and_the_center_of_its_report() {
     let (unit, handler) = app
         .stationed_unit(&township, "东山人社所", "ON_CALL", "rss")
         .await;
-    let case = register(&app, &staff, &township, "拖欠工资纠纷").await;
-    app.ok(&staff, ACCEPT, json!({ "id": case })).await;
+    let case = app
+        .register(&staff, Some(&township), "拖欠工资纠纷")
+        .await
+        .id;
+    app.accept(&staff, &case).await;
 
     let mut unit_socket = subscribe(&app, &handler, UNIT_EVENTS, json!({ "u": unit })).await;
     let mut center = subscribe(&app, &staff, CENTER_EVENTS, json!({ "t": township })).await;
-    let summons = app
-        .ok(
-            &staff,
-            "mutation($c: ID!, $u: ID!) { summonUnit(caseId: $c, unitId: $u) { id } }",
-            json!({ "c": case, "u": unit }),
-        )
-        .await["summonUnit"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let summons = app.summon(&staff, &case, &unit).await;
     let heard = next_event(&mut unit_socket).await;
     assert_eq!(heard["unitEvents"]["kind"], "SUMMONED");
     assert_eq!(heard["unitEvents"]["case"]["id"], case.as_str());
 
-    app.ok(
-        &handler,
-        "mutation($s: ID!) { reportSummons(id: $s) { late } }",
-        json!({ "s": summons }),
-    )
-    .await;
+    app.report(&handler, &summons).await;
     let heard = next_event(&mut center).await;
     assert_eq!(heard["centerEvents"]["kind"], "SUMMONS_REPORTED");
     assert_eq!(heard["centerEvents"]["unitId"], unit.as_str());
@@ -439,7 +401,7 @@ async fn events_raised_in_one_server_process_reach_subscribers_of_another() {
         &replica.url,
         &staff,
         DISPATCH,
-        json!({ "id": case, "u": unit, "co": [], "d": deadline() }),
+        json!({ "id": case, "u": unit, "co": [], "d": in_days(20) }),
     )
     .await;
     let heard = next_event(&mut unit_socket).await;
@@ -461,7 +423,7 @@ async fn events_raised_in_one_server_process_reach_subscribers_of_another() {
     // The replica's subscription starts on its own time: keep registering here until one is heard there.
     let mut registered = Vec::new();
     let heard = loop {
-        registered.push(register(&app, &staff, &township, "本进程登记").await);
+        registered.push(app.register(&staff, Some(&township), "本进程登记").await.id);
         match tokio::time::timeout(Duration::from_millis(500), next_message(&mut remote)).await {
             Ok(message) => break message,
             Err(_) => assert!(registered.len() < 20, "nothing reached the replica"),
@@ -492,7 +454,10 @@ async fn a_subscription_ends_when_its_session_is_signed_out_or_its_token_expires
     let mut signed_out = subscribe(&app, &leaving, CENTER_EVENTS, json!({ "t": township })).await;
     app.ok(&leaving, "mutation { signOut }", json!({})).await;
 
-    let case = register(&app, &staff, &township, "退出登录之后").await;
+    let case = app
+        .register(&staff, Some(&township), "退出登录之后")
+        .await
+        .id;
     let heard = next_event(&mut staying).await;
     assert_eq!(heard["centerEvents"]["case"]["id"], case.as_str());
     let ended = next_message(&mut signed_out).await;
@@ -502,7 +467,8 @@ async fn a_subscription_ends_when_its_session_is_signed_out_or_its_token_expires
 
     // Past the access token's lifetime (by the server's clock) the next event ends the other one too.
     app.clock.advance(chrono::Duration::minutes(20));
-    register(&app, &colleague, &township, "令牌过期之后").await;
+    app.register(&colleague, Some(&township), "令牌过期之后")
+        .await;
     let ended = next_message(&mut staying).await;
     assert_eq!(code(&ended["payload"]), "UNAUTHENTICATED", "{ended:#}");
 }

@@ -5,7 +5,7 @@
 use fengqiao_tenancy::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{REGISTER, TestApp, case_input, code};
+use crate::helpers::{TestApp, case_input, code};
 
 const ID: &str = "11010519491231002X";
 const PHONE: &str = "13812345678";
@@ -25,11 +25,7 @@ async fn register_with_data(app: &TestApp, clerk: &str, township: &str) -> Strin
     input["description"] = json!(format!(
         "村民张建国（身份证{ID}，电话{PHONE}）反映邻居李秀英新建院墙越界，座机0938-8123456。"
     ));
-    let data = app.ok(clerk, REGISTER, json!({ "input": input })).await;
-    data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.register_input(clerk, input).await.id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

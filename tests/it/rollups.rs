@@ -7,16 +7,13 @@ use fengqiao_tenancy::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, code};
+use crate::steps::in_days;
 
 const DASHBOARD: &str = "query($t: ID!, $from: String!, $to: String) { dashboard(tenantId: $t, period: {from: $from, to: $to}) { from to asOf totals { ...F } byCategory { category figures { ...F } } byKind { kind figures { intake } } byTier { tier resolved unresolved } resolutionLevels { level resolved share } byChild { tenant { name } figures { ...F } cases { open overdue } supervision { open overdue } } cases { open overdue } supervision { open overdue } supervisionByUnit { unit { name } orders { open overdue } } trend { month figures { intake resolved } } } } fragment F on RollupFigures { intake accepted rejected resolved unresolved resolutionRate mediationsConcluded mediationsSucceeded mediationSuccessRate closed closureRate closedOnTime onTimeRate followedUp satisfied satisfactionRate open overdue }";
 
 fn this_month() -> String {
     fengqiao_domain::rollup::Month::of(fengqiao_domain::code::china_date(chrono::Utc::now()))
         .to_string()
-}
-
-fn deadline(days: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339()
 }
 
 fn input(tenant: &str, category: &str, n: usize) -> Value {
@@ -127,7 +124,7 @@ async fn conclude(app: &TestApp, c: &Center, village: &str, categories: &[&str],
     let dispatch = format!(
         ", leadUnitId: \"{}\", coUnitIds: [], deadline: \"{}\"",
         c.unit,
-        deadline(5)
+        in_days(5)
     );
     batch(app, &c.dispatcher, "dispatchCase", &each(&dispatch)).await;
     batch(app, &c.handler, "claimCase", &each("")).await;
@@ -328,115 +325,57 @@ async fn counters_follow_escalation_reopening_and_rejection_and_equal_the_replay
     // Cached before any case exists; every change below must show at once.
     assert_eq!(read(county.clone()).await["totals"]["intake"], 0);
 
-    let register = |n: usize| {
-        let app = &app;
-        let vclerk = vclerk.clone();
-        let village = village.clone();
+    // Resolutions by other methods than the step's mediation: the figures tell them apart.
+    let resolve = |id: &str, how: &str| {
+        let query = format!(
+            "mutation {{ resolveCase(id: \"{id}\", {how}, note: \"\") {{ case {{ id }} }} }}"
+        );
+        let (app, handler) = (&app, &handler);
         async move {
-            batch(
-                app,
-                &vclerk,
-                "registerCase",
-                &[format!(
-                    "input: {}",
-                    literal(&input(&village, "LAND_FOREST", n))
-                )],
-            )
-            .await
-            .remove(0)
+            app.ok(handler, &query, json!({})).await;
         }
     };
-    let run = |token: String, m: String| {
-        let app = &app;
-        async move {
-            app.ok(&token, &format!("mutation {{ {m} }}"), json!({}))
-                .await
-        }
-    };
-    let work = |id: String, token: String| {
-        let run = &run;
-        let unit = unit.clone();
-        let handler = handler.clone();
-        async move {
-            run(
-                token,
-                format!(
-                    "dispatchCase(id: \"{id}\", leadUnitId: \"{unit}\", coUnitIds: [], deadline: \"{}\") {{ case {{ id }} }}",
-                    deadline(5)
-                ),
-            )
-            .await;
-            run(
-                handler,
-                format!("claimCase(id: \"{id}\") {{ case {{ id }} }}"),
-            )
-            .await;
-        }
-    };
+    let land = |n: usize| input(&village, "LAND_FOREST", n);
 
     // A: unresolved at the village, escalated to the township, resolved there, followed up, closed.
-    let a = register(1).await;
+    let a = app.register_input(&vclerk, land(1)).await.id;
     assert_eq!(read(county.clone()).await["totals"]["intake"], 1);
-    run(
-        vclerk.clone(),
-        format!("acceptCase(id: \"{a}\") {{ case {{ id }} }}"),
-    )
-    .await;
-    work(a.clone(), vdispatcher.clone()).await;
-    run(
-        handler.clone(),
-        format!("unresolveCase(id: \"{a}\", reason: \"分歧大\") {{ case {{ id }} }}"),
-    )
-    .await;
+    app.accept(&vclerk, &a).await;
+    app.dispatch(&vdispatcher, &a, &unit, &[], 5).await;
+    app.claim(&handler, &a).await;
+    app.unresolve(&handler, &a, "分歧大").await;
     assert_eq!(read(county.clone()).await["totals"]["unresolved"], 1);
-    run(
-        vdispatcher.clone(),
-        format!(
-            "escalateCase(id: \"{a}\", target: PARENT_TENANT, note: \"上报\") {{ case {{ id }} }}"
-        ),
-    )
-    .await;
+    app.escalate(&vdispatcher, &a, "PARENT_TENANT").await;
     let d = read(county.clone()).await;
     assert_eq!(
         d["totals"]["unresolved"], 0,
         "an escalation withdraws the conclusion"
     );
-    work(a.clone(), tdispatcher.clone()).await;
-    run(handler.clone(), format!("resolveCase(id: \"{a}\", outcome: BASICALLY_RESOLVED, method: ADMINISTRATIVE_MEDIATION, note: \"\") {{ case {{ id }} }}")).await;
-    run(tdirector.clone(), format!("followUpCase(id: \"{a}\", satisfaction: BASICALLY_SATISFIED, note: \"\") {{ case {{ id }} }}")).await;
-    run(
-        tdispatcher.clone(),
-        format!("closeCase(id: \"{a}\") {{ case {{ id }} }}"),
+    app.dispatch(&tdispatcher, &a, &unit, &[], 5).await;
+    app.claim(&handler, &a).await;
+    resolve(
+        &a,
+        "outcome: BASICALLY_RESOLVED, method: ADMINISTRATIVE_MEDIATION",
     )
     .await;
+    app.follow_up(&tdirector, &a, "BASICALLY_SATISFIED").await;
+    app.close(&tdispatcher, &a).await;
 
     // B: rejected with a one-time notice.
-    let b = register(2).await;
-    run(vclerk.clone(), format!("rejectCase(id: \"{b}\", reason: \"不属于受理范围\", referral: \"请向县人民法院起诉\") {{ case {{ id }} }}")).await;
+    let b = app.register_input(&vclerk, land(2)).await.id;
+    app.reject(&vclerk, &b, "不属于受理范围", "请向县人民法院起诉")
+        .await;
 
     // C: resolved, dissatisfied, closed, then reopened: back at work, no longer concluded or closed.
-    let c = register(3).await;
-    run(
-        vclerk.clone(),
-        format!("acceptCase(id: \"{c}\") {{ case {{ id }} }}"),
-    )
-    .await;
-    work(c.clone(), vdispatcher.clone()).await;
-    run(handler.clone(), format!("resolveCase(id: \"{c}\", outcome: RESOLVED, method: EXPLANATION_ACCEPTED, note: \"\") {{ case {{ id }} }}")).await;
-    run(
-        vclerk.clone(),
-        format!(
-            "followUpCase(id: \"{c}\", satisfaction: DISSATISFIED, note: \"\") {{ case {{ id }} }}"
-        ),
-    )
-    .await;
-    run(
-        vdispatcher.clone(),
-        format!("closeCase(id: \"{c}\") {{ case {{ id }} }}"),
-    )
-    .await;
+    let c = app.register_input(&vclerk, land(3)).await.id;
+    app.accept(&vclerk, &c).await;
+    app.dispatch(&vdispatcher, &c, &unit, &[], 5).await;
+    app.claim(&handler, &c).await;
+    resolve(&c, "outcome: RESOLVED, method: EXPLANATION_ACCEPTED").await;
+    app.follow_up(&vclerk, &c, "DISSATISFIED").await;
+    app.close(&vdispatcher, &c).await;
     assert_eq!(read(county.clone()).await["totals"]["closed"], 2);
-    run(tdirector.clone(), format!("reopenCase(id: \"{c}\", reason: \"当事人不满意\", deadline: \"{}\") {{ case {{ id }} }}", deadline(5))).await;
+    app.reopen(&tdirector, &c, "当事人不满意", 5).await;
 
     let d = read(county.clone()).await;
     let t = &d["totals"];
@@ -519,12 +458,8 @@ async fn counters_follow_escalation_reopening_and_rejection_and_equal_the_replay
         d["supervision"]["open"]
     );
     assert_no_drift(&app).await;
-    run(
-        handler.clone(),
-        format!("claimCase(id: \"{c}\") {{ case {{ id }} }}"),
-    )
-    .await;
-    run(handler.clone(), format!("resolveCase(id: \"{c}\", outcome: RESOLVED, method: JUDICIAL_MEDIATION, note: \"\") {{ case {{ id }} }}")).await;
+    app.claim(&handler, &c).await;
+    resolve(&c, "outcome: RESOLVED, method: JUDICIAL_MEDIATION").await;
     let d = read(county.clone()).await;
     assert_eq!(d["cases"], json!({ "open": 0, "overdue": 0 }));
     assert_no_drift(&app).await;

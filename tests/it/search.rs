@@ -7,7 +7,7 @@
 use fengqiao_tenancy::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{REGISTER, TestApp, case_input, code};
+use crate::helpers::{TestApp, case_input, code};
 
 const SEARCH: &str = "query($text: String!, $filter: CaseSearchFilter, $first: Int, $after: String) {
   searchCases(text: $text, filter: $filter, first: $first, after: $after) {
@@ -48,11 +48,7 @@ async fn register(
 ) -> String {
     let mut input = case_input(Some(tenant), title);
     input["description"] = json!(description);
-    let data = app.ok(token, REGISTER, json!({ "input": input })).await;
-    data["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    app.register_input(token, input).await.id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,12 +275,7 @@ async fn filters_paging_and_changes_follow_the_store() {
     assert_eq!(sorted.len(), 5, "{seen:?}");
 
     // Accepting a case reaches the index through the outbox; the status filter sees it.
-    app.ok(
-        &staff,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
-        json!({ "id": ids[0] }),
-    )
-    .await;
+    app.accept(&staff, &ids[0]).await;
     app.state.settle_search().await.unwrap();
     let accepted = app
         .ok(

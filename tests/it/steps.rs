@@ -149,18 +149,6 @@ impl TestApp {
         .await
     }
 
-    /// The center answers a return by taking the case back.
-    pub async fn take_back(&self, who: &str, case: &str) -> Case {
-        self.step(
-            who,
-            "reviewReturn",
-            "$id: ID!",
-            "id: $id, decision: TAKE_BACK",
-            json!({ "id": case }),
-        )
-        .await
-    }
-
     /// Concludes the case as mediated (人民调解), resolved.
     pub async fn resolve(&self, who: &str, case: &str) -> Case {
         self.step(

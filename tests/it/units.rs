@@ -4,7 +4,8 @@ use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
 use fengqiao_tenancy::Role;
 use serde_json::json;
 
-use crate::helpers::{REGISTER, TestApp, case_input, code};
+use crate::helpers::{TestApp, code};
+use crate::steps::in_days;
 
 /// The next `weekday` strictly after `from` (a date in China), at `hour`:00 China time, as UTC.
 fn next(from: NaiveDate, weekday: Weekday, hour: u32) -> chrono::DateTime<Utc> {
@@ -26,19 +27,9 @@ async fn a_rotating_unit_acts_only_during_its_shifts() {
     let (_, director) = app
         .user(&township, "director", &[Role::CenterDirector])
         .await;
-    let unit = app
-        .ok(&app.admin_token, "mutation($t: ID!) { createUnit(input: {tenantId: $t, name: \"北关住建所\", department: \"住建\", residency: ROTATING}) { id } }", json!({ "t": township }))
-        .await["createUnit"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (officer, handler) = app.user(&township, "zjs", &[Role::UnitHandler]).await;
-    app.ok(
-        &app.admin_token,
-        "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }",
-        json!({ "u": unit, "m": officer }),
-    )
-    .await;
+    let (unit, handler) = app
+        .stationed_unit(&township, "北关住建所", "ROTATING", "zjs")
+        .await;
 
     let set = "mutation($u: ID!, $r: DutyRosterInput!) { setDutyRoster(unitId: $u, roster: $r) { residency dutyRoster { weekly { weekday start end } changes { date off } } } }";
     let weekdays: Vec<_> = ["MON", "TUE", "WED", "THU", "FRI"]
@@ -87,23 +78,11 @@ async fn a_rotating_unit_acts_only_during_its_shifts() {
     assert_eq!(code(&denied), "FORBIDDEN");
 
     let case = app
-        .ok(
-            &clerk,
-            REGISTER,
-            json!({ "input": case_input(Some(&township), "房屋漏水纠纷") }),
-        )
-        .await["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.ok(
-        &clerk,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
-        json!({ "id": case }),
-    )
-    .await;
-    let deadline = (Utc::now() + Duration::days(20)).to_rfc3339();
-    app.ok(&dispatcher, "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: [], deadline: $d) { case { status } } }", json!({ "id": case, "u": unit, "d": deadline })).await;
+        .register(&clerk, Some(&township), "房屋漏水纠纷")
+        .await
+        .id;
+    app.accept(&clerk, &case).await;
+    app.dispatch(&dispatcher, &case, &unit, &[], 20).await;
 
     // Saturday, 10:00 in China: off shift. The unit reads its case but cannot claim it, and is told why.
     let today = fengqiao_domain::code::china_date(app.state.now());
@@ -124,8 +103,7 @@ async fn a_rotating_unit_acts_only_during_its_shifts() {
     let saturday = fengqiao_domain::code::china_date(app.state.now());
     app.clock
         .advance(next(saturday, Weekday::Mon, 10) - app.state.now());
-    let data = app.ok(&handler, claim, json!({ "id": case })).await;
-    assert_eq!(data["claimCase"]["case"]["status"], "IN_PROGRESS");
+    assert_eq!(app.claim(&handler, &case).await.status(), "IN_PROGRESS");
 }
 
 const CASE_STATUS: &str =
@@ -149,35 +127,14 @@ async fn an_on_call_unit_sees_a_case_only_while_summoned_and_its_late_report_is_
         .await;
     let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
     let (_, dispatcher) = app.user(&township, "dispatcher", &[Role::Dispatcher]).await;
-    let unit = app
-        .ok(&app.admin_token, "mutation($t: ID!) { createUnit(input: {tenantId: $t, name: \"东山人社所\", department: \"人社\", residency: ON_CALL}) { id } }", json!({ "t": township }))
-        .await["createUnit"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (officer, handler) = app.user(&township, "rss", &[Role::UnitHandler]).await;
-    app.ok(
-        &app.admin_token,
-        "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }",
-        json!({ "u": unit, "m": officer }),
-    )
-    .await;
+    let (unit, handler) = app
+        .stationed_unit(&township, "东山人社所", "ON_CALL", "rss")
+        .await;
     let case = app
-        .ok(
-            &clerk,
-            REGISTER,
-            json!({ "input": case_input(Some(&township), "拖欠工资纠纷") }),
-        )
-        .await["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.ok(
-        &clerk,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
-        json!({ "id": case }),
-    )
-    .await;
+        .register(&clerk, Some(&township), "拖欠工资纠纷")
+        .await
+        .id;
+    app.accept(&clerk, &case).await;
 
     // Not summoned: the case does not exist for the unit, and it cannot be dispatched to it.
     let hidden = app
@@ -185,13 +142,12 @@ async fn an_on_call_unit_sees_a_case_only_while_summoned_and_its_late_report_is_
         .await;
     assert_eq!(code(&hidden), "NOT_FOUND");
     assert!(listed(&app.ok(&handler, LIST, json!({})).await).is_empty());
-    let deadline = (Utc::now() + Duration::days(20)).to_rfc3339();
     let dispatch = "mutation($id: ID!, $u: ID!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: [], deadline: $d) { case { status } } }";
     let refused = app
         .gql(
             Some(&dispatcher),
             dispatch,
-            json!({ "id": case, "u": unit, "d": deadline }),
+            json!({ "id": case, "u": unit, "d": in_days(20) }),
         )
         .await;
     assert_eq!(code(&refused), "BAD_USER_INPUT", "{refused:#}");
@@ -224,14 +180,7 @@ async fn an_on_call_unit_sees_a_case_only_while_summoned_and_its_late_report_is_
 
     // It reports three hours later: late, and recorded so.
     app.clock.advance(Duration::hours(3));
-    let reported = app
-        .ok(
-            &handler,
-            "mutation($id: ID!) { reportSummons(id: $id) { late reportedAt } }",
-            json!({ "id": summons_id }),
-        )
-        .await;
-    assert_eq!(reported["reportSummons"]["late"], true);
+    assert!(app.report(&handler, &summons_id).await, "reported late");
     let record = app
         .ok(&dispatcher, "query($u: ID!) { node(id: $u) { ... on Unit { summonsRecord { summoned reported late } } } }", json!({ "u": unit }))
         .await;
@@ -241,28 +190,11 @@ async fn an_on_call_unit_sees_a_case_only_while_summoned_and_its_late_report_is_
     );
 
     // Dispatched to it while summoned, it works the case as its lead unit.
-    app.ok(
-        &dispatcher,
-        dispatch,
-        json!({ "id": case, "u": unit, "d": deadline }),
-    )
-    .await;
-    let claimed = app
-        .ok(
-            &handler,
-            "mutation($id: ID!) { claimCase(id: $id) { case { status } } }",
-            json!({ "id": case }),
-        )
-        .await;
-    assert_eq!(claimed["claimCase"]["case"]["status"], "IN_PROGRESS");
+    app.dispatch(&dispatcher, &case, &unit, &[], 20).await;
+    assert_eq!(app.claim(&handler, &case).await.status(), "IN_PROGRESS");
 
     // Released: the case is gone from the unit's sight again.
-    app.ok(
-        &dispatcher,
-        "mutation($id: ID!) { releaseSummons(id: $id) { open } }",
-        json!({ "id": summons_id }),
-    )
-    .await;
+    app.release(&dispatcher, &summons_id).await;
     let gone = app
         .gql(Some(&handler), CASE_STATUS, json!({ "id": case }))
         .await;
@@ -305,29 +237,12 @@ async fn a_co_unit_reads_the_case_but_cannot_conclude_it() {
     let (lead, lead_handler) = app.unit(&township, "西山司法所", "sfs").await;
     let (co, co_handler) = app.unit(&township, "西山派出所", "pcs").await;
     let case = app
-        .ok(
-            &clerk,
-            REGISTER,
-            json!({ "input": case_input(Some(&township), "邻里噪音纠纷") }),
-        )
-        .await["registerCase"]["case"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.ok(
-        &clerk,
-        "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }",
-        json!({ "id": case }),
-    )
-    .await;
-    let deadline = (Utc::now() + Duration::days(20)).to_rfc3339();
-    app.ok(&dispatcher, "mutation($id: ID!, $u: ID!, $co: [ID!]!, $d: DateTime!) { dispatchCase(id: $id, leadUnitId: $u, coUnitIds: $co, deadline: $d) { case { status } } }", json!({ "id": case, "u": lead, "co": [co], "d": deadline })).await;
-    app.ok(
-        &lead_handler,
-        "mutation($id: ID!) { claimCase(id: $id) { case { status } } }",
-        json!({ "id": case }),
-    )
-    .await;
+        .register(&clerk, Some(&township), "邻里噪音纠纷")
+        .await
+        .id;
+    app.accept(&clerk, &case).await;
+    app.dispatch(&dispatcher, &case, &lead, &[&co], 20).await;
+    app.claim(&lead_handler, &case).await;
     let read = app
         .ok(&co_handler, CASE_STATUS, json!({ "id": case }))
         .await;
@@ -343,10 +258,7 @@ async fn a_co_unit_reads_the_case_but_cannot_conclude_it() {
         let message = refused["errors"][0]["message"].as_str().unwrap();
         assert!(message.contains("co-unit"), "{message}");
     }
-    let resolved = app
-        .ok(&lead_handler, "mutation($id: ID!) { resolveCase(id: $id, outcome: RESOLVED, method: PEOPLES_MEDIATION, note: \"\") { case { status } } }", json!({ "id": case }))
-        .await;
-    assert_eq!(resolved["resolveCase"]["case"]["status"], "RESOLVED");
+    assert_eq!(app.resolve(&lead_handler, &case).await.status(), "RESOLVED");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,21 +293,10 @@ async fn a_summons_shows_a_case_only_where_the_members_unit_role_reaches() {
     let mut cases = Vec::new();
     for place in [&theirs, &ours] {
         let case = app
-            .ok(
-                &county_dispatcher,
-                REGISTER,
-                json!({ "input": case_input(Some(place), "信访事项") }),
-            )
-            .await["registerCase"]["case"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        app.ok(
-            &county_dispatcher,
-            "mutation($c: ID!, $u: ID!) { summonUnit(caseId: $c, unitId: $u) { id } }",
-            json!({ "c": case, "u": unit }),
-        )
-        .await;
+            .register(&county_dispatcher, Some(place), "信访事项")
+            .await
+            .id;
+        app.summon(&county_dispatcher, &case, &unit).await;
         cases.push(case);
     }
     // Summoned to both; the case in township 10 stays out of reach, on every path, the list included.

@@ -327,7 +327,9 @@ impl AppState {
             .store
             .extend_conclusion(&permit, &case, to, &reason, self.now())
             .await?;
-        Ok(self.settle(extended).await)
+        let extended = self.settle(extended).await;
+        // Settling may have re-graded the case: answer it as it now stands.
+        Ok(self.store.case(extended.id).await?.unwrap_or(extended))
     }
 
     /// The risk grade of a case in state `next` with `clocks`, handled by `handler`.

@@ -10,7 +10,9 @@
 //! - `rosters`: duty rosters and on-call summonses; `supervision`: the deadline scanner and 督办 orders;
 //! - `personal_data`: reveals and exact look-ups; `search`: case search and feeding the index;
 //! - `reports`: dashboards, exports and rollup checks; `live`: events to subscribers;
-//! - `clocks`: clock policies and the calendar; `replicas`: what every replica must hold alike.
+//! - `clocks`: clock policies and the calendar; `replicas`: what every replica must hold alike;
+//! - `effects`: what a committed change sets off (`settle`), in one table;
+//! - `lookups`: the records shown beside the one asked for, one by one and in batches.
 
 mod access;
 mod administration;

@@ -21,6 +21,8 @@ pub struct Committed<T> {
 }
 
 /// What a committed write changed.
+// A change lives from its commit to its settling, one at a time: boxing the records would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Change {
     /// A case was registered.
