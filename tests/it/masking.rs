@@ -215,3 +215,66 @@ async fn exact_look_up_by_number_is_an_audited_rate_limited_reveal() {
         .unwrap();
     assert_eq!(records.last().unwrap().outcome, "rate_limited");
 }
+
+/// What staff type while handling (a supervisor's reasons, the center's answers, the notes of the
+/// timeline) is free text too: masked for who may not reveal, in full for who may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notes_reasons_and_answers_on_a_case_are_masked_as_its_description_is() {
+    let app = TestApp::spawn().await;
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(1), "甲镇")
+        .await;
+    let (_, clerk) = app.user(&township, "clerk", &[Role::IntakeClerk]).await;
+    let (_, dispatcher) = app.user(&township, "dispatcher", &[Role::Dispatcher]).await;
+    let (_, supervisor) = app
+        .user(&app.county_gid(), "supervisor", &[Role::Supervisor])
+        .await;
+    let case = app.register(&clerk, None, "宅基地纠纷").await.id;
+    app.accept(&clerk, &case).await;
+    let extension = format!("等待张建国（电话{PHONE}）补交材料");
+    app.extend(&supervisor, &case, &extension).await;
+    let reason = format!("李秀英身份证{ID}多次来访");
+    let order = app.supervise(&supervisor, &case, "URGE", &reason).await;
+    let answer = format!("已约谈张建国，联系电话{PHONE}");
+    let answered = app
+        .ok(
+            &dispatcher,
+            "mutation($o: ID!, $r: String!) { respondToSupervision(orderId: $o, response: $r) { order { reason } } }",
+            json!({ "o": order, "r": answer }),
+        )
+        .await;
+    // The dispatcher answers for the center and may not reveal: the supervisor's reason comes back masked.
+    let shown = answered["respondToSupervision"]["order"]["reason"]
+        .as_str()
+        .unwrap();
+    assert_masked(shown);
+    assert!(shown.contains("110105********002X"), "{shown}");
+
+    let read = "query($id: ID!) { case(id: $id) {
+        timeline { command note data }
+        supervisionOrders { reason response } } }";
+    let texts = |body: &Value| -> String {
+        let case = &body["case"];
+        let mut all = String::new();
+        for event in case["timeline"].as_array().unwrap() {
+            all.push_str(event["note"].as_str().unwrap());
+            all.push_str(&event["data"].to_string());
+        }
+        for order in case["supervisionOrders"].as_array().unwrap() {
+            all.push_str(order["reason"].as_str().unwrap());
+            all.push_str(order["response"].as_str().unwrap_or(""));
+        }
+        all
+    };
+    for token in [&dispatcher, &supervisor] {
+        let shown = texts(&app.ok(token, read, json!({ "id": case })).await);
+        assert_masked(&shown);
+        for masked in ["张*国", "李*英", "138****5678", "110105********002X"] {
+            assert!(shown.contains(masked), "{masked} missing from {shown}");
+        }
+    }
+    let full = texts(&app.ok(&clerk, read, json!({ "id": case })).await);
+    for typed in [&extension, &reason, &answer] {
+        assert!(full.contains(typed.as_str()), "{typed} missing from {full}");
+    }
+}

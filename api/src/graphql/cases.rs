@@ -41,6 +41,41 @@ impl CaseNode {
             Err(_) => false,
         }
     }
+
+    /// How free text typed about this case (timeline notes, supervision reasons and answers) is shown to
+    /// the caller: none where the caller may reveal, else masked as the description is, with the parties'
+    /// names.
+    async fn free_text_mask(&self, ctx: &Context<'_>) -> Result<Option<FreeTextMask>> {
+        if self.reveals(ctx).await {
+            return Ok(None);
+        }
+        let parties = batches::of_case(ctx, PartiesOf(self.0.id)).await?;
+        Ok(Some(FreeTextMask {
+            names: parties.into_iter().map(|p| p.name).collect(),
+        }))
+    }
+}
+
+/// Masks identity numbers, phones and the parties' names in free text (`mask_free_text`).
+struct FreeTextMask {
+    names: Vec<String>,
+}
+
+impl FreeTextMask {
+    fn text(&self, text: &str) -> String {
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        d::mask_free_text(text, &names)
+    }
+
+    /// Every string in a command's details.
+    fn json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => *text = self.text(text),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
+            serde_json::Value::Object(map) => map.values_mut().for_each(|v| self.json(v)),
+            _ => {}
+        }
+    }
 }
 
 #[Object(name = "Case")]
@@ -236,10 +271,17 @@ impl CaseNode {
     /// Supervision orders on the case (督办), oldest first.
     #[graphql(complexity = "5 * child_complexity")]
     async fn supervision_orders(&self, ctx: &Context<'_>) -> Result<Vec<SupervisionOrderNode>> {
-        Ok(batches::of_case(ctx, OrdersOf(self.0.id))
-            .await?
+        let orders = batches::of_case(ctx, OrdersOf(self.0.id)).await?;
+        let mask = self.free_text_mask(ctx).await?;
+        Ok(orders
             .into_iter()
-            .map(SupervisionOrderNode)
+            .map(|mut order: OrderRecord| {
+                if let Some(mask) = &mask {
+                    order.reason = mask.text(&order.reason);
+                    order.response = order.response.map(|r| mask.text(&r));
+                }
+                SupervisionOrderNode(order)
+            })
             .collect())
     }
 
@@ -256,10 +298,17 @@ impl CaseNode {
     /// Every event of the case, oldest first: who did what, from which status to which, and when.
     #[graphql(complexity = "10 * child_complexity")]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
-        Ok(batches::of_case(ctx, TimelineOf(self.0.id))
-            .await?
+        let events = batches::of_case(ctx, TimelineOf(self.0.id)).await?;
+        let mask = self.free_text_mask(ctx).await?;
+        Ok(events
             .into_iter()
-            .map(EventNode)
+            .map(|mut event: EventRecord| {
+                if let Some(mask) = &mask {
+                    event.note = mask.text(&event.note);
+                    mask.json(&mut event.data);
+                }
+                EventNode(event)
+            })
             .collect())
     }
 }
@@ -939,9 +988,16 @@ impl CaseMutation {
     ) -> Result<SupervisionOrderPayload> {
         let principal = &caller(ctx)?.principal;
         let order_id = decode_id("orderId", GlobalId::SupervisionOrder, &order_id)?;
-        let order = state(ctx)
+        let app = state(ctx);
+        let mut order = app
             .respond_supervision(principal, order_id, &response)
             .await?;
+        // The order's reason was written by the supervisor: shown to the answering center as the case's
+        // free text is.
+        let case = CaseNode(app.case(principal, order.case_id).await?);
+        if let Some(mask) = case.free_text_mask(ctx).await? {
+            order.reason = mask.text(&order.reason);
+        }
         Ok(SupervisionOrderPayload {
             order: SupervisionOrderNode(order),
         })
