@@ -330,11 +330,11 @@ async fn seed(
         let security = security.clone();
         async move {
             let user = state
-                .create_user_hashed(&admin, tenant, &username, &name, &hash)
+                .create_user_hashed(&admin, tenant, &username, &name, &hash, None)
                 .await
                 .map_err(err)?;
             state
-                .grant_role(&security, user.id, tenant, role)
+                .grant_role(&security, user.id, tenant, role, None)
                 .await
                 .map_err(err)?;
             anyhow::Ok(Principal {
@@ -357,15 +357,22 @@ async fn seed(
                 .await
                 .map_err(err)?;
             let user = state
-                .create_user_hashed(&admin, tenant, &handler, &format!("{name}经办人"), &hash)
+                .create_user_hashed(
+                    &admin,
+                    tenant,
+                    &handler,
+                    &format!("{name}经办人"),
+                    &hash,
+                    None,
+                )
                 .await
                 .map_err(err)?;
             state
-                .grant_role(&security, user.id, tenant, Role::UnitHandler)
+                .grant_role(&security, user.id, tenant, Role::UnitHandler, None)
                 .await
                 .map_err(err)?;
             state
-                .add_unit_member(&admin, unit.id, user.id)
+                .add_unit_member(&admin, unit.id, user.id, None)
                 .await
                 .map_err(err)?;
             if residency == Residency::Rotating {

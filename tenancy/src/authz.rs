@@ -41,7 +41,11 @@ vocabulary! {
         TenantConfigure = "tenant.configure",
         UserRead = "user.read",
         UserCreate = "user.create",
+        /// Deactivate or reactivate an account (the system administrator's).
+        UserManage = "user.manage",
         RoleGrant = "role.grant",
+        /// Take back a role granted before (the security administrator's).
+        RoleRevoke = "role.revoke",
         UnitRead = "unit.read",
         UnitCreate = "unit.create",
         UnitManageMembers = "unit.manage_members",
@@ -82,7 +86,7 @@ impl Action {
         use Action::*;
         match self {
             TenantRead | TenantCreate | TenantConfigure => TenantRead,
-            UserRead | UserCreate | RoleGrant => UserRead,
+            UserRead | UserCreate | UserManage | RoleGrant | RoleRevoke => UserRead,
             UnitRead | UnitCreate | UnitManageMembers => UnitRead,
             AuditRead => AuditRead,
             RollupRead => RollupRead,
@@ -255,7 +259,9 @@ pub mod act {
         TenantConfigure,
         UserRead,
         UserCreate,
+        UserManage,
         RoleGrant,
+        RoleRevoke,
         UnitRead,
         UnitCreate,
         UnitManageMembers,
@@ -541,6 +547,30 @@ impl Authorizer {
         let units = state.members.entry(user_id).or_default();
         if !units.contains(&unit_id) {
             units.push(unit_id);
+        }
+    }
+
+    /// Takes a grant back; removing one that is not held is harmless.
+    pub async fn remove_grant(&self, grant: Grant) -> Result<(), AuthzError> {
+        let mut state = self.state.write().await;
+        self.forget_scopes(Some(grant.user_id));
+        let rule = vec![
+            subject(grant.user_id),
+            grant.role.as_str().to_owned(),
+            domain(grant.tenant_id),
+        ];
+        state.enforcer.remove_grouping_policy(rule).await?;
+        if let Some(list) = state.grants.get_mut(&grant.user_id) {
+            list.retain(|g| g.role != grant.role || g.tenant_id != grant.tenant_id);
+        }
+        Ok(())
+    }
+
+    pub async fn remove_member(&self, unit_id: i64, user_id: i64) {
+        let mut state = self.state.write().await;
+        self.forget_scopes(Some(user_id));
+        if let Some(units) = state.members.get_mut(&user_id) {
+            units.retain(|u| *u != unit_id);
         }
     }
 
@@ -873,6 +903,50 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_revoked_grant_or_a_removed_membership_stops_at_once() {
+        let (_, township, _) = tree();
+        let mediator = Grant {
+            user_id: 100,
+            role: Role::Mediator,
+            tenant_id: 1_1,
+            level: TenantLevel::Township,
+        };
+        let handler = Grant {
+            role: Role::UnitHandler,
+            ..mediator
+        };
+        let authz = authorizer(
+            &[
+                (100, Role::Mediator, 1_1, TenantLevel::Township),
+                (100, Role::UnitHandler, 1_1, TenantLevel::Township),
+            ],
+            &[(7, 100)],
+        )
+        .await;
+        let who = Principal {
+            user_id: 100,
+            tenant_id: 1_1,
+        };
+        let case = case_in(township, Some(7), vec![]);
+        assert!(authz.check(&who, Action::CaseResolve, &case).await.is_ok());
+        assert_eq!(authz.case_scope(&who).await.units, vec![7]);
+
+        authz.remove_grant(mediator).await.unwrap();
+        assert_eq!(authz.grants_of(100).await, vec![handler]);
+        // Still a handler of the lead unit: it resolves as a member, no longer as a mediator.
+        assert!(authz.check(&who, Action::CaseResolve, &case).await.is_ok());
+        assert!(authz.case_scope(&who).await.subtrees.is_empty());
+        authz.remove_member(7, 100).await;
+        assert!(authz.units_of(100).await.is_empty());
+        assert!(authz.case_scope(&who).await.units.is_empty());
+        assert!(authz.check(&who, Action::CaseResolve, &case).await.is_err());
+        // Removing what is not held changes nothing and is no error.
+        authz.remove_grant(mediator).await.unwrap();
+        authz.remove_member(7, 100).await;
+        assert_eq!(authz.grants_of(100).await, vec![handler]);
+    }
+
+    #[tokio::test]
     async fn a_grant_reaches_the_subtree_but_never_a_sibling() {
         let (county, a, b) = tree();
         let authz = authorizer(
@@ -1081,6 +1155,23 @@ mod tests {
         );
         assert!(matches!(
             authz.check(&security, Action::UserCreate, &here).await,
+            Err(Denied::Forbidden(_))
+        ));
+        // Ending is split the same way: the administrator deactivates accounts, the security
+        // administrator revokes grants, and neither does the other's.
+        assert!(authz.check(&admin, Action::UserManage, &here).await.is_ok());
+        assert!(
+            authz
+                .check(&security, Action::RoleRevoke, &here)
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            authz.check(&admin, Action::RoleRevoke, &here).await,
+            Err(Denied::Forbidden(_))
+        ));
+        assert!(matches!(
+            authz.check(&security, Action::UserManage, &here).await,
             Err(Denied::Forbidden(_))
         ));
         let case = case_in(county, None, vec![]);

@@ -318,6 +318,41 @@ impl TestApp {
         data["createTenant"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Another county on the same server and database, bootstrapped as an operator would; answers its
+    /// global id and its administrators' (system, security) tokens.
+    pub async fn another_county(&self) -> (String, String, String) {
+        let hash = hash_password(PASSWORD).unwrap();
+        let (county, code) = loop {
+            let code = unique_county_code();
+            let division = DivisionCode::parse(&code, TenantLevel::County).unwrap();
+            let made = as_system(self.state.store.bootstrap_county(
+                &SystemPermit::for_the_process(),
+                &division,
+                "邻县",
+                FirstAccount {
+                    username: &format!("o{}.admin", &code[..6]),
+                    display_name: "邻县系统管理员",
+                    password_hash: &hash,
+                },
+                FirstAccount {
+                    username: &format!("o{}.security", &code[..6]),
+                    display_name: "邻县安全保密管理员",
+                    password_hash: &hash,
+                },
+                clock_now(&self.state),
+            ))
+            .await;
+            if let Ok((county, _)) = made {
+                break (county, code);
+            }
+        };
+        as_system(self.state.load_policies()).await.unwrap();
+        let admin = self.sign_in(&format!("o{}.admin", &code[..6])).await;
+        let security = self.sign_in(&format!("o{}.security", &code[..6])).await;
+        let gid = fengqiao::graphql::encode_id(fengqiao::graphql::GlobalId::Tenant, county.id).0;
+        (gid, admin, security)
+    }
+
     pub fn county_gid(&self) -> String {
         fengqiao::graphql::encode_id(fengqiao::graphql::GlobalId::Tenant, self.county.id).0
     }

@@ -36,10 +36,12 @@ pub(crate) async fn send(socket: &mut Socket, message: Value) {
         .unwrap();
 }
 
-/// The next JSON message, or `{"closed": …}` when the server closes the connection.
+/// The next JSON message, or `{"closed": …}` when the server closes the connection. Pings are answered
+/// on the way, within the same patience: a keep-alive does not prolong the wait for an answer.
 pub(crate) async fn next_message(socket: &mut Socket) -> Value {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let message = tokio::time::timeout(PATIENCE, socket.next())
+        let message = tokio::time::timeout_at(deadline, socket.next())
             .await
             .expect("the server did not answer in time");
         match message {
@@ -62,7 +64,7 @@ pub(crate) async fn next_message(socket: &mut Socket) -> Value {
 }
 
 /// A signed-in subscriber of `query` on `app`'s server, once the server holds its subscription.
-async fn subscribe(app: &TestApp, token: &str, query: &str, variables: Value) -> Socket {
+pub(crate) async fn subscribe(app: &TestApp, token: &str, query: &str, variables: Value) -> Socket {
     let before = app.state.live.subscribers();
     let (mut socket, ack) = open(
         &app.url,
@@ -87,14 +89,14 @@ async fn subscribe(app: &TestApp, token: &str, query: &str, variables: Value) ->
 }
 
 /// The payload of the next `next` message (panics on an error or anything else).
-async fn next_event(socket: &mut Socket) -> Value {
+pub(crate) async fn next_event(socket: &mut Socket) -> Value {
     let message = next_message(socket).await;
     assert_eq!(message["type"], "next", "{message:#}");
     assert!(message["payload"].get("errors").is_none(), "{message:#}");
     message["payload"]["data"].clone()
 }
 
-const UNIT_EVENTS: &str =
+pub(crate) const UNIT_EVENTS: &str =
     "subscription($u: ID!) { unitEvents(unitId: $u) { kind unitId case { id code status } } }";
 const CENTER_EVENTS: &str = "subscription($t: ID!, $s: Boolean) { centerEvents(tenantId: $t, subtree: $s) { kind unitId centerId case { id status } } }";
 const ACCEPT: &str = "mutation($id: ID!) { acceptCase(id: $id) { case { status } } }";

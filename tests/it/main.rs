@@ -7,6 +7,7 @@
 // which follows it (shifted only where a test advances it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
+mod accounts;
 mod auth;
 mod batching;
 mod closed_loop;

@@ -1,5 +1,5 @@
-//! Two server processes on one database and one Redis: a grant or a unit membership made through one takes
-//! effect on the other at once, without a restart. Needs `REDIS_URL` (replicas share nothing else); without
+//! Two server processes on one database and one Redis: a grant or a unit membership made (or ended) through
+//! one takes effect on the other at once, without a restart. Needs `REDIS_URL` (replicas share nothing else); without
 //! it there is a single process and nothing to propagate, and the test says so and stops.
 
 use std::sync::Arc;
@@ -38,6 +38,26 @@ async fn readable_within(
     let started = Instant::now();
     while started.elapsed() < limit {
         if read_on(replica, principal, case_id).await.is_ok() {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    None
+}
+
+/// Waits until `principal` can no longer read `case_id` on `replica` (`NOT_FOUND`), and says how long it took.
+async fn unreadable_within(
+    replica: &fengqiao::app::AppState,
+    principal: &Principal,
+    case_id: i64,
+    limit: Duration,
+) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if matches!(
+            read_on(replica, principal, case_id).await,
+            Err(ApiError::NotFound)
+        ) {
             return Some(started.elapsed());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -130,6 +150,32 @@ async fn grants_and_memberships_reach_another_replica_without_a_restart() {
         "the membership never reached the second replica"
     );
     eprintln!("membership visible on the second replica after {took:?}");
+
+    // Ending them reaches the other replica as quickly: a revoked grant, a removed membership.
+    app.ok(
+        &app.security_token,
+        "mutation($u: ID!, $t: ID!) { revokeRole(input: {userId: $u, tenantId: $t, role: INTAKE_CLERK, reason: \"岗位调整\"}) { id } }",
+        json!({ "u": fengqiao::graphql::encode_id(fengqiao::graphql::GlobalId::User, newcomer.user_id).0, "t": township }),
+    )
+    .await;
+    let took = unreadable_within(&second, &newcomer, case_id, Duration::from_secs(5)).await;
+    assert!(
+        took.is_some(),
+        "the revocation never reached the second replica"
+    );
+    eprintln!("revocation applied on the second replica after {took:?}");
+    app.ok(
+        &app.admin_token,
+        "mutation($u: ID!, $m: ID!) { removeUnitMember(input: {unitId: $u, userId: $m, reason: \"调岗\"}) { id } }",
+        json!({ "u": unit, "m": fengqiao::graphql::encode_id(fengqiao::graphql::GlobalId::User, officer.user_id).0 }),
+    )
+    .await;
+    let took = unreadable_within(&second, &officer, case_id, Duration::from_secs(5)).await;
+    assert!(
+        took.is_some(),
+        "the removal never reached the second replica"
+    );
+    eprintln!("membership removal applied on the second replica after {took:?}");
 
     // A center's clock policy, set through one replica, governs new cases on the other.
     let (_, director) = app

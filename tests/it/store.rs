@@ -49,14 +49,20 @@ async fn clerk(app: &TestApp) -> Principal {
                 &format!("{}.storeclerk", app.tag),
                 "受理员",
                 &hash,
+                None,
             ),
         )
         .await
         .unwrap();
     app.as_caller(
         &app.security,
-        app.state
-            .grant_role(&app.security, user.id, app.county.id, Role::IntakeClerk),
+        app.state.grant_role(
+            &app.security,
+            user.id,
+            app.county.id,
+            Role::IntakeClerk,
+            None,
+        ),
     )
     .await
     .unwrap();

@@ -4,7 +4,8 @@
 //! One state, `AppState` (store, authorizer, tokens, cache, bus, clock, vault, search, live hub), and one
 //! room per use case, each an `impl AppState` of its own:
 //! - `identity`: signing in and out, sessions, what a bearer token stands for;
-//! - `administration`: the tenant tree, accounts, grants, units;
+//! - `administration`: the tenant tree and its units; `accounts`: accounts, grants and memberships, from
+//!   creation to their end;
 //! - `access`: who may see a case, reads in the caller's scope, the database scope of a request;
 //! - `intake`: registering a case; `handling`: the closed loop's commands, clocks and ladder;
 //! - `rosters`: duty rosters and on-call summonses; `supervision`: the deadline scanner and 督办 orders;
@@ -15,6 +16,7 @@
 //! - `lookups`: the records shown beside the one asked for, one by one and in batches.
 
 mod access;
+mod accounts;
 mod administration;
 mod clocks;
 mod effects;

@@ -22,7 +22,14 @@ const POLICY_TOPIC: &str = "policy";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PolicyChange {
     Grant(fengqiao_tenancy::Grant),
+    /// A grant was taken back.
+    Revoked(fengqiao_tenancy::Grant),
     Member {
+        unit_id: i64,
+        user_id: i64,
+    },
+    /// An account left a unit.
+    MemberRemoved {
         unit_id: i64,
         user_id: i64,
     },
@@ -42,19 +49,34 @@ pub enum PolicyChange {
     Everything,
 }
 
+fn grant_json(g: &fengqiao_tenancy::Grant) -> serde_json::Value {
+    serde_json::json!({
+        "user": g.user_id,
+        "role": g.role.as_str(),
+        "tenant": g.tenant_id,
+        "level": g.level.as_str(),
+    })
+}
+
+fn grant_of_json(g: &serde_json::Value) -> Option<fengqiao_tenancy::Grant> {
+    Some(fengqiao_tenancy::Grant {
+        user_id: g.get("user")?.as_i64()?,
+        role: Role::parse(g.get("role")?.as_str()?)?,
+        tenant_id: g.get("tenant")?.as_i64()?,
+        level: fengqiao_domain::TenantLevel::parse(g.get("level")?.as_str()?)?,
+    })
+}
+
 impl PolicyChange {
     pub fn to_message(&self) -> String {
         match self {
-            PolicyChange::Grant(g) => serde_json::json!({
-                "grant": {
-                    "user": g.user_id,
-                    "role": g.role.as_str(),
-                    "tenant": g.tenant_id,
-                    "level": g.level.as_str(),
-                }
-            }),
+            PolicyChange::Grant(g) => serde_json::json!({ "grant": grant_json(g) }),
+            PolicyChange::Revoked(g) => serde_json::json!({ "revoke": grant_json(g) }),
             PolicyChange::Member { unit_id, user_id } => {
                 serde_json::json!({ "member": { "unit": unit_id, "user": user_id } })
+            }
+            PolicyChange::MemberRemoved { unit_id, user_id } => {
+                serde_json::json!({ "unmember": { "unit": unit_id, "user": user_id } })
             }
             PolicyChange::ClockPolicies => serde_json::json!({ "reload": "clock_policies" }),
             PolicyChange::Roster { unit_id } => serde_json::json!({ "roster": unit_id }),
@@ -68,12 +90,16 @@ impl PolicyChange {
     pub fn from_message(text: &str) -> Option<PolicyChange> {
         let value: serde_json::Value = serde_json::from_str(text).ok()?;
         if let Some(g) = value.get("grant") {
-            return Some(PolicyChange::Grant(fengqiao_tenancy::Grant {
-                user_id: g.get("user")?.as_i64()?,
-                role: Role::parse(g.get("role")?.as_str()?)?,
-                tenant_id: g.get("tenant")?.as_i64()?,
-                level: fengqiao_domain::TenantLevel::parse(g.get("level")?.as_str()?)?,
-            }));
+            return Some(PolicyChange::Grant(grant_of_json(g)?));
+        }
+        if let Some(g) = value.get("revoke") {
+            return Some(PolicyChange::Revoked(grant_of_json(g)?));
+        }
+        if let Some(m) = value.get("unmember") {
+            return Some(PolicyChange::MemberRemoved {
+                unit_id: m.get("unit")?.as_i64()?,
+                user_id: m.get("user")?.as_i64()?,
+            });
         }
         if let Some(unit_id) = value.get("roster").and_then(|u| u.as_i64()) {
             return Some(PolicyChange::Roster { unit_id });
@@ -146,8 +172,17 @@ impl AppState {
                 .add_grant(*grant)
                 .await
                 .map_err(ApiError::internal),
+            PolicyChange::Revoked(grant) => self
+                .authz
+                .remove_grant(*grant)
+                .await
+                .map_err(ApiError::internal),
             PolicyChange::Member { unit_id, user_id } => {
                 self.authz.add_member(*unit_id, *user_id).await;
+                Ok(())
+            }
+            PolicyChange::MemberRemoved { unit_id, user_id } => {
+                self.authz.remove_member(*unit_id, *user_id).await;
                 Ok(())
             }
             PolicyChange::ClockPolicies => self.load_clock_policies().await,
@@ -268,9 +303,19 @@ mod tests {
                 tenant_id: 70,
                 level: fengqiao_domain::TenantLevel::Township,
             }),
+            PolicyChange::Revoked(fengqiao_tenancy::Grant {
+                user_id: 7,
+                role: Role::Mediator,
+                tenant_id: 71,
+                level: fengqiao_domain::TenantLevel::Village,
+            }),
             PolicyChange::Member {
                 unit_id: 3,
                 user_id: 7,
+            },
+            PolicyChange::MemberRemoved {
+                unit_id: 3,
+                user_id: 8,
             },
             PolicyChange::ClockPolicies,
             PolicyChange::Roster { unit_id: 3 },

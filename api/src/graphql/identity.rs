@@ -37,7 +37,7 @@ impl From<Session> for SessionPayload {
     }
 }
 
-/// A role the signed-in user holds, and where.
+/// A role an account holds, and where (it reaches the tenant's subtree).
 #[derive(SimpleObject)]
 pub struct RoleGrantNode {
     pub role: Role,

@@ -76,7 +76,7 @@ impl LiveSubscription {
             .into());
         }
         let wanted = move |e: &LiveEvent| e.kind.for_unit() && e.unit_id == Some(unit);
-        Ok(deliver(app, caller, wanted, None))
+        Ok(deliver(app, caller, wanted, None, Some(unit)))
     }
 
     /// A center's reports: cases registered there or escalated to it, cases returned by their lead unit,
@@ -99,7 +99,7 @@ impl LiveSubscription {
             .await?;
         let wanted = move |e: &LiveEvent| !e.kind.for_unit() && (subtree || e.center_id == center);
         let below = subtree.then_some((tenant.level, tenant.id));
-        Ok(deliver(app, caller, wanted, below))
+        Ok(deliver(app, caller, wanted, below, None))
     }
 }
 
@@ -108,13 +108,16 @@ fn state_arc(ctx: &Context<'_>) -> Arc<AppState> {
 }
 
 /// The events `wanted` picks, of centers in the subtree `below` when it is given, each sent only if the
-/// caller may read its case at that moment. When the caller's access token has expired or its session
-/// was signed out, the next event ends the subscription with `UNAUTHENTICATED` instead.
+/// caller may read its case at that moment. When the caller's access token has expired, its session
+/// was signed out or its account deactivated, the next event ends the subscription with
+/// `UNAUTHENTICATED` instead; when the caller listens as a member of the unit `member_of` and has left
+/// it, with `FORBIDDEN`.
 fn deliver(
     app: Arc<AppState>,
     caller: Caller,
     wanted: impl Fn(&LiveEvent) -> bool + Send + Sync + 'static,
     below: Option<(TenantLevel, i64)>,
+    member_of: Option<i64>,
 ) -> impl Stream<Item = Result<LiveEventNode>> {
     let events: Receiver<LiveEvent> = app.live.subscribe();
     let wanted = Arc::new(wanted);
@@ -128,6 +131,14 @@ fn deliver(
                     Ok(event) if wanted(&event) => {
                         if let Err(ended) = app.still_valid(&caller).await {
                             return Some((Err(ended.into()), None));
+                        }
+                        if let Some(unit) = member_of
+                            && !app.authz.units_of(principal.user_id).await.contains(&unit)
+                        {
+                            let left = ApiError::Forbidden(
+                                "no longer a member of the unit: its events end here".into(),
+                            );
+                            return Some((Err(left.into()), None));
                         }
                         if let Some((level, id)) = below {
                             match app.tenant_if_any(event.center_id).await {

@@ -1,12 +1,17 @@
-//! Tenants, users and units.
+//! Tenants, accounts and units: creating them, and ending accounts, grants and memberships.
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::enums::{Residency, Role, TenantLevel};
+use super::identity::RoleGrantNode;
 use super::ids::{GlobalId, decode_id, encode_id};
 use super::nodes::{StaffNode, TenantNode, UnitNode, UserNode};
-use super::{caller, state};
+use super::{ClientAddress, caller, state};
+
+fn client(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
+    ctx.data_opt::<ClientAddress>().and_then(|c| c.0)
+}
 
 #[Object(name = "Tenant")]
 impl TenantNode {
@@ -49,6 +54,18 @@ impl TenantNode {
             .collect())
     }
 
+    /// The accounts whose home is this tenant, active and deactivated, oldest first. Needs the right to
+    /// read accounts here (the administrators, a center director, a supervisor).
+    async fn accounts(&self, ctx: &Context<'_>) -> Result<Vec<UserNode>> {
+        let principal = &caller(ctx)?.principal;
+        Ok(state(ctx)
+            .accounts(principal, self.0.id)
+            .await?
+            .into_iter()
+            .map(UserNode)
+            .collect())
+    }
+
     /// Units stationed in this center.
     async fn units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
         let principal = &caller(ctx)?.principal;
@@ -83,8 +100,22 @@ impl UserNode {
         encode_id(GlobalId::Tenant, self.0.tenant_id)
     }
 
+    /// False once the account is deactivated: it signs in no more and its tokens are refused.
     async fn active(&self) -> bool {
         self.0.active
+    }
+
+    /// The roles the account holds, and where.
+    async fn roles(&self, ctx: &Context<'_>) -> Result<Vec<RoleGrantNode>> {
+        let app = state(ctx);
+        let mut out = Vec::new();
+        for grant in app.grants_of(&self.0).await {
+            out.push(RoleGrantNode {
+                role: grant.role.into(),
+                tenant: TenantNode(app.tenant_record(grant.tenant_id).await?),
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -130,6 +161,17 @@ impl UnitNode {
 
     async fn tenant_id(&self) -> ID {
         encode_id(GlobalId::Tenant, self.0.tenant_id)
+    }
+
+    /// The unit's members, oldest account first. Needs the right to read the accounts of the unit's center.
+    async fn members(&self, ctx: &Context<'_>) -> Result<Vec<UserNode>> {
+        let principal = &caller(ctx)?.principal;
+        Ok(state(ctx)
+            .unit_members(principal, &self.0)
+            .await?
+            .into_iter()
+            .map(UserNode)
+            .collect())
     }
 
     /// A rotating unit's duty roster (null for other units, or a rotating unit without one yet).
@@ -212,6 +254,30 @@ pub struct GrantRoleInput {
 }
 
 #[derive(InputObject)]
+pub struct RevokeRoleInput {
+    pub user_id: ID,
+    pub tenant_id: ID,
+    pub role: Role,
+    /// Why (2 to 500 characters): kept in the audit trail.
+    pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct AccountStatusInput {
+    pub user_id: ID,
+    /// Why (2 to 500 characters): kept in the audit trail.
+    pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct RemoveUnitMemberInput {
+    pub unit_id: ID,
+    pub user_id: ID,
+    /// Why (2 to 500 characters): kept in the audit trail.
+    pub reason: String,
+}
+
+#[derive(InputObject)]
 pub struct CreateUnitInput {
     pub tenant_id: ID,
     pub name: String,
@@ -251,6 +317,7 @@ impl TenantMutation {
                 &input.username,
                 &input.display_name,
                 &input.password,
+                client(ctx),
             )
             .await?;
         Ok(UserNode(user))
@@ -267,13 +334,63 @@ impl TenantMutation {
         let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
         let app = state(ctx);
         let grant = app
-            .grant_role(principal, user, tenant, input.role.into())
+            .grant_role(principal, user, tenant, input.role.into(), client(ctx))
             .await?;
         let tenant = app.tenant_record(grant.tenant_id).await?;
-        Ok(super::identity::RoleGrantNode {
+        Ok(RoleGrantNode {
             role: grant.role.into(),
             tenant: TenantNode(tenant),
         })
+    }
+
+    /// Takes a role back (the security administrator's). Nobody revokes their own roles; a grant not held
+    /// is `NOT_FOUND`. Takes effect on the account's next request. Answers the account.
+    async fn revoke_role(&self, ctx: &Context<'_>, input: RevokeRoleInput) -> Result<UserNode> {
+        let principal = &caller(ctx)?.principal;
+        let user = decode_id("userId", GlobalId::User, &input.user_id)?;
+        let tenant = decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
+        let account = state(ctx)
+            .revoke_role(
+                principal,
+                user,
+                tenant,
+                input.role.into(),
+                &input.reason,
+                client(ctx),
+            )
+            .await?;
+        Ok(UserNode(account))
+    }
+
+    /// Deactivates an account (the system administrator's): it signs in no more, and its tokens, refresh
+    /// tokens and open subscriptions stop working from its next request. Nobody deactivates their own
+    /// account, nor the county's last active administrator, security administrator or auditor
+    /// (`CONFLICT`).
+    async fn deactivate_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AccountStatusInput,
+    ) -> Result<UserNode> {
+        let principal = &caller(ctx)?.principal;
+        let user = decode_id("userId", GlobalId::User, &input.user_id)?;
+        let account = state(ctx)
+            .deactivate_account(principal, user, &input.reason, client(ctx))
+            .await?;
+        Ok(UserNode(account))
+    }
+
+    /// Lets a deactivated account sign in again, with the roles and units it had.
+    async fn reactivate_account(
+        &self,
+        ctx: &Context<'_>,
+        input: AccountStatusInput,
+    ) -> Result<UserNode> {
+        let principal = &caller(ctx)?.principal;
+        let user = decode_id("userId", GlobalId::User, &input.user_id)?;
+        let account = state(ctx)
+            .reactivate_account(principal, user, &input.reason, client(ctx))
+            .await?;
+        Ok(UserNode(account))
     }
 
     /// Stations a unit in a center.
@@ -303,7 +420,26 @@ impl TenantMutation {
         let unit = decode_id("unitId", GlobalId::Unit, &unit_id)?;
         let user = decode_id("userId", GlobalId::User, &user_id)?;
         Ok(UnitNode(
-            state(ctx).add_unit_member(principal, unit, user).await?,
+            state(ctx)
+                .add_unit_member(principal, unit, user, client(ctx))
+                .await?,
+        ))
+    }
+
+    /// Takes an account out of a unit: it no longer acts for the unit nor hears its events. One that is
+    /// not a member is `NOT_FOUND`.
+    async fn remove_unit_member(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveUnitMemberInput,
+    ) -> Result<UnitNode> {
+        let principal = &caller(ctx)?.principal;
+        let unit = decode_id("unitId", GlobalId::Unit, &input.unit_id)?;
+        let user = decode_id("userId", GlobalId::User, &input.user_id)?;
+        Ok(UnitNode(
+            state(ctx)
+                .remove_unit_member(principal, unit, user, &input.reason, client(ctx))
+                .await?,
         ))
     }
 }

@@ -61,20 +61,7 @@ impl From<audit_record::Model> for AuditRecord {
 impl Store {
     pub async fn append_audit(&self, record: NewAuditRecord) -> ApiResult<()> {
         let txn = self.begin().await?;
-        audit_record::ActiveModel {
-            at: Set(record.at),
-            county_id: Set(record.county_id),
-            tenant_id: Set(record.tenant_id),
-            user_id: Set(record.user_id),
-            client_address: Set(record.client_address),
-            action: Set(record.action.into()),
-            object: Set(record.object),
-            outcome: Set(record.outcome.into()),
-            reason: Set(record.reason),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
+        append_audit_in(&txn, record).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -90,4 +77,26 @@ impl Store {
             .map(Into::into)
             .collect())
     }
+}
+
+/// Appends an audit record inside a write's own transaction: the record stands or falls with the change.
+pub(super) async fn append_audit_in(
+    txn: &sea_orm::DatabaseTransaction,
+    record: NewAuditRecord,
+) -> ApiResult<()> {
+    audit_record::ActiveModel {
+        at: Set(record.at),
+        county_id: Set(record.county_id),
+        tenant_id: Set(record.tenant_id),
+        user_id: Set(record.user_id),
+        client_address: Set(record.client_address),
+        action: Set(record.action.into()),
+        object: Set(record.object),
+        outcome: Set(record.outcome.into()),
+        reason: Set(record.reason),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
 }

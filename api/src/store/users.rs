@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 use fengqiao_domain::{TenantLevel, vocabulary};
 use fengqiao_tenancy::{Act, Grant, Permit, Role, act};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::entities::{role_grant, unit, unit_member, user};
+use super::audit::{NewAuditRecord, append_audit_in};
+use super::entities::{refresh_token, role_grant, unit, unit_member, user};
 use super::tenants::TenantRecord;
 use super::{Store, is_unique_violation, taken};
 use crate::error::{ApiError, ApiResult, clean_text};
@@ -98,6 +100,21 @@ fn check_permit<A: Act>(permit: &Permit<A>, resource: i64) -> ApiResult<()> {
     }
 }
 
+fn grant_of_row(g: role_grant::Model) -> ApiResult<Grant> {
+    match (Role::parse(&g.role), TenantLevel::parse(&g.level)) {
+        (Some(role), Some(level)) => Ok(Grant {
+            user_id: g.user_id,
+            role,
+            tenant_id: g.tenant_id,
+            level,
+        }),
+        _ => Err(ApiError::internal(anyhow::anyhow!(
+            "grant {} is malformed",
+            g.id
+        ))),
+    }
+}
+
 fn check_text(field: &str, text: &str, max: usize) -> ApiResult<()> {
     clean_text(field, text, 1, max, false).map(|_| ())
 }
@@ -127,9 +144,10 @@ impl Store {
         username: &str,
         display_name: &str,
         password_hash: &str,
-        now: DateTime<Utc>,
+        audit: NewAuditRecord,
     ) -> ApiResult<UserRecord> {
         check_permit(permit, tenant.id)?;
+        let now = audit.at;
         check_username(username)?;
         check_text("displayName", display_name, 64)?;
         let txn = self.begin().await?;
@@ -146,6 +164,7 @@ impl Store {
         .insert(&txn)
         .await
         .map_err(taken("username", "this username is taken"))?;
+        append_audit_in(&txn, audit).await?;
         txn.commit().await?;
         Ok(model.into())
     }
@@ -187,15 +206,17 @@ impl Store {
             .collect())
     }
 
-    /// Records a grant; the permit is for `role.grant` on the tenant. Granting a role twice is harmless.
+    /// Records a grant and its audit record; the permit is for `role.grant` on the tenant. Granting a
+    /// role twice is harmless (and recorded once).
     pub async fn grant_role(
         &self,
         permit: &Permit<act::RoleGrant>,
         grantee: &UserRecord,
         tenant: &TenantRecord,
         role: Role,
-        now: DateTime<Utc>,
+        audit: NewAuditRecord,
     ) -> ApiResult<Grant> {
+        let now = audit.at;
         check_permit(permit, tenant.id)?;
         let grant = Grant {
             user_id: grantee.id,
@@ -218,6 +239,7 @@ impl Store {
         .await;
         match inserted {
             Ok(_) => {
+                append_audit_in(&txn, audit).await?;
                 txn.commit().await?;
                 Ok(grant)
             }
@@ -226,27 +248,113 @@ impl Store {
         }
     }
 
+    /// Takes a grant back, with its audit record; the permit is for `role.revoke` on the grant's tenant.
+    /// Whether the grant was held.
+    pub async fn revoke_role(
+        &self,
+        permit: &Permit<act::RoleRevoke>,
+        grant: Grant,
+        audit: NewAuditRecord,
+    ) -> ApiResult<bool> {
+        check_permit(permit, grant.tenant_id)?;
+        let txn = self.begin().await?;
+        let removed = role_grant::Entity::delete_many()
+            .filter(role_grant::Column::UserId.eq(grant.user_id))
+            .filter(role_grant::Column::TenantId.eq(grant.tenant_id))
+            .filter(role_grant::Column::Role.eq(grant.role.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if removed == 0 {
+            return Ok(false);
+        }
+        append_audit_in(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// The grants held by one account.
+    pub async fn grants_of_user(&self, user_id: i64) -> ApiResult<Vec<Grant>> {
+        role_grant::Entity::find()
+            .filter(role_grant::Column::UserId.eq(user_id))
+            .order_by_asc(role_grant::Column::Id)
+            .all(&self.read().await?)
+            .await?
+            .into_iter()
+            .map(grant_of_row)
+            .collect()
+    }
+
+    /// The active accounts holding `role` granted at `tenant_id` itself.
+    pub async fn active_holders(&self, role: Role, tenant_id: i64) -> ApiResult<Vec<i64>> {
+        let db = self.read().await?;
+        let holders: Vec<i64> = role_grant::Entity::find()
+            .filter(role_grant::Column::TenantId.eq(tenant_id))
+            .filter(role_grant::Column::Role.eq(role.as_str()))
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|g| g.user_id)
+            .collect();
+        Ok(user::Entity::find()
+            .filter(user::Column::Id.is_in(holders))
+            .filter(user::Column::Active.eq(true))
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|u| u.id)
+            .collect())
+    }
+
+    /// Deactivates or reactivates an account, with its audit record; the permit is for `user.manage` on
+    /// the account's tenant. Deactivating also revokes every refresh token of the account, so that a
+    /// reactivated account signs in afresh. Answers the account as it now is.
+    pub async fn set_account_active(
+        &self,
+        permit: &Permit<act::UserManage>,
+        account: &UserRecord,
+        active: bool,
+        audit: NewAuditRecord,
+    ) -> ApiResult<UserRecord> {
+        check_permit(permit, account.tenant_id)?;
+        let now = audit.at;
+        let txn = self.begin().await?;
+        let changed = user::Entity::update_many()
+            .col_expr(user::Column::Active, Expr::value(active))
+            .filter(user::Column::Id.eq(account.id))
+            .filter(user::Column::Active.eq(!active))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if changed == 0 {
+            // Already so: nothing to record.
+            return Ok(UserRecord {
+                active,
+                ..account.clone()
+            });
+        }
+        if !active {
+            refresh_token::Entity::update_many()
+                .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(now)))
+                .filter(refresh_token::Column::UserId.eq(account.id))
+                .filter(refresh_token::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await?;
+        }
+        append_audit_in(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(UserRecord {
+            active,
+            ..account.clone()
+        })
+    }
+
     pub async fn all_grants(&self) -> ApiResult<Vec<Grant>> {
         role_grant::Entity::find()
             .all(&self.read().await?)
             .await?
             .into_iter()
-            .map(|g| {
-                let role = Role::parse(&g.role);
-                let level = TenantLevel::parse(&g.level);
-                match (role, level) {
-                    (Some(role), Some(level)) => Ok(Grant {
-                        user_id: g.user_id,
-                        role,
-                        tenant_id: g.tenant_id,
-                        level,
-                    }),
-                    _ => Err(ApiError::internal(anyhow::anyhow!(
-                        "grant {} is malformed",
-                        g.id
-                    ))),
-                }
-            })
+            .map(grant_of_row)
             .collect()
     }
 
@@ -281,12 +389,14 @@ impl Store {
         Ok(unit)
     }
 
-    /// Adds a member to a unit; the permit is for `unit.manage_members` on the unit's tenant.
+    /// Adds a member to a unit, with its audit record; the permit is for `unit.manage_members` on the
+    /// unit's tenant. Adding a member twice is harmless (and recorded once).
     pub async fn add_unit_member(
         &self,
         permit: &Permit<act::UnitManageMembers>,
         unit: &UnitRecord,
         member: &UserRecord,
+        audit: NewAuditRecord,
     ) -> ApiResult<()> {
         check_permit(permit, unit.tenant_id)?;
         let txn = self.begin().await?;
@@ -299,12 +409,58 @@ impl Store {
         .await;
         match inserted {
             Ok(_) => {
+                append_audit_in(&txn, audit).await?;
                 txn.commit().await?;
                 Ok(())
             }
             Err(e) if is_unique_violation(&e) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Removes a member from a unit, with its audit record; the permit is for `unit.manage_members` on
+    /// the unit's tenant. Whether the account was a member.
+    pub async fn remove_unit_member(
+        &self,
+        permit: &Permit<act::UnitManageMembers>,
+        unit: &UnitRecord,
+        member_id: i64,
+        audit: NewAuditRecord,
+    ) -> ApiResult<bool> {
+        check_permit(permit, unit.tenant_id)?;
+        let txn = self.begin().await?;
+        let removed = unit_member::Entity::delete_many()
+            .filter(unit_member::Column::UnitId.eq(unit.id))
+            .filter(unit_member::Column::UserId.eq(member_id))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if removed == 0 {
+            return Ok(false);
+        }
+        append_audit_in(&txn, audit).await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// A unit's members, in the order they were made accounts.
+    pub async fn unit_members(&self, unit_id: i64) -> ApiResult<Vec<UserRecord>> {
+        let db = self.read().await?;
+        let ids: Vec<i64> = unit_member::Entity::find()
+            .filter(unit_member::Column::UnitId.eq(unit_id))
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        Ok(user::Entity::find()
+            .filter(user::Column::Id.is_in(ids))
+            .order_by_asc(user::Column::Id)
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     pub async fn unit(&self, id: i64) -> ApiResult<Option<UnitRecord>> {
