@@ -387,9 +387,11 @@ struct MonthlyReportQuery {
 /// `/graphql`: a tenant's month, with the dashboard's numbers. Errors are JSON with the GraphQL codes.
 async fn monthly_report(
     state: web::Data<Arc<AppState>>,
+    limits: web::Data<BodyLimits>,
     req: HttpRequest,
     query: web::Query<MonthlyReportQuery>,
 ) -> HttpResponse {
+    let client = client_address(&req, &limits.trusted_proxies);
     let outcome = async {
         let principal = match request_auth(&state, &req).await {
             RequestAuth::Caller(caller) => caller.principal,
@@ -415,7 +417,7 @@ async fn monthly_report(
         let rows = state.db_scope(&principal).await?;
         let (body, extension, mime) = scope::within(
             rows,
-            state.monthly_report(&principal, tenant_id, month, xlsx),
+            state.monthly_report(&principal, tenant_id, month, xlsx, client),
         )
         .await?;
         Ok((body, extension, mime, month))

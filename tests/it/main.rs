@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 mod accounts;
+mod audit;
 mod auth;
 mod batching;
 mod closed_loop;

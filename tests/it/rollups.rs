@@ -278,6 +278,7 @@ async fn the_county_dashboard_reproduces_qingshui_published_year() {
         app.county.id,
         fengqiao_domain::rollup::Month::parse(&month).unwrap(),
         false,
+        None,
     );
     let (csv, _, _) = app.as_caller(&principal, report).await.unwrap();
     let csv = String::from_utf8(csv).unwrap();

@@ -9,6 +9,7 @@ use fengqiao_tenancy::{Principal, RefreshToken, verify_password};
 
 use crate::cache::Cache;
 use crate::error::{ApiError, ApiResult};
+use crate::store::audit::NewAuditRecord;
 use crate::store::scope::{self};
 use crate::store::signin::Attempt;
 use crate::store::tokens::Spend;
@@ -116,12 +117,18 @@ impl AppState {
             retry_after: (until - now).num_seconds().max(1) as u64,
         };
         let counted = match attempt {
-            Attempt::Locked(until) => return Err(locked(until)),
+            Attempt::Locked(until) => {
+                if let Some(user) = &user {
+                    self.audit_sign_in(user, client, "locked").await?;
+                }
+                return Err(locked(until));
+            }
             // Parallel attempts past the limit: the ones before it lock the account.
             Attempt::Counted(n) if n > MAX_FAILED_LOGINS => {
                 let until = now + Duration::minutes(LOCK_MINUTES);
                 if let Some(user) = &user {
                     scope::as_system(self.store.lock_account(user.id, until)).await?;
+                    self.audit_sign_in(user, client, "locked").await?;
                 }
                 return Err(locked(until));
             }
@@ -142,8 +149,10 @@ impl AppState {
                     self.count_limited(key, -1, ADDRESS_WINDOW).await;
                 }
                 if !user.active {
+                    self.audit_sign_in(&user, client, "disabled").await?;
                     return Err(unauthenticated());
                 }
+                self.audit_sign_in(&user, client, "allowed").await?;
                 let family = RefreshToken::new_family();
                 self.open_session(user, &family).await
             }
@@ -152,6 +161,9 @@ impl AppState {
                     let until = now + Duration::minutes(LOCK_MINUTES);
                     scope::as_system(self.store.lock_account(user.id, until)).await?;
                     tracing::warn!(user = user.id, "account locked after wrong passwords");
+                    self.audit_sign_in(&user, client, "locked").await?;
+                } else {
+                    self.audit_sign_in(&user, client, "wrong_password").await?;
                 }
                 Err(unauthenticated())
             }
@@ -281,8 +293,51 @@ impl AppState {
         Ok(())
     }
 
-    pub async fn sign_out(&self, caller: &Caller) -> ApiResult<()> {
-        self.revoke_session(&caller.family).await
+    pub async fn sign_out(
+        &self,
+        caller: &Caller,
+        client: Option<std::net::IpAddr>,
+    ) -> ApiResult<()> {
+        self.revoke_session(&caller.family).await?;
+        let principal = &caller.principal;
+        let home = self
+            .directory
+            .must(&self.store, principal.tenant_id)
+            .await?;
+        let record = NewAuditRecord {
+            at: self.now(),
+            county_id: home.ancestry.county,
+            tenant_id: Some(principal.tenant_id),
+            user_id: Some(principal.user_id),
+            client_address: client.map(|a| a.to_string()),
+            action: "session.sign_out",
+            object: format!("account {}", principal.user_id),
+            outcome: "allowed",
+            reason: String::new(),
+        };
+        scope::as_system(self.store.append_audit(record)).await
+    }
+
+    /// A password sign-in of a known account, with its outcome (`allowed`, `wrong_password`, `locked`,
+    /// `disabled`). Names that are no account are counted but not recorded: they belong to no county.
+    async fn audit_sign_in(
+        &self,
+        user: &UserRecord,
+        client: Option<std::net::IpAddr>,
+        outcome: &'static str,
+    ) -> ApiResult<()> {
+        let record = NewAuditRecord {
+            at: self.now(),
+            county_id: user.county_id,
+            tenant_id: Some(user.tenant_id),
+            user_id: Some(user.id),
+            client_address: client.map(|a| a.to_string()),
+            action: "session.sign_in",
+            object: format!("account {}", user.id),
+            outcome,
+            reason: String::new(),
+        };
+        scope::as_system(self.store.append_audit(record)).await
     }
 
     pub(crate) async fn revoke_session(&self, family: &str) -> ApiResult<()> {

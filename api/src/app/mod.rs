@@ -9,7 +9,8 @@
 //! - `access`: who may see a case, reads in the caller's scope, the database scope of a request;
 //! - `intake`: registering a case; `handling`: the closed loop's commands, clocks and ladder;
 //! - `rosters`: duty rosters and on-call summonses; `supervision`: the deadline scanner and 督办 orders;
-//! - `personal_data`: reveals and exact look-ups; `search`: case search and feeding the index;
+//! - `audit`: the audit trail, for the auditor; `personal_data`: reveals and exact look-ups;
+//! - `search`: case search and feeding the index;
 //! - `reports`: dashboards, exports and rollup checks; `live`: events to subscribers;
 //! - `clocks`: clock policies and the calendar; `replicas`: what every replica must hold alike;
 //! - `effects`: what a committed change sets off (`settle`), in one table;
@@ -18,6 +19,7 @@
 mod access;
 mod accounts;
 mod administration;
+mod audit;
 mod clocks;
 mod effects;
 mod handling;
@@ -34,6 +36,7 @@ mod supervision;
 
 /// The records the application hands out and takes in: what the API layer may name.
 pub mod records {
+    pub use crate::store::audit::AuditRecord;
     pub use crate::store::cases::{
         CaseFilter, CaseRecord, EventRecord, Idempotency, NewCase, NewParty, PartyRecord,
     };
@@ -46,6 +49,7 @@ pub mod records {
 
 /// For GraphQL's batched loads, which run in a task of their own.
 pub use crate::store::scope::spawn_in_current_scope;
+pub use audit::MAX_AUDIT_PAGE;
 pub use identity::{
     ADDRESS_FAILURES, ADDRESS_WINDOW, Caller, LOCK_MINUTES, MAX_FAILED_LOGINS, Session,
 };

@@ -121,6 +121,7 @@ impl AppState {
         case_id: i64,
         party_id: i64,
         reason: &str,
+        client: Option<std::net::IpAddr>,
     ) -> ApiResult<RevealedParty> {
         let reason = clean_text("reason", reason, 2, 500, true)?;
         let reason = reason.as_str();
@@ -145,8 +146,19 @@ impl AppState {
             id_card: decrypt(&party.id_card_cipher)?,
             phone: decrypt(&party.phone_cipher)?,
         };
+        let audit = NewAuditRecord {
+            at: self.now(),
+            county_id: case.origin.county,
+            tenant_id: Some(principal.tenant_id),
+            user_id: Some(principal.user_id),
+            client_address: client.map(|a| a.to_string()),
+            action: "party.reveal",
+            object: format!("party {} of case {}", party.id, case.id),
+            outcome: "allowed",
+            reason: reason.to_owned(),
+        };
         self.store
-            .record_reveal(&permit, &case, party.id, reason, self.now())
+            .record_reveal(&permit, &case, party.id, reason, audit)
             .await?;
         Ok(revealed)
     }

@@ -209,16 +209,35 @@ impl AppState {
         Ok(out)
     }
 
-    /// A tenant's month as a CSV or XLSX file: (body, file extension, media type).
+    /// A tenant's month as a CSV or XLSX file: (body, file extension, media type). Every export is an
+    /// audit record.
     pub async fn monthly_report(
         &self,
         principal: &Principal,
         tenant_id: i64,
         month: Month,
         xlsx: bool,
+        client: Option<std::net::IpAddr>,
     ) -> ApiResult<(Vec<u8>, &'static str, &'static str)> {
         let (tenant, data) = self
             .dashboard(principal, tenant_id, Period::month(month))
+            .await?;
+        self.store
+            .append_audit(crate::store::audit::NewAuditRecord {
+                at: self.now(),
+                county_id: tenant.ancestry.county,
+                tenant_id: Some(principal.tenant_id),
+                user_id: Some(principal.user_id),
+                client_address: client.map(|a| a.to_string()),
+                action: "report.export",
+                object: format!(
+                    "monthly report {month} of tenant {} as {}",
+                    tenant.id,
+                    if xlsx { "xlsx" } else { "csv" }
+                ),
+                outcome: "allowed",
+                reason: String::new(),
+            })
             .await?;
         let names: HashMap<i64, String> = self
             .store

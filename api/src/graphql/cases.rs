@@ -1031,7 +1031,13 @@ impl CaseMutation {
         let case_id = decode_id("caseId", GlobalId::Case, &case_id)?;
         let party_id = decode_id("partyId", GlobalId::Party, &party_id)?;
         let revealed = state(ctx)
-            .reveal_party(principal, case_id, party_id, &reason)
+            .reveal_party(
+                principal,
+                case_id,
+                party_id,
+                &reason,
+                ctx.data_opt::<super::ClientAddress>().and_then(|c| c.0),
+            )
             .await?;
         Ok(RevealedPartyPayload {
             name: revealed.name,

@@ -140,7 +140,8 @@ impl IdentityMutation {
     /// Ends the current session: its refresh tokens stop working and its access tokens are refused.
     async fn sign_out(&self, ctx: &Context<'_>) -> Result<bool> {
         let caller = caller(ctx)?;
-        state(ctx).sign_out(caller).await?;
+        let client = ctx.data_opt::<ClientAddress>().and_then(|c| c.0);
+        state(ctx).sign_out(caller, client).await?;
         Ok(true)
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL API: one file per aggregate, merged into the schema here. Resolvers are thin: they decode
 //! ids and inputs, call `AppState`, and map records to objects.
 
+mod audit;
 mod batches;
 mod cases;
 mod dashboard;
@@ -36,6 +37,7 @@ pub struct Query(
     policies::PolicyQuery,
     dashboard::DashboardQuery,
     search::CaseSearchQuery,
+    audit::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -967,8 +967,9 @@ impl Store {
         case: &CaseRecord,
         party_id: i64,
         reason: &str,
-        now: DateTime<Utc>,
+        audit: super::audit::NewAuditRecord,
     ) -> ApiResult<()> {
+        let now = audit.at;
         if !permit.is_for(Some(case.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover revealing on case {}",
@@ -987,6 +988,7 @@ impl Store {
             now,
         )
         .await?;
+        super::audit::append_audit_in(&txn, audit).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -1,0 +1,295 @@
+//! The audit trail for the auditor: sign-ins (allowed and refused), sign-outs, account and grant changes,
+//! reveals of personal data and exports are audit records, and the auditor reads them over GraphQL within
+//! the subtree its role reaches: a township's auditor sees its township's, never the county's or a
+//! sibling's; nobody else reads them.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{PASSWORD, TestApp, code};
+use fengqiao_tenancy::Role;
+
+const TRAIL: &str = "query($t: ID!, $a: String, $n: Int, $after: String) {
+    auditRecords(tenantId: $t, action: $a, first: $n, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        edges { node { at action object outcome reason clientAddress actor { id displayName } tenantId } }
+    } }";
+const SIGN_IN: &str = "mutation($u: String!, $p: String!) { signIn(input: {username: $u, password: $p}) { accessToken } }";
+
+/// The records of a page: (action, outcome, actor id, tenant id, object).
+fn records(data: &Value) -> Vec<(String, String, String, String, String)> {
+    data["auditRecords"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            let text = |v: &Value| v.as_str().unwrap_or("").to_owned();
+            (
+                text(&n["action"]),
+                text(&n["outcome"]),
+                text(&n["actor"]["id"]),
+                text(&n["tenantId"]),
+                text(&n["object"]),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_reads_the_trail_of_its_subtree_and_nobody_else_reads_it() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    let east = app.tenant(&county, &app.township_code(1), "东山镇").await;
+    let west = app.tenant(&county, &app.township_code(11), "西山镇").await;
+    let (clerk, clerk_token) = app.user(&east, "clerk", &[Role::IntakeClerk]).await;
+    let (west_clerk, _) = app.user(&west, "westclerk", &[Role::IntakeClerk]).await;
+    let (_, auditor) = app.user(&county, "auditor", &[Role::Auditor]).await;
+    let (_, east_auditor) = app.user(&east, "eastauditor", &[Role::Auditor]).await;
+    let (_, supervisor) = app.user(&county, "supervisor", &[Role::Supervisor]).await;
+    let (_, dispatcher) = app.user(&east, "dispatcher", &[Role::Dispatcher]).await;
+
+    // A wrong password, a reveal, an export, a sign-out.
+    let wrong = app
+        .gql(
+            None,
+            SIGN_IN,
+            json!({ "u": format!("{}.clerk", app.tag), "p": "not the password" }),
+        )
+        .await;
+    assert_eq!(code(&wrong), "UNAUTHENTICATED");
+    let case = app
+        .register(&clerk_token, Some(&east), "宅基地纠纷")
+        .await
+        .id;
+    let parties = app
+        .ok(
+            &clerk_token,
+            "query($id: ID!) { case(id: $id) { parties { id } } }",
+            json!({ "id": case }),
+        )
+        .await;
+    let party = parties["case"]["parties"][0]["id"].as_str().unwrap();
+    let shown = app
+        .ok(
+            &clerk_token,
+            "mutation($id: ID!, $p: ID!) { revealParty(caseId: $id, partyId: $p, reason: \"核实身份\") { idCard } }",
+            json!({ "id": case, "p": party }),
+        )
+        .await;
+    let id_card = shown["revealParty"]["idCard"].as_str().unwrap().to_owned();
+    let base = app.url.trim_end_matches("/graphql");
+    let month = app.state.now().format("%Y-%m").to_string();
+    let export = app
+        .http
+        .get(format!(
+            "{base}/reports/monthly?tenantId={county}&month={month}&format=csv"
+        ))
+        .bearer_auth(&supervisor)
+        .send()
+        .await
+        .unwrap();
+    assert!(export.status().is_success(), "{}", export.status());
+    app.ok(&clerk_token, "mutation { signOut }", json!({}))
+        .await;
+
+    // The county's auditor sees every kind, with who and from where.
+    let data = app
+        .ok(&auditor, TRAIL, json!({ "t": county, "n": 100 }))
+        .await;
+    let all = records(&data);
+    let kinds: HashSet<(&str, &str)> = all
+        .iter()
+        .map(|(a, o, ..)| (a.as_str(), o.as_str()))
+        .collect();
+    for expected in [
+        ("session.sign_in", "allowed"),
+        ("session.sign_in", "wrong_password"),
+        ("session.sign_out", "allowed"),
+        ("account.create", "allowed"),
+        ("role.grant", "allowed"),
+        ("party.reveal", "allowed"),
+        ("report.export", "allowed"),
+    ] {
+        assert!(kinds.contains(&expected), "{expected:?} missing: {all:#?}");
+    }
+    let reveal = all.iter().find(|r| r.0 == "party.reveal").unwrap();
+    assert_eq!(reveal.2, clerk, "the reveal names its actor");
+    assert_eq!(reveal.3, east);
+    for edge in data["auditRecords"]["edges"].as_array().unwrap() {
+        assert_eq!(edge["node"]["clientAddress"], "127.0.0.1", "{edge:#}");
+        assert!(
+            !edge.to_string().contains(&id_card),
+            "a record shows an ID number: {edge:#}"
+        );
+    }
+    // Newest first.
+    let times: Vec<&str> = data["auditRecords"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["at"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+
+    // One action only.
+    let data = app
+        .ok(
+            &auditor,
+            TRAIL,
+            json!({ "t": county, "a": "session.sign_in", "n": 100 }),
+        )
+        .await;
+    let sign_ins = records(&data);
+    assert!(!sign_ins.is_empty());
+    assert!(sign_ins.iter().all(|r| r.0 == "session.sign_in"));
+
+    // The township's auditor: only what was done by accounts acting in the township.
+    let data = app
+        .ok(&east_auditor, TRAIL, json!({ "t": east, "n": 100 }))
+        .await;
+    let east_records = records(&data);
+    assert!(
+        east_records.iter().any(|r| r.0 == "party.reveal"),
+        "{east_records:#?}"
+    );
+    assert!(
+        east_records.iter().all(|r| r.3 == east),
+        "a record from outside the township: {east_records:#?}"
+    );
+    assert!(
+        east_records.iter().all(|r| r.2 != west_clerk),
+        "{east_records:#?}"
+    );
+    // Above it, beside it, and for everyone without audit.read: not found.
+    for (token, tenant) in [
+        (&east_auditor, &county),
+        (&east_auditor, &west),
+        (&app.admin_token, &county),
+        (&app.security_token, &county),
+        (&supervisor, &county),
+        (&dispatcher, &east),
+        (&clerk_token, &east),
+    ] {
+        let body = app.gql(Some(token), TRAIL, json!({ "t": tenant })).await;
+        assert!(
+            ["NOT_FOUND", "UNAUTHENTICATED"].contains(&code(&body)),
+            "{body:#}"
+        );
+        assert!(body["data"].is_null(), "{body:#}");
+    }
+    let body = app.gql(None, TRAIL, json!({ "t": county })).await;
+    assert_eq!(code(&body), "UNAUTHENTICATED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trail_pages_without_gaps_and_refuses_bad_arguments_and_other_counties() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    let (_, auditor) = app.user(&county, "auditor", &[Role::Auditor]).await;
+    for n in 0..4 {
+        app.user(&county, &format!("staff{n}"), &[Role::IntakeClerk])
+            .await;
+    }
+    // Every record, one page.
+    let whole = app
+        .ok(&auditor, TRAIL, json!({ "t": county, "n": 100 }))
+        .await;
+    let whole = records(&whole);
+    assert!(whole.len() > 12, "{whole:#?}");
+    // The same, three at a time.
+    let mut paged = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let data = app
+            .ok(
+                &auditor,
+                TRAIL,
+                json!({ "t": county, "n": 3, "after": after }),
+            )
+            .await;
+        let page = records(&data);
+        assert!(page.len() <= 3);
+        paged.extend(page);
+        let info = &data["auditRecords"]["pageInfo"];
+        if info["hasNextPage"] != true {
+            break;
+        }
+        after = info["endCursor"].as_str().map(str::to_owned);
+    }
+    // Reading makes no record, so the pages are the whole, in order, each record once.
+    assert_eq!(paged, whole);
+
+    for (variables, field) in [
+        (json!({ "t": county, "n": 0 }), "first"),
+        (json!({ "t": county, "n": 101 }), "first"),
+        (json!({ "t": county, "n": -1 }), "first"),
+        (
+            json!({ "t": county, "a": "session.sign_in' OR 1=1 --" }),
+            "action",
+        ),
+        (json!({ "t": county, "a": "x".repeat(65) }), "action"),
+        (json!({ "t": county, "after": "bm90IGEgY3Vyc29y" }), "after"),
+        (json!({ "t": "not-an-id" }), "tenantId"),
+    ] {
+        let body = app.gql(Some(&auditor), TRAIL, variables.clone()).await;
+        assert_eq!(
+            (
+                code(&body),
+                body["errors"][0]["extensions"]["field"].as_str()
+            ),
+            ("BAD_USER_INPUT", Some(field)),
+            "{variables}: {body:#}"
+        );
+    }
+    // A tenant id of the wrong type, and a list for a string.
+    let body = app
+        .gql(
+            Some(&auditor),
+            TRAIL,
+            json!({ "t": county, "a": ["session.sign_in"] }),
+        )
+        .await;
+    assert!(
+        body["errors"].is_array() && body["data"].is_null(),
+        "{body:#}"
+    );
+
+    // Another county's auditor reads nothing of ours, and ours nothing of theirs.
+    let (other, other_admin, other_security) = app.another_county().await;
+    let other_auditor_name = format!("{}.otherauditor", app.tag);
+    let data = app
+        .ok(&other_admin, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"邻县审计员\", password: \"correct horse battery\"}) { id } }", json!({ "t": other, "u": other_auditor_name }))
+        .await;
+    let other_auditor_id = data["createUser"]["id"].as_str().unwrap().to_owned();
+    app.ok(&other_security, "mutation($u: ID!, $t: ID!) { grantRole(input: {userId: $u, tenantId: $t, role: AUDITOR}) { role } }", json!({ "u": other_auditor_id, "t": other }))
+        .await;
+    let body = app
+        .gql(
+            None,
+            SIGN_IN,
+            json!({ "u": other_auditor_name, "p": PASSWORD }),
+        )
+        .await;
+    let other_auditor = body["data"]["signIn"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = app
+        .gql(Some(&other_auditor), TRAIL, json!({ "t": county }))
+        .await;
+    assert_eq!(code(&body), "NOT_FOUND", "{body:#}");
+    let body = app.gql(Some(&auditor), TRAIL, json!({ "t": other })).await;
+    assert_eq!(code(&body), "NOT_FOUND", "{body:#}");
+    let theirs = app
+        .ok(&other_auditor, TRAIL, json!({ "t": other, "n": 100 }))
+        .await;
+    let ours: HashSet<_> = whole.iter().map(|r| r.2.clone()).collect();
+    assert!(
+        records(&theirs)
+            .iter()
+            .all(|r| r.2.is_empty() || !ours.contains(&r.2)),
+        "{theirs:#}"
+    );
+}
