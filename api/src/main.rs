@@ -57,6 +57,10 @@ enum Cmd {
         #[arg(long)]
         repair: bool,
     },
+    /// Check every county's audit trail as a hash chain and print, per county, the records read, those
+    /// from before the chain, and the head hash (an anchor to keep elsewhere); exits with status 1 at the
+    /// first record that was changed, removed or slipped in. Runs beside a server.
+    VerifyAudit,
     /// Load a year's working-day calendar notice (a file like domain/calendars/cn-2026.txt), replacing that
     /// year's days off and make-up working days. Running servers on the same Redis reload it at once; others
     /// read it when they start.
@@ -127,6 +131,7 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             }
             Cmd::VerifyRollups { repair } => verify_rollups(&config, repair).await,
+            Cmd::VerifyAudit => verify_audit(&config).await,
             Cmd::Reindex => reindex(&config).await,
             Cmd::VerifyIndex { repair } => verify_index(&config, repair).await,
             Cmd::LoadCalendar { file } => load_calendar(&config, &file).await,
@@ -139,6 +144,37 @@ fn main() -> anyhow::Result<()> {
             Cmd::Serve => fengqiao::serve(config).await,
         }
     })
+}
+
+async fn verify_audit(config: &Config) -> anyhow::Result<()> {
+    let state = fengqiao::build_state_for_command(config, Arc::new(SystemClock)).await?;
+    let checks = state
+        .verify_audit(&SystemPermit::for_the_process())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    if checks.is_empty() {
+        println!("no audit records yet");
+    }
+    let mut broken = 0;
+    for check in &checks {
+        match check.broken_at {
+            None => println!(
+                "county {}: {} records, {} from before the chain, chain intact, head {}",
+                check.county_id, check.records, check.unchained, check.head
+            ),
+            Some((id, why)) => {
+                broken += 1;
+                println!(
+                    "county {}: chain broken at record {id}: {why} ({} records read)",
+                    check.county_id, check.records
+                );
+            }
+        }
+    }
+    if broken > 0 {
+        anyhow::bail!("{broken} counties' audit trails are broken");
+    }
+    Ok(())
 }
 
 async fn verify_rollups(config: &Config, repair: bool) -> anyhow::Result<()> {

@@ -17,6 +17,7 @@ mod m20261126_000002_grid_codes;
 mod m20261127_000001_search_outbox;
 mod m20261206_000001_sign_in_defences;
 mod m20261207_000001_policy_changes;
+mod m20261208_000001_audit_chain;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_search_outbox::Migration),
             Box::new(m20261206_000001_sign_in_defences::Migration),
             Box::new(m20261207_000001_policy_changes::Migration),
+            Box::new(m20261208_000001_audit_chain::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, code};
+use fengqiao::store::scope::as_system;
 use fengqiao_tenancy::Role;
 
 const TRAIL: &str = "query($t: ID!, $a: String, $n: Int, $after: String) {
@@ -292,4 +293,99 @@ async fn the_trail_pages_without_gaps_and_refuses_bad_arguments_and_other_counti
             .all(|r| r.2.is_empty() || !ours.contains(&r.2)),
         "{theirs:#}"
     );
+}
+
+/// Runs `statement` as the database's owner could, past the server's grants (and, on PostgreSQL, in the
+/// system's row scope).
+async fn as_the_owner(app: &TestApp, statement: &str) {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let postgres = app.database_url.starts_with("postgres");
+    let url = if postgres {
+        app.config.database_owner_url.expose().to_owned()
+    } else {
+        app.database_url.clone()
+    };
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    let txn = db.begin().await.unwrap();
+    if postgres {
+        txn.execute_unprepared("SELECT set_config('fengqiao.system', 'on', true)")
+            .await
+            .unwrap();
+    }
+    txn.execute_unprepared(statement).await.unwrap();
+    txn.commit().await.unwrap();
+}
+
+async fn chain_of(app: &TestApp) -> fengqiao::store::audit::ChainCheck {
+    as_system(app.state.store.verify_audit_chain(app.county.id))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trail_is_a_chain_that_breaks_where_a_record_was_changed_or_removed() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    for n in 0..3 {
+        app.user(&county, &format!("staff{n}"), &[Role::IntakeClerk])
+            .await;
+    }
+    // Records appended at once, from parallel requests, still form one chain.
+    let attempts = (0..12).map(|n| {
+        let username = format!("{}.staff{}", app.tag, n % 3);
+        let app = &app;
+        async move {
+            app.gql(
+                None,
+                SIGN_IN,
+                json!({ "u": username, "p": "wrong password" }),
+            )
+            .await
+        }
+    });
+    for body in futures::future::join_all(attempts).await {
+        assert!(
+            ["UNAUTHENTICATED", "ACCOUNT_LOCKED"].contains(&code(&body)),
+            "{body:#}"
+        );
+    }
+    let intact = chain_of(&app).await;
+    assert_eq!(intact.broken_at, None, "{intact:?}");
+    assert_eq!(intact.unchained, 0);
+    assert!(intact.records >= 20, "{intact:?}");
+    assert_eq!(intact.head.len(), 64);
+
+    let records = as_system(app.state.store.audit_records(app.county.id))
+        .await
+        .unwrap();
+    assert_eq!(records.len() as u64, intact.records);
+    let middle = records.len() / 2;
+    let (victim, next) = (records[middle].id, records[middle + 1].id);
+    // Rewritten where it lies: the record itself no longer matches its hash.
+    as_the_owner(
+        &app,
+        &format!("UPDATE audit_records SET reason = 'rewritten' WHERE id = {victim}"),
+    )
+    .await;
+    let check = chain_of(&app).await;
+    assert_eq!(check.broken_at.map(|(id, _)| id), Some(victim), "{check:?}");
+    // Removed: the record after it names a record that is not there.
+    as_the_owner(
+        &app,
+        &format!("DELETE FROM audit_records WHERE id = {victim}"),
+    )
+    .await;
+    let check = chain_of(&app).await;
+    assert_eq!(check.broken_at.map(|(id, _)| id), Some(next), "{check:?}");
+    // The command says so too, with a failing status.
+    let checks = app
+        .state
+        .verify_audit(&fengqiao::store::scope::SystemPermit::for_the_process())
+        .await
+        .unwrap();
+    let ours = checks
+        .iter()
+        .find(|c| c.county_id == app.county.id)
+        .expect("our county is checked");
+    assert_eq!(ours.broken_at.map(|(id, _)| id), Some(next));
 }

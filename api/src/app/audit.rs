@@ -1,12 +1,14 @@
 //! The audit trail for the auditor (GB/T 22239-2019 8.1.4.3): what every use case appended — sign-ins and
 //! sign-outs, account, grant and membership changes, reveals and look-ups of personal data, exports —
-//! read page by page within the subtree the auditor's role reaches.
+//! read page by page within the subtree the auditor's role reaches; and the check of every county's hash
+//! chain (`verify-audit`).
 
 use fengqiao_domain::TenantLevel;
 use fengqiao_tenancy::{Principal, act};
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::audit::{AuditPage, AuditRecord};
+use crate::store::audit::{AuditPage, AuditRecord, ChainCheck};
+use crate::store::scope::{SystemPermit, as_system};
 
 use super::AppState;
 
@@ -58,5 +60,17 @@ impl AppState {
                 limit: first,
             })
             .await
+    }
+
+    /// Checks every county's audit chain (the `verify-audit` command): system work, over every county.
+    pub async fn verify_audit(&self, _system: &SystemPermit) -> ApiResult<Vec<ChainCheck>> {
+        as_system(async {
+            let mut checks = Vec::new();
+            for county in self.store.audited_counties().await? {
+                checks.push(self.store.verify_audit_chain(county).await?);
+            }
+            Ok(checks)
+        })
+        .await
     }
 }

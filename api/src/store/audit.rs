@@ -1,13 +1,15 @@
 //! The audit trail: sign-ins and sign-outs, account, grant and membership changes, reveals of and
 //! look-ups by residents' personal data, exports. Appended, never changed: on PostgreSQL the server's role
-//! is granted no UPDATE or DELETE on the table.
+//! is granted no UPDATE or DELETE on the table, and each county's records form a hash chain
+//! (`verify_audit_chain`, the `verify-audit` command) that shows where anyone who could write past the
+//! grants changed, removed or added one.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use fengqiao_domain::TenantLevel;
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::Store;
@@ -54,6 +56,8 @@ pub struct AuditRecord {
     pub object: String,
     pub outcome: String,
     pub reason: String,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
 impl From<audit_record::Model> for AuditRecord {
@@ -69,9 +73,86 @@ impl From<audit_record::Model> for AuditRecord {
             object: m.object,
             outcome: m.outcome,
             reason: m.reason,
+            prev_hash: m.prev_hash,
+            hash: m.hash,
         }
     }
 }
+
+/// The advisory lock (PostgreSQL) under which a county's next record is chained: this base with the
+/// county's id in its low bits.
+const CHAIN_LOCK: i64 = 0x0a0d_17c4 << 32;
+
+/// The hash of a record chained after `prev_hash`: SHA-256 over a JSON array of the previous hash and every
+/// field but the id (the chain's order is the ids'), hex. The time is taken to the microsecond, as both
+/// databases keep it.
+fn chain_hash(prev_hash: &str, r: &AuditFields<'_>) -> String {
+    use sha2::Digest;
+    let text = serde_json::json!([
+        prev_hash,
+        r.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        r.county_id,
+        r.tenant_id,
+        r.user_id,
+        r.client_address,
+        r.action,
+        r.object,
+        r.outcome,
+        r.reason,
+    ])
+    .to_string();
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The hashed fields of a record, new or stored.
+struct AuditFields<'a> {
+    at: DateTime<Utc>,
+    county_id: i64,
+    tenant_id: Option<i64>,
+    user_id: Option<i64>,
+    client_address: Option<&'a str>,
+    action: &'a str,
+    object: &'a str,
+    outcome: &'a str,
+    reason: &'a str,
+}
+
+impl AuditRecord {
+    fn fields(&self) -> AuditFields<'_> {
+        AuditFields {
+            at: self.at,
+            county_id: self.county_id,
+            tenant_id: self.tenant_id,
+            user_id: self.user_id,
+            client_address: self.client_address.as_deref(),
+            action: &self.action,
+            object: &self.object,
+            outcome: &self.outcome,
+            reason: &self.reason,
+        }
+    }
+}
+
+/// What `Store::verify_audit_chain` found of one county's trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainCheck {
+    pub county_id: i64,
+    /// Records read.
+    pub records: u64,
+    /// Records from before the chain (no hash), at its start.
+    pub unchained: u64,
+    /// The first record whose hash, or whose link to the record before, is not what it should be: its id
+    /// and what is wrong.
+    pub broken_at: Option<(i64, &'static str)>,
+    /// The newest record's hash: an anchor to keep outside the database.
+    pub head: String,
+}
+
+/// Records verified per read.
+const VERIFY_BATCH: u64 = 5_000;
 
 impl Store {
     pub async fn append_audit(&self, record: NewAuditRecord) -> ApiResult<()> {
@@ -123,6 +204,70 @@ impl Store {
         Ok((records, more))
     }
 
+    /// The counties that have audit records.
+    pub async fn audited_counties(&self) -> ApiResult<Vec<i64>> {
+        let mut counties: Vec<i64> = audit_record::Entity::find()
+            .select_only()
+            .column(audit_record::Column::CountyId)
+            .distinct()
+            .into_tuple()
+            .all(&self.read().await?)
+            .await?;
+        counties.sort_unstable();
+        Ok(counties)
+    }
+
+    /// Walks a county's trail in order and checks every record's hash and its link to the one before.
+    pub async fn verify_audit_chain(&self, county_id: i64) -> ApiResult<ChainCheck> {
+        let mut check = ChainCheck {
+            county_id,
+            records: 0,
+            unchained: 0,
+            broken_at: None,
+            head: String::new(),
+        };
+        let mut after = 0_i64;
+        let mut chained = false;
+        loop {
+            let batch: Vec<AuditRecord> = audit_record::Entity::find()
+                .filter(audit_record::Column::CountyId.eq(county_id))
+                .filter(audit_record::Column::Id.gt(after))
+                .order_by_asc(audit_record::Column::Id)
+                .limit(VERIFY_BATCH)
+                .all(&self.read().await?)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            let Some(last) = batch.last() else {
+                return Ok(check);
+            };
+            after = last.id;
+            for record in &batch {
+                check.records += 1;
+                if !chained && record.hash.is_empty() && record.prev_hash.is_empty() {
+                    check.unchained += 1;
+                    continue;
+                }
+                chained = true;
+                let wrong = if record.prev_hash != check.head {
+                    Some(
+                        "its link does not name the record before it (one was removed, added or changed)",
+                    )
+                } else if record.hash != chain_hash(&record.prev_hash, &record.fields()) {
+                    Some("its content does not match its hash (it was changed)")
+                } else {
+                    None
+                };
+                if let Some(wrong) = wrong {
+                    check.broken_at = Some((record.id, wrong));
+                    return Ok(check);
+                }
+                check.head = record.hash.clone();
+            }
+        }
+    }
+
     /// A county's audit records, oldest first.
     pub async fn audit_records(&self, county_id: i64) -> ApiResult<Vec<AuditRecord>> {
         Ok(audit_record::Entity::find()
@@ -137,12 +282,56 @@ impl Store {
 }
 
 /// Appends an audit record inside a write's own transaction: the record stands or falls with the change.
+/// It is chained after the county's newest record, which the transaction first holds still: on PostgreSQL
+/// with an advisory lock per county, on SQLite by taking the database's write lock before reading.
 pub(super) async fn append_audit_in(
     txn: &sea_orm::DatabaseTransaction,
     record: NewAuditRecord,
 ) -> ApiResult<()> {
+    match txn.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [(CHAIN_LOCK | (record.county_id & 0xffff_ffff)).into()],
+            ))
+            .await?;
+        }
+        _ => {
+            // A write that changes nothing, so that no other writer comes between the read and the insert.
+            txn.execute_unprepared("DELETE FROM audit_records WHERE 0")
+                .await?;
+        }
+    }
+    let prev_hash = audit_record::Entity::find()
+        .filter(audit_record::Column::CountyId.eq(record.county_id))
+        .order_by_desc(audit_record::Column::Id)
+        .one(txn)
+        .await?
+        .map(|r| r.hash)
+        .unwrap_or_default();
+    let at = record
+        .at
+        .with_nanosecond(record.at.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(record.at);
+    let hash = chain_hash(
+        &prev_hash,
+        &AuditFields {
+            at,
+            county_id: record.county_id,
+            tenant_id: record.tenant_id,
+            user_id: record.user_id,
+            client_address: record.client_address.as_deref(),
+            action: record.action,
+            object: &record.object,
+            outcome: record.outcome,
+            reason: &record.reason,
+        },
+    );
     audit_record::ActiveModel {
-        at: Set(record.at),
+        at: Set(at),
+        prev_hash: Set(prev_hash),
+        hash: Set(hash),
         county_id: Set(record.county_id),
         tenant_id: Set(record.tenant_id),
         user_id: Set(record.user_id),

@@ -416,6 +416,10 @@ pub mod audit_record {
         pub object: String,
         pub outcome: String,
         pub reason: String,
+        /// The hash of the county's record before this one (empty for the first, and for records from
+        /// before the chain).
+        pub prev_hash: String,
+        pub hash: String,
     }
     no_relations!();
 }
