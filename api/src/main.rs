@@ -61,6 +61,15 @@ enum Cmd {
     /// from before the chain, and the head hash (an anchor to keep elsewhere); exits with status 1 at the
     /// first record that was changed, removed or slipped in. Runs beside a server.
     VerifyAudit,
+    /// Remove every county's audit records older than `--before` (a date at least 180 days ago), leaving
+    /// per county an anchor (the hash of the last record removed) from which `verify-audit` goes on.
+    /// Refused for a county whose chain is broken. Connects as the database's owner
+    /// (`database_owner_url`): the server's own role may not remove audit records.
+    PruneAudit {
+        /// yyyy-mm-dd: records before this day (UTC) are removed.
+        #[arg(long)]
+        before: String,
+    },
     /// Load a year's working-day calendar notice (a file like domain/calendars/cn-2026.txt), replacing that
     /// year's days off and make-up working days. Running servers on the same Redis reload it at once; others
     /// read it when they start.
@@ -132,6 +141,7 @@ fn main() -> anyhow::Result<()> {
             }
             Cmd::VerifyRollups { repair } => verify_rollups(&config, repair).await,
             Cmd::VerifyAudit => verify_audit(&config).await,
+            Cmd::PruneAudit { before } => prune_audit(&config, &before).await,
             Cmd::Reindex => reindex(&config).await,
             Cmd::VerifyIndex { repair } => verify_index(&config, repair).await,
             Cmd::LoadCalendar { file } => load_calendar(&config, &file).await,
@@ -174,6 +184,44 @@ async fn verify_audit(config: &Config) -> anyhow::Result<()> {
     if broken > 0 {
         anyhow::bail!("{broken} counties' audit trails are broken");
     }
+    Ok(())
+}
+
+async fn prune_audit(config: &Config, before: &str) -> anyhow::Result<()> {
+    let day = chrono::NaiveDate::parse_from_str(before, "%Y-%m-%d")
+        .context("--before: write a day as yyyy-mm-dd")?;
+    let before = day
+        .and_hms_opt(0, 0, 0)
+        .context("--before: not a day")?
+        .and_utc();
+    let url = if config.database_owner_url.is_empty() {
+        config.effective_database_url()
+    } else {
+        config.database_owner_url.expose().to_owned()
+    };
+    let owner = fengqiao::store::Store::connect(&url, 2)
+        .await
+        .context("connecting to the database as its owner")?;
+    let now = fengqiao::clock::Clock::now(&SystemClock);
+    let counties = as_system(owner.audited_counties())
+        .await
+        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+    if counties.is_empty() {
+        println!("no audit records yet");
+    }
+    for county in counties {
+        match as_system(owner.prune_audit(county, before, now))
+            .await
+            .map_err(|e| anyhow::anyhow!(e.detail()))?
+        {
+            Some(pruned) => println!(
+                "county {county}: {} records removed through record {}; anchor {}",
+                pruned.records, pruned.through_id, pruned.hash
+            ),
+            None => println!("county {county}: nothing before {day}"),
+        }
+    }
+    owner.close().await;
     Ok(())
 }
 

@@ -389,3 +389,85 @@ async fn the_trail_is_a_chain_that_breaks_where_a_record_was_changed_or_removed(
         .expect("our county is checked");
     assert_eq!(ours.broken_at.map(|(id, _)| id), Some(next));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruning_keeps_half_a_year_and_the_chain_goes_on_from_its_anchor() {
+    let app = TestApp::spawn().await;
+    app.user(&app.county_gid(), "early", &[Role::IntakeClerk])
+        .await;
+    let early = chain_of(&app).await.records;
+    // Two hundred days on, one more record: a sign-in.
+    app.clock.advance(chrono::Duration::days(200));
+    app.sign_in(&format!("{}.admin", app.tag)).await;
+    let now = app.state.now();
+    let before_now = chain_of(&app).await;
+    assert_eq!(before_now.records, early + 1);
+
+    let postgres = app.database_url.starts_with("postgres");
+    let owner_url = if postgres {
+        app.config.database_owner_url.expose().to_owned()
+    } else {
+        app.database_url.clone()
+    };
+    let owner = fengqiao::store::Store::connect(&owner_url, 2)
+        .await
+        .unwrap();
+    // Less than half a year back: refused.
+    let refused =
+        as_system(owner.prune_audit(app.county.id, now - chrono::Duration::days(100), now))
+            .await
+            .expect_err("records of the last 180 days are kept");
+    assert_eq!(refused.code(), "BAD_USER_INPUT");
+    // The server's own role may not prune at all (PostgreSQL; on SQLite there is one role).
+    if postgres {
+        let denied = as_system(app.state.store.prune_audit(
+            app.county.id,
+            now - chrono::Duration::days(181),
+            now,
+        ))
+        .await
+        .expect_err("the server's role prunes nothing");
+        assert!(
+            denied.detail().contains("permission denied"),
+            "{}",
+            denied.detail()
+        );
+        assert_eq!(chain_of(&app).await.records, early + 1);
+    }
+    let pruned =
+        as_system(owner.prune_audit(app.county.id, now - chrono::Duration::days(181), now))
+            .await
+            .unwrap()
+            .expect("the early records are pruned");
+    assert_eq!(pruned.records, early);
+    let after = chain_of(&app).await;
+    assert_eq!(after.broken_at, None, "{after:?}");
+    assert_eq!(after.anchored_through, Some(pruned.through_id));
+    assert_eq!(after.records, 1);
+    assert_eq!(after.head, before_now.head, "the head did not move");
+    // The remaining record still links to the anchor: changing it breaks the chain there.
+    let remaining = as_system(app.state.store.audit_records(app.county.id))
+        .await
+        .unwrap();
+    as_the_owner(
+        &app,
+        &format!(
+            "UPDATE audit_records SET outcome = 'rewritten' WHERE id = {}",
+            remaining[0].id
+        ),
+    )
+    .await;
+    let broken = chain_of(&app).await;
+    assert_eq!(broken.broken_at.map(|(id, _)| id), Some(remaining[0].id));
+    // And a broken chain is not pruned.
+    app.clock.advance(chrono::Duration::days(200));
+    let refused = as_system(owner.prune_audit(
+        app.county.id,
+        app.state.now() - chrono::Duration::days(181),
+        app.state.now(),
+    ))
+    .await
+    .expect_err("a broken chain is kept as it is");
+    assert_eq!(refused.code(), "CONFLICT");
+    owner.close().await;
+}

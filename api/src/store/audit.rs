@@ -13,8 +13,8 @@ use sea_orm::{
 };
 
 use super::Store;
-use super::entities::{audit_record, tenant};
-use crate::error::ApiResult;
+use super::entities::{audit_anchor, audit_record, tenant};
+use crate::error::{ApiError, ApiResult};
 
 /// Which page of the audit trail to read (`Store::audit_page`).
 #[derive(Debug, Clone)]
@@ -149,7 +149,21 @@ pub struct ChainCheck {
     pub broken_at: Option<(i64, &'static str)>,
     /// The newest record's hash: an anchor to keep outside the database.
     pub head: String,
+    /// When older records were pruned, the last of them: the chain was checked from its anchor.
+    pub anchored_through: Option<i64>,
 }
+
+/// What a pruning removed, and the anchor it left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pruned {
+    pub county_id: i64,
+    pub records: u64,
+    pub through_id: i64,
+    pub hash: String,
+}
+
+/// Audit records are kept at least this long (GB/T 22239-2019 8.1.4.3 asks for six months).
+pub const AUDIT_KEPT_DAYS: i64 = 180;
 
 /// Records verified per read.
 const VERIFY_BATCH: u64 = 5_000;
@@ -225,9 +239,23 @@ impl Store {
             unchained: 0,
             broken_at: None,
             head: String::new(),
+            anchored_through: None,
         };
+        // After a pruning, the chain goes on from the newest anchor.
+        let anchor = audit_anchor::Entity::find()
+            .filter(audit_anchor::Column::CountyId.eq(county_id))
+            .order_by_desc(audit_anchor::Column::Id)
+            .one(&self.read().await?)
+            .await?;
         let mut after = 0_i64;
         let mut chained = false;
+        if let Some(anchor) = anchor {
+            after = anchor.through_id;
+            // An anchor of records from before the chain carries no hash: the chain starts after it.
+            chained = !anchor.hash.is_empty();
+            check.head = anchor.hash;
+            check.anchored_through = Some(anchor.through_id);
+        }
         loop {
             let batch: Vec<AuditRecord> = audit_record::Entity::find()
                 .filter(audit_record::Column::CountyId.eq(county_id))
@@ -268,6 +296,65 @@ impl Store {
         }
     }
 
+    /// Removes a county's records older than `before`, which must lie at least `AUDIT_KEPT_DAYS` before
+    /// `now`, leaving an anchor (the hash of the last record removed) from which the chain goes on. Refused
+    /// on a broken chain. Only the database's owner may: the server's role writes no anchor and deletes no
+    /// record.
+    pub async fn prune_audit(
+        &self,
+        county_id: i64,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<Option<Pruned>> {
+        if before > now - chrono::Duration::days(AUDIT_KEPT_DAYS) {
+            return Err(ApiError::bad_input(
+                "before",
+                format!("audit records are kept at least {AUDIT_KEPT_DAYS} days"),
+            ));
+        }
+        let check = self.verify_audit_chain(county_id).await?;
+        if let Some((id, why)) = check.broken_at {
+            return Err(ApiError::Conflict(format!(
+                "the chain is broken at record {id} ({why}): nothing is pruned"
+            )));
+        }
+        let txn = self.begin().await?;
+        hold_chain(&txn, county_id).await?;
+        let Some(last) = audit_record::Entity::find()
+            .filter(audit_record::Column::CountyId.eq(county_id))
+            .filter(audit_record::Column::At.lt(before))
+            .order_by_desc(audit_record::Column::Id)
+            .one(&txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let removed = audit_record::Entity::delete_many()
+            .filter(audit_record::Column::CountyId.eq(county_id))
+            .filter(audit_record::Column::Id.lte(last.id))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        audit_anchor::ActiveModel {
+            county_id: Set(county_id),
+            through_id: Set(last.id),
+            through_at: Set(last.at),
+            hash: Set(last.hash.clone()),
+            pruned: Set(removed as i64),
+            pruned_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        txn.commit().await?;
+        Ok(Some(Pruned {
+            county_id,
+            records: removed,
+            through_id: last.id,
+            hash: last.hash,
+        }))
+    }
+
     /// A county's audit records, oldest first.
     pub async fn audit_records(&self, county_id: i64) -> ApiResult<Vec<AuditRecord>> {
         Ok(audit_record::Entity::find()
@@ -281,19 +368,15 @@ impl Store {
     }
 }
 
-/// Appends an audit record inside a write's own transaction: the record stands or falls with the change.
-/// It is chained after the county's newest record, which the transaction first holds still: on PostgreSQL
-/// with an advisory lock per county, on SQLite by taking the database's write lock before reading.
-pub(super) async fn append_audit_in(
-    txn: &sea_orm::DatabaseTransaction,
-    record: NewAuditRecord,
-) -> ApiResult<()> {
+/// Holds the county's chain still for the rest of the transaction `txn`: on PostgreSQL an advisory lock per
+/// county, on SQLite the database's write lock, taken before anything is read.
+async fn hold_chain(txn: &sea_orm::DatabaseTransaction, county_id: i64) -> ApiResult<()> {
     match txn.get_database_backend() {
         DatabaseBackend::Postgres => {
             txn.execute_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "SELECT pg_advisory_xact_lock($1)",
-                [(CHAIN_LOCK | (record.county_id & 0xffff_ffff)).into()],
+                [(CHAIN_LOCK | (county_id & 0xffff_ffff)).into()],
             ))
             .await?;
         }
@@ -303,6 +386,17 @@ pub(super) async fn append_audit_in(
                 .await?;
         }
     }
+    Ok(())
+}
+
+/// Appends an audit record inside a write's own transaction: the record stands or falls with the change.
+/// It is chained after the county's newest record, which the transaction first holds still: on PostgreSQL
+/// with an advisory lock per county, on SQLite by taking the database's write lock before reading.
+pub(super) async fn append_audit_in(
+    txn: &sea_orm::DatabaseTransaction,
+    record: NewAuditRecord,
+) -> ApiResult<()> {
+    hold_chain(txn, record.county_id).await?;
     let prev_hash = audit_record::Entity::find()
         .filter(audit_record::Column::CountyId.eq(record.county_id))
         .order_by_desc(audit_record::Column::Id)

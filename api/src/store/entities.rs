@@ -424,6 +424,26 @@ pub mod audit_record {
     no_relations!();
 }
 
+pub mod audit_anchor {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_anchors")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub county_id: i64,
+        /// The last record pruned.
+        pub through_id: i64,
+        pub through_at: DateTimeUtc,
+        /// Its hash: the chain goes on from here.
+        pub hash: String,
+        pub pruned: i64,
+        pub pruned_at: DateTimeUtc,
+    }
+    no_relations!();
+}
+
 pub mod policy_change {
     use sea_orm::entity::prelude::*;
 

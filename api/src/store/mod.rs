@@ -178,6 +178,7 @@ impl Store {
                      GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
                      REVOKE INSERT, UPDATE, DELETE ON seaql_migrations FROM {role};
                      REVOKE UPDATE, DELETE, TRUNCATE ON audit_records FROM {role};
+                     REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_anchors FROM {role};
                      GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};"
                 ))
                 .await?;
