@@ -438,6 +438,12 @@ impl Store {
             )
             .await?;
         }
+        if !postgres && repair {
+            // SQLite: a transaction that reads and then writes fails ("database is locked") when another
+            // connection wrote in between; a write that changes nothing takes the write lock first.
+            txn.execute_unprepared("DELETE FROM rollup_counters WHERE 0")
+                .await?;
+        }
         let stored = stored_counters(&txn, county_id).await?;
         let (replayed, unreadable_cases) = replayed_counters(&txn, county_id).await?;
         let mut keys: Vec<&CounterKey> = stored.keys().chain(replayed.keys()).collect();
