@@ -382,7 +382,7 @@ async fn seed(
                 )
                 .map_err(|e| anyhow::anyhow!("demo roster: {e}"))?;
                 state
-                    .set_duty_roster(&admin, unit.id, &roster)
+                    .set_duty_roster(&admin, unit.id, &roster, None)
                     .await
                     .map_err(err)?;
             }

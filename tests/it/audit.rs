@@ -94,6 +94,23 @@ async fn the_auditor_reads_the_trail_of_its_subtree_and_nobody_else_reads_it() {
     assert!(export.status().is_success(), "{}", export.status());
     app.ok(&clerk_token, "mutation { signOut }", json!({}))
         .await;
+    // Policy changes: a center's clock policy, a rotating unit's duty roster.
+    let (_, director) = app.user(&east, "director", &[Role::CenterDirector]).await;
+    app.ok(
+        &director,
+        "mutation($t: ID!) { setClockPolicy(input: {tenantId: $t, kind: DISPUTE, complexity: SIMPLE, acceptWithin: \"2wd\", concludeWithin: \"3wd\", followUpWithin: \"5wd\"}) { concludeWithin } }",
+        json!({ "t": east }),
+    )
+    .await;
+    let (rotating, _) = app
+        .stationed_unit(&east, "东山法庭", "ROTATING", "judge")
+        .await;
+    app.ok(
+        &director,
+        "mutation($u: ID!) { setDutyRoster(unitId: $u, roster: {weekly: [{weekday: TUE, start: \"09:00\", end: \"12:00\"}]}) { id } }",
+        json!({ "u": rotating }),
+    )
+    .await;
 
     // The county's auditor sees every kind, with who and from where.
     let data = app
@@ -112,6 +129,8 @@ async fn the_auditor_reads_the_trail_of_its_subtree_and_nobody_else_reads_it() {
         ("role.grant", "allowed"),
         ("party.reveal", "allowed"),
         ("report.export", "allowed"),
+        ("policy.clock", "allowed"),
+        ("policy.roster", "allowed"),
     ] {
         assert!(kinds.contains(&expected), "{expected:?} missing: {all:#?}");
     }

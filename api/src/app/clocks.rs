@@ -76,12 +76,36 @@ impl AppState {
         &self,
         principal: &Principal,
         set: TenantPolicy,
+        client: Option<std::net::IpAddr>,
     ) -> ApiResult<()> {
         let (tenant, permit) = self
             .permit_on_tenant::<act::TenantConfigure>(principal, set.tenant_id)
             .await?;
+        let p = set.policy;
+        let audit = crate::store::audit::NewAuditRecord {
+            at: self.now(),
+            county_id: tenant.ancestry.county,
+            tenant_id: Some(principal.tenant_id),
+            user_id: Some(principal.user_id),
+            client_address: client.map(|a| a.to_string()),
+            action: "policy.clock",
+            object: format!(
+                "clock policy of tenant {} for {} {}: accept {}, conclude {}, extension {}, follow up {}",
+                tenant.id,
+                set.kind.as_str(),
+                set.complexity.as_str(),
+                p.accept_within.to_text(),
+                p.conclude_within.to_text(),
+                p.extension
+                    .map(|e| e.to_text())
+                    .unwrap_or_else(|| "none".into()),
+                p.follow_up_within.to_text()
+            ),
+            outcome: "allowed",
+            reason: String::new(),
+        };
         self.store
-            .set_clock_policy(&permit, &tenant, &set, self.now())
+            .set_clock_policy(&permit, &tenant, &set, audit)
             .await?;
         self.policies
             .write()

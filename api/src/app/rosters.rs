@@ -21,6 +21,7 @@ impl AppState {
         principal: &Principal,
         unit_id: i64,
         roster: &fengqiao_domain::roster::DutyRoster,
+        client: Option<std::net::IpAddr>,
     ) -> ApiResult<UnitRecord> {
         let unit = self.store.unit(unit_id).await?.ok_or(ApiError::NotFound)?;
         let (_, target) = self.tenant_target(unit.tenant_id).await?;
@@ -38,8 +39,19 @@ impl AppState {
                 "only a rotating (轮驻) unit has a duty roster",
             ));
         }
+        let audit = crate::store::audit::NewAuditRecord {
+            at: self.now(),
+            county_id: unit.county_id,
+            tenant_id: Some(principal.tenant_id),
+            user_id: Some(principal.user_id),
+            client_address: client.map(|a| a.to_string()),
+            action: "policy.roster",
+            object: format!("duty roster of unit {}: {}", unit.id, roster.to_text()),
+            outcome: "allowed",
+            reason: String::new(),
+        };
         self.store
-            .set_duty_roster(&permit, &unit, roster, self.now())
+            .set_duty_roster(&permit, &unit, roster, audit)
             .await?;
         self.policy_changed(PolicyChange::Roster { unit_id: unit.id })
             .await?;

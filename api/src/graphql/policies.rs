@@ -102,7 +102,8 @@ impl PolicyMutation {
             complexity: input.complexity.into(),
             policy,
         };
-        state(ctx).set_clock_policy(principal, set).await?;
+        let client = ctx.data_opt::<super::ClientAddress>().and_then(|c| c.0);
+        state(ctx).set_clock_policy(principal, set, client).await?;
         Ok(policy.into())
     }
 }

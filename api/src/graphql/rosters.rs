@@ -202,7 +202,12 @@ impl RosterMutation {
         let roster = roster.to_domain()?;
         Ok(UnitNode(
             state(ctx)
-                .set_duty_roster(principal, unit_id, &roster)
+                .set_duty_roster(
+                    principal,
+                    unit_id,
+                    &roster,
+                    ctx.data_opt::<super::ClientAddress>().and_then(|c| c.0),
+                )
                 .await?,
         ))
     }

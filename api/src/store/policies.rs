@@ -1,6 +1,5 @@
 //! Clock policies set by centers, overriding the defaults for their subtree.
 
-use chrono::{DateTime, Utc};
 use fengqiao_domain::CaseKind;
 use fengqiao_domain::clocks::{ClockPolicy, Complexity, Period};
 use fengqiao_tenancy::{Permit, act};
@@ -36,8 +35,9 @@ impl Store {
         permit: &Permit<act::TenantConfigure>,
         tenant: &TenantRecord,
         set: &TenantPolicy,
-        now: DateTime<Utc>,
+        audit: super::audit::NewAuditRecord,
     ) -> ApiResult<()> {
+        let now = audit.at;
         if !permit.is_for(Some(tenant.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover configuring {}",
@@ -78,6 +78,7 @@ impl Store {
             )
             .exec_without_returning(&txn)
             .await?;
+        super::audit::append_audit_in(&txn, audit).await?;
         txn.commit().await?;
         Ok(())
     }

@@ -42,8 +42,9 @@ impl Store {
         permit: &Permit<act::UnitManageMembers>,
         unit: &UnitRecord,
         roster: &DutyRoster,
-        now: DateTime<Utc>,
+        audit: super::audit::NewAuditRecord,
     ) -> ApiResult<()> {
+        let now = audit.at;
         if !permit.is_for(Some(unit.id)) {
             return Err(ApiError::internal(anyhow::anyhow!(
                 "permit {permit:?} does not cover the roster of unit {}",
@@ -69,6 +70,7 @@ impl Store {
         )
         .exec(&txn)
         .await?;
+        super::audit::append_audit_in(&txn, audit).await?;
         txn.commit().await?;
         Ok(())
     }
