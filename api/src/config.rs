@@ -244,6 +244,9 @@ pub struct GraphqlConfig {
     /// Largest request body, in bytes; a larger one is refused with `REQUEST_TOO_LARGE` (HTTP 413)
     /// before it is read further.
     pub max_body_bytes: usize,
+    /// How long a query (a read) may run, in milliseconds, before it is answered `REQUEST_TIMEOUT`;
+    /// mutations are not cut short.
+    pub max_query_millis: u64,
     /// Who may introspect the schema: `signed_in` (default), `everyone` or `nobody`.
     pub introspection: Introspection,
     /// Suggest field names in validation errors ("did you mean …"): a development aid that tells an
@@ -300,6 +303,7 @@ impl Default for GraphqlConfig {
             max_nesting: 64,
             max_fields: 500,
             max_body_bytes: 1024 * 1024,
+            max_query_millis: 10_000,
             introspection: Introspection::SignedIn,
             suggestions: false,
             graphiql: false,
@@ -376,6 +380,11 @@ impl Config {
         if !(1..=120).contains(&self.auth.access_token_minutes) {
             return Err(ConfigError::Invalid(
                 "auth.access_token_minutes must be between 1 and 120".into(),
+            ));
+        }
+        if !(1..=600_000).contains(&self.graphql.max_query_millis) {
+            return Err(ConfigError::Invalid(
+                "graphql.max_query_millis must be between 1 and 600000".into(),
             ));
         }
         if !(1..=64).contains(&self.auth.password_check_concurrency) {
@@ -504,8 +513,16 @@ mod tests {
                 defaults.suggestions,
                 defaults.max_body_bytes,
                 defaults.max_nesting,
+                defaults.max_query_millis,
             ),
-            (false, Introspection::SignedIn, false, 1024 * 1024, 64)
+            (
+                false,
+                Introspection::SignedIn,
+                false,
+                1024 * 1024,
+                64,
+                10_000
+            )
         );
         let opened = Config::from_figment(
             Config::figment(None)

@@ -31,6 +31,11 @@ pub enum ApiError {
     AccountLocked {
         retry_after: u64,
     },
+    /// The password was right, but must be changed (`changePassword`) before the account signs in:
+    /// someone else chose it (`first_sign_in`) or it is older than the county allows (`expired`).
+    PasswordChangeRequired {
+        reason: &'static str,
+    },
     Internal(anyhow::Error),
 }
 
@@ -47,6 +52,7 @@ impl ApiError {
             ApiError::SearchUnavailable => "SEARCH_UNAVAILABLE",
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::AccountLocked { .. } => "ACCOUNT_LOCKED",
+            ApiError::PasswordChangeRequired { .. } => "PASSWORD_CHANGE_REQUIRED",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -74,6 +80,10 @@ impl ApiError {
                 "the account is locked after too many wrong passwords; try again in {} min",
                 retry_after.div_ceil(60)
             ),
+            ApiError::PasswordChangeRequired { reason } => match *reason {
+                "expired" => "the password has expired; choose a new one with changePassword".into(),
+                _ => "choose your own password with changePassword before signing in".into(),
+            },
             ApiError::Internal(_) => "internal error".to_owned(),
         }
     }
@@ -169,6 +179,9 @@ impl ErrorExtensions for ApiError {
             }
             if let Some(seconds) = self.retry_after() {
                 ext.set("retryAfter", seconds);
+            }
+            if let ApiError::PasswordChangeRequired { reason } = self {
+                ext.set("reason", *reason);
             }
         })
     }

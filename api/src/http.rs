@@ -17,8 +17,8 @@ use crate::app::AppState;
 use crate::config::{AddressRange, GraphqlConfig};
 use crate::error::ApiError;
 use crate::graphql::{
-    ClientAddress, FengqiaoSchema, PasswordBudget, RequestAuth, assign_error_codes, build_schema,
-    json_nesting,
+    ClientAddress, FengqiaoSchema, PasswordBudget, RequestAuth, UserAgent, assign_error_codes,
+    build_schema, json_nesting,
 };
 use crate::store::scope::{self, DbScope};
 
@@ -209,6 +209,22 @@ pub fn client_address(req: &HttpRequest, trusted: &[AddressRange]) -> Option<std
     )
 }
 
+/// The request's `User-Agent`, without control characters, at most 200 characters.
+fn user_agent(req: &HttpRequest) -> UserAgent {
+    UserAgent(
+        req.headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(200)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
+}
+
 async fn graphql(
     schema: web::Data<FengqiaoSchema>,
     state: web::Data<Arc<AppState>>,
@@ -225,6 +241,7 @@ async fn graphql(
     let request = request
         .data(auth)
         .data(ClientAddress(client_address(&req, &limits.trusted_proxies)))
+        .data(user_agent(&req))
         .data(PasswordBudget::one());
     let mut response = scope::within(rows, schema.execute(request)).await;
     assign_error_codes(&mut response.errors);
@@ -241,11 +258,12 @@ async fn graphql_ws(
 ) -> actix_web::Result<HttpResponse> {
     let state = state.get_ref().clone();
     let client = ClientAddress(client_address(&req, &limits.trusted_proxies));
+    let agent = user_agent(&req);
     GraphQLSubscription::new(ScopedSchema {
         schema: schema.get_ref().clone(),
         state: state.clone(),
     })
-    .on_connection_init(move |init| connection_init(state, init, client))
+    .on_connection_init(move |init| connection_init(state, init, client, agent))
     .start(&req, metered(payload, limits.max_bytes))
 }
 
@@ -286,6 +304,7 @@ async fn connection_init(
     state: Arc<AppState>,
     init: serde_json::Value,
     client: ClientAddress,
+    agent: UserAgent,
 ) -> async_graphql::Result<Data> {
     let bearer = ["Authorization", "authorization"]
         .iter()
@@ -308,6 +327,7 @@ async fn connection_init(
     data.insert(auth);
     data.insert(rows);
     data.insert(client);
+    data.insert(agent);
     Ok(data)
 }
 
@@ -451,7 +471,9 @@ async fn monthly_report(
 /// dependency that cannot answer for a moment, 500 only for the server's own failures.
 pub fn status_of(error: &ApiError) -> StatusCode {
     match error {
-        ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        ApiError::Unauthenticated(_) | ApiError::PasswordChangeRequired { .. } => {
+            StatusCode::UNAUTHORIZED
+        }
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound => StatusCode::NOT_FOUND,
         ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,

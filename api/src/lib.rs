@@ -81,7 +81,19 @@ pub async fn migrate(config: &Config, store: &Store) -> anyhow::Result<()> {
 /// Connects everything the configuration names and loads the authorization policy; an embedded search
 /// index found empty or of another format is built from the store first.
 pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {
-    assemble_state(config, clock, Index::Built).await
+    let sessions = clock.clone();
+    assemble_state(config, clock, sessions, Index::Built).await
+}
+
+/// As `build_state`, with sessions and passwords timed on a clock of their own. A server has one clock;
+/// tests move the case clock by days (deadlines, rollups) without ending every session, and move the
+/// session clock to end them.
+pub async fn build_state_with_session_clock(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    session_clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<AppState>> {
+    assemble_state(config, clock, session_clock, Index::Built).await
 }
 
 /// As `build_state`, but leaves an empty search index alone: for `fengqiao reindex`, which builds it.
@@ -89,7 +101,8 @@ pub async fn build_state_for_reindex(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Arc<AppState>> {
-    assemble_state(config, clock, Index::AsFound).await
+    let sessions = clock.clone();
+    assemble_state(config, clock, sessions, Index::AsFound).await
 }
 
 /// The state of a command that changes or checks the store only (`bootstrap-county`, `load-calendar`,
@@ -102,7 +115,8 @@ pub async fn build_state_for_command(
 ) -> anyhow::Result<Arc<AppState>> {
     let mut config = config.clone();
     config.search.worker = false;
-    assemble_state(&config, clock, Index::NotOpened).await
+    let sessions = clock.clone();
+    assemble_state(&config, clock, sessions, Index::NotOpened).await
 }
 
 /// Start-up is work the process does on its own behalf: it runs as the system.
@@ -120,15 +134,23 @@ enum Index {
 async fn assemble_state(
     config: &Config,
     clock: Arc<dyn Clock>,
+    session_clock: Arc<dyn Clock>,
     index: Index,
 ) -> anyhow::Result<Arc<AppState>> {
     // Boxed: the assembly is a large future, and tests build several states on one thread's stack.
-    crate::store::scope::as_system(Box::pin(assemble_state_as_system(config, clock, index))).await
+    crate::store::scope::as_system(Box::pin(assemble_state_as_system(
+        config,
+        clock,
+        session_clock,
+        index,
+    )))
+    .await
 }
 
 async fn assemble_state_as_system(
     config: &Config,
     clock: Arc<dyn Clock>,
+    session_clock: Arc<dyn Clock>,
     index: Index,
 ) -> anyhow::Result<Arc<AppState>> {
     let url = config.effective_database_url();
@@ -209,6 +231,7 @@ async fn assemble_state_as_system(
         cache,
         bus,
         clock,
+        session_clock,
         vault,
         directory: Directory::default(),
         stations: std::sync::RwLock::new(std::collections::HashMap::new()),
@@ -222,11 +245,17 @@ async fn assemble_state_as_system(
         search,
         accounts: std::sync::RwLock::new(std::collections::HashMap::new()),
         local_limits: cache::MemoryCache::default(),
+        sessions: std::sync::RwLock::new(std::collections::HashMap::new()),
+        security: std::sync::RwLock::new(std::collections::HashMap::new()),
     });
     state
         .load_clock_policies()
         .await
         .map_err(|e| anyhow::anyhow!("loading clock policies: {}", e.detail()))?;
+    state
+        .load_security_policies()
+        .await
+        .map_err(|e| anyhow::anyhow!("loading security policies: {}", e.detail()))?;
     state
         .start_policy_sync()
         .await
@@ -339,25 +368,57 @@ async fn open_search(
     Ok(search)
 }
 
+/// An administrator the operator names at `bootstrap-county`, with the first password the operator chose
+/// (its holder changes it at first sign-in).
+pub struct OperatorAccount<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
 /// Creates a county and its two administrators (the `bootstrap-county` command), beside any running
 /// server: the index is not opened, and the running servers learn of the new grants through the policy
-/// change feed, so the administrators sign in and work at once.
+/// change feed, so the administrators sign in and work at once. The first passwords meet the password
+/// rules, and each administrator must change theirs at first sign-in.
 pub async fn bootstrap_county(
     config: &Config,
     code: &fengqiao_domain::DivisionCode,
     name: &str,
-    admin: crate::store::tenants::FirstAccount<'_>,
-    security: crate::store::tenants::FirstAccount<'_>,
+    admin: OperatorAccount<'_>,
+    security: OperatorAccount<'_>,
 ) -> anyhow::Result<crate::store::tenants::TenantRecord> {
+    use crate::store::tenants::FirstAccount;
+    use crate::store::users::NewPassword;
+
+    for who in [&admin, &security] {
+        crate::store::users::check_username(who.username)
+            .map_err(|e| anyhow::anyhow!(e.detail()))?;
+        fengqiao_tenancy::check_password_rules(who.password, who.username)
+            .map_err(|e| anyhow::anyhow!("the password of {}: {e}", who.username))?;
+    }
+    anyhow::ensure!(
+        admin.username != security.username,
+        "the two administrators must be different accounts"
+    );
+    let admin_hash = fengqiao_tenancy::hash_password(admin.password)?;
+    let security_hash = fengqiao_tenancy::hash_password(security.password)?;
     let state = build_state_for_command(config, Arc::new(crate::clock::SystemClock)).await?;
+    let first = |username, display_name, hash| FirstAccount {
+        username,
+        display_name,
+        password: NewPassword {
+            hash,
+            must_change: true,
+            set_at: state.session_now(),
+        },
+    };
     let (county, _) = state
         .store
         .bootstrap_county(
             &SystemPermit::for_the_process(),
             code,
             name,
-            admin,
-            security,
+            first(admin.username, "系统管理员", &admin_hash),
+            first(security.username, "安全保密管理员", &security_hash),
             state.now(),
         )
         .await

@@ -363,41 +363,30 @@ async fn bootstrap_county(
     admin: &str,
     security: &str,
 ) -> anyhow::Result<()> {
-    use fengqiao::store::tenants::FirstAccount;
+    use fengqiao::OperatorAccount;
     use fengqiao_domain::{DivisionCode, TenantLevel};
 
     let code = DivisionCode::parse(code, TenantLevel::County)?;
-    for username in [admin, security] {
-        fengqiao::store::users::check_username(username)
-            .map_err(|e| anyhow::anyhow!(e.detail()))?;
-    }
-    anyhow::ensure!(
-        admin != security,
-        "the two administrators must be different accounts"
-    );
     let mut lines = std::io::stdin().lines();
     let mut next_password = |who: &str| -> anyhow::Result<String> {
         let line = lines
             .next()
             .with_context(|| format!("standard input ended before the {who} password"))??;
-        fengqiao_tenancy::hash_password(line.trim_end_matches(['\r', '\n']))
-            .map_err(|e| anyhow::anyhow!("the {who} password: {e}"))
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
     };
-    let admin_hash = next_password("system administrator's")?;
-    let security_hash = next_password("security administrator's")?;
+    let admin_password = next_password("system administrator's")?;
+    let security_password = next_password("security administrator's")?;
     let county = fengqiao::bootstrap_county(
         config,
         &code,
         name,
-        FirstAccount {
+        OperatorAccount {
             username: admin,
-            display_name: "系统管理员",
-            password_hash: &admin_hash,
+            password: &admin_password,
         },
-        FirstAccount {
+        OperatorAccount {
             username: security,
-            display_name: "安全保密管理员",
-            password_hash: &security_hash,
+            password: &security_password,
         },
     )
     .await?;

@@ -22,13 +22,15 @@ use crate::config::Config;
 use crate::store::cases::{NewCase, NewParty};
 use crate::store::scope::{SystemPermit, as_system};
 use crate::store::tenants::FirstAccount;
+use crate::store::users::NewPassword;
 use crate::store::users::Residency;
 use fengqiao_domain::clocks::Complexity;
 
 pub const DEMO_PASSWORD: &str = "fengqiao-demo";
 pub const COUNTY_CODE: &str = "620521000000";
 pub const SIGN_IN_HINT: &str = "Demo sign-in: username county.director (or county.supervisor, t01.clerk, t01.dispatcher, \
-t01.sfs for a unit handler, admin and security for the system and security administrators), password fengqiao-demo";
+t01.sfs for a unit handler, admin and security for the system and security administrators), password fengqiao-demo \
+(admin, security and county.auditor choose their own with changePassword at first sign-in)";
 const CASES: usize = 3000;
 const DAYS: i64 = 150;
 
@@ -302,12 +304,20 @@ async fn seed(
             FirstAccount {
                 username: "admin",
                 display_name: "系统管理员",
-                password_hash: &hash,
+                password: NewPassword {
+                    hash: &hash,
+                    must_change: true,
+                    set_at: real_now,
+                },
             },
             FirstAccount {
                 username: "security",
                 display_name: "安全保密管理员",
-                password_hash: &hash,
+                password: NewPassword {
+                    hash: &hash,
+                    must_change: true,
+                    set_at: real_now,
+                },
             },
             clock.now(),
         )
@@ -328,9 +338,12 @@ async fn seed(
         let hash = hash.clone();
         let admin = admin.clone();
         let security = security.clone();
+        // The demo's staff sign in with the demo password; an administrator of the three (三员) changes it
+        // first, as a bootstrapped one does.
+        let administrator = role == Role::Auditor;
         async move {
             let user = state
-                .create_user_hashed(&admin, tenant, &username, &name, &hash, None)
+                .create_user_hashed(&admin, tenant, &username, &name, &hash, administrator, None)
                 .await
                 .map_err(err)?;
             state
@@ -363,6 +376,7 @@ async fn seed(
                     &handler,
                     &format!("{name}经办人"),
                     &hash,
+                    false,
                     None,
                 )
                 .await

@@ -71,6 +71,9 @@ vocabulary! {
         /// Answer a supervision order on one's own center's case.
         CaseRespondSupervision = "case.respond_supervision",
         AuditRead = "audit.read",
+        /// Set a county's security policy: session lifetimes, concurrent sessions, password expiry (the
+        /// security administrator's).
+        SecurityConfigure = "security.configure",
         /// Read a center's rollups (dashboard, monthly report): figures, never personal data.
         RollupRead = "rollup.read",
     }
@@ -85,7 +88,7 @@ impl Action {
     pub fn read_of_object(self) -> Action {
         use Action::*;
         match self {
-            TenantRead | TenantCreate | TenantConfigure => TenantRead,
+            TenantRead | TenantCreate | TenantConfigure | SecurityConfigure => TenantRead,
             UserRead | UserCreate | UserManage | RoleGrant | RoleRevoke => UserRead,
             UnitRead | UnitCreate | UnitManageMembers => UnitRead,
             AuditRead => AuditRead,
@@ -273,6 +276,7 @@ pub mod act {
         CaseSupervise,
         CaseRespondSupervision,
         AuditRead,
+        SecurityConfigure,
         RollupRead,
     );
 

@@ -12,5 +12,5 @@ pub use authz::{
     Act, Action, Authorizer, AuthzError, CaseScope, Denied, Grant, MemberAct, Permit, Principal,
     Relation, Role, Target, act,
 };
-pub use password::{PasswordError, hash_password, verify_password};
+pub use password::{PasswordError, check_password_rules, hash_password, verify_password};
 pub use token::{AccessClaims, RefreshToken, TokenError, TokenIssuer, TokenSettings};

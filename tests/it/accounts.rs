@@ -142,6 +142,8 @@ async fn a_deactivated_account_is_refused_from_its_next_request_until_it_is_reac
     assert_eq!(
         trail,
         [
+            // Its first sign-in, with the administrator's password.
+            ("account.password_change".to_owned(), String::new()),
             ("account.deactivate".to_owned(), "调离综治中心".to_owned()),
             ("account.reactivate".to_owned(), "返岗".to_owned()),
         ]

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, TestApp, code};
+use crate::helpers::{TestApp, code};
 use fengqiao::store::scope::as_system;
 use fengqiao_tenancy::Role;
 
@@ -280,22 +280,12 @@ async fn the_trail_pages_without_gaps_and_refuses_bad_arguments_and_other_counti
     let (other, other_admin, other_security) = app.another_county().await;
     let other_auditor_name = format!("{}.otherauditor", app.tag);
     let data = app
-        .ok(&other_admin, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"邻县审计员\", password: \"correct horse battery\"}) { id } }", json!({ "t": other, "u": other_auditor_name }))
+        .ok(&other_admin, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"邻县审计员\", password: \"Zx9 Qv initial!\"}) { id } }", json!({ "t": other, "u": other_auditor_name }))
         .await;
     let other_auditor_id = data["createUser"]["id"].as_str().unwrap().to_owned();
     app.ok(&other_security, "mutation($u: ID!, $t: ID!) { grantRole(input: {userId: $u, tenantId: $t, role: AUDITOR}) { role } }", json!({ "u": other_auditor_id, "t": other }))
         .await;
-    let body = app
-        .gql(
-            None,
-            SIGN_IN,
-            json!({ "u": other_auditor_name, "p": PASSWORD }),
-        )
-        .await;
-    let other_auditor = body["data"]["signIn"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other_auditor = app.first_sign_in(&other_auditor_name).await;
     let body = app
         .gql(Some(&other_auditor), TRAIL, json!({ "t": county }))
         .await;

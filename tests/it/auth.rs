@@ -198,7 +198,7 @@ async fn the_system_administrator_cannot_grant_and_the_security_administrator_ca
     let county = app.county_gid();
     // The system administrator creates an account of their own choosing, but cannot give it any power.
     let data = app
-        .ok(&app.admin_token, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"傀儡\", password: \"correct horse battery\"}) { id } }", json!({ "t": county, "u": format!("{}.puppet", app.tag) }))
+        .ok(&app.admin_token, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"傀儡\", password: \"Zx9 Qv initial!\"}) { id } }", json!({ "t": county, "u": format!("{}.puppet", app.tag) }))
         .await;
     let puppet = data["createUser"]["id"].as_str().unwrap().to_owned();
     let grant = "mutation($u: ID!, $t: ID!) { grantRole(input: {userId: $u, tenantId: $t, role: CENTER_DIRECTOR}) { role } }";
@@ -211,7 +211,7 @@ async fn the_system_administrator_cannot_grant_and_the_security_administrator_ca
         .await;
     assert_eq!(code(&body), "FORBIDDEN");
     let body = app
-        .gql(Some(&app.security_token), "mutation($t: ID!) { createUser(input: {tenantId: $t, username: \"someone.new\", displayName: \"x\", password: \"correct horse battery\"}) { id } }", json!({ "t": county }))
+        .gql(Some(&app.security_token), "mutation($t: ID!) { createUser(input: {tenantId: $t, username: \"someone.new\", displayName: \"x\", password: \"Zx9 Qv initial!\"}) { id } }", json!({ "t": county }))
         .await;
     assert_eq!(code(&body), "FORBIDDEN");
     let cases = app

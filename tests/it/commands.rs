@@ -5,13 +5,12 @@
 
 use std::time::{Duration, Instant};
 
+use fengqiao::OperatorAccount;
 use fengqiao::graphql::{GlobalId, encode_id};
-use fengqiao::store::tenants::FirstAccount;
 use fengqiao_domain::{DivisionCode, TenantLevel};
-use fengqiao_tenancy::hash_password;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, unique_county_code};
+use crate::helpers::{INITIAL_PASSWORD, TestApp, unique_county_code};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_county_and_verify_rollups_run_beside_a_serving_server() {
@@ -33,20 +32,17 @@ async fn bootstrap_county_and_verify_rollups_run_beside_a_serving_server() {
     let division = DivisionCode::parse(&code, TenantLevel::County).unwrap();
     let admin = format!("n{}.admin", &code[..6]);
     let security = format!("n{}.security", &code[..6]);
-    let hash = hash_password(PASSWORD).unwrap();
     let county = Box::pin(fengqiao::bootstrap_county(
         &config,
         &division,
         "新设县",
-        FirstAccount {
+        OperatorAccount {
             username: &admin,
-            display_name: "系统管理员",
-            password_hash: &hash,
+            password: INITIAL_PASSWORD,
         },
-        FirstAccount {
+        OperatorAccount {
             username: &security,
-            display_name: "安全保密管理员",
-            password_hash: &hash,
+            password: INITIAL_PASSWORD,
         },
     ))
     .await
@@ -54,7 +50,7 @@ async fn bootstrap_county_and_verify_rollups_run_beside_a_serving_server() {
 
     // The new administrator signs in to the running server and, once the feed has brought the grants
     // (every two seconds), works in the new county: no restart.
-    let token = app.sign_in(&admin).await;
+    let token = app.first_sign_in(&admin).await;
     let query = "query($id: ID!) { tenant(id: $id) { name } }";
     let variables = json!({ "id": encode_id(GlobalId::Tenant, county.id).0 });
     let started = Instant::now();

@@ -9,11 +9,14 @@ use fengqiao::config::{Config, Secret};
 use fengqiao::pii::Vault;
 use fengqiao::store::scope::{SystemPermit, as_system};
 use fengqiao::store::tenants::{FirstAccount, TenantRecord};
+use fengqiao::store::users::NewPassword;
 use fengqiao_domain::{DivisionCode, TenantLevel};
 use fengqiao_tenancy::{Principal, Role, hash_password};
 use serde_json::{Value, json};
 
-pub const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "Correct horse battery 7";
+/// The password an administrator gives a new account; its holder changes it to `PASSWORD` at first sign-in.
+pub const INITIAL_PASSWORD: &str = "Zx9 Qv initial!";
 
 /// The database tests run against.
 pub fn database_url(dir: &std::path::Path) -> String {
@@ -152,6 +155,9 @@ pub struct TestApp {
     pub database_url: String,
     pub state: Arc<AppState>,
     pub clock: OffsetClock,
+    /// What sessions and passwords are timed on: moved to end sessions and age passwords, while `clock`
+    /// moves cases' time.
+    pub session_clock: OffsetClock,
     pub county: TenantRecord,
     /// A prefix for usernames, unique to this test.
     pub tag: String,
@@ -184,9 +190,14 @@ impl TestApp {
         config.deadline_scan_minutes = 0;
         adjust(&mut config);
         let clock = OffsetClock::default();
-        let state = fengqiao::build_state(&config, Arc::new(clock.clone()))
-            .await
-            .unwrap();
+        let session_clock = OffsetClock::default();
+        let state = fengqiao::build_state_with_session_clock(
+            &config,
+            Arc::new(clock.clone()),
+            Arc::new(session_clock.clone()),
+        )
+        .await
+        .unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = fengqiao::http::server(state.clone(), &config.graphql, listener).unwrap();
@@ -209,12 +220,20 @@ impl TestApp {
                 FirstAccount {
                     username: &admin,
                     display_name: "系统管理员",
-                    password_hash: &hash,
+                    password: NewPassword {
+                        hash: &hash,
+                        must_change: false,
+                        set_at: state.session_now(),
+                    },
                 },
                 FirstAccount {
                     username: &security,
                     display_name: "安全保密管理员",
-                    password_hash: &hash,
+                    password: NewPassword {
+                        hash: &hash,
+                        must_change: false,
+                        set_at: state.session_now(),
+                    },
                 },
                 clock_now(&state),
             ))
@@ -242,6 +261,7 @@ impl TestApp {
             },
             state,
             clock,
+            session_clock,
             county,
             tag: tag.clone(),
             admin_token: String::new(),
@@ -282,6 +302,18 @@ impl TestApp {
         body["data"]["signIn"]["accessToken"]
             .as_str()
             .unwrap_or_else(|| panic!("sign-in failed: {body:#}"))
+            .to_owned()
+    }
+
+    /// Signs in an account created through `createUser` for the first time: its holder changes the
+    /// administrator's `INITIAL_PASSWORD` to `PASSWORD`, which signs in, and answers the access token.
+    pub async fn first_sign_in(&self, username: &str) -> String {
+        let body = self
+            .gql(None, "mutation($u: String!, $c: String!, $n: String!) { changePassword(input: {username: $u, currentPassword: $c, newPassword: $n}) { accessToken } }", json!({ "u": username, "c": INITIAL_PASSWORD, "n": PASSWORD }))
+            .await;
+        body["data"]["changePassword"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("first sign-in failed: {body:#}"))
             .to_owned()
     }
 
@@ -332,12 +364,20 @@ impl TestApp {
                 FirstAccount {
                     username: &format!("o{}.admin", &code[..6]),
                     display_name: "邻县系统管理员",
-                    password_hash: &hash,
+                    password: NewPassword {
+                        hash: &hash,
+                        must_change: false,
+                        set_at: self.state.session_now(),
+                    },
                 },
                 FirstAccount {
                     username: &format!("o{}.security", &code[..6]),
                     display_name: "邻县安全保密管理员",
-                    password_hash: &hash,
+                    password: NewPassword {
+                        hash: &hash,
+                        must_change: false,
+                        set_at: self.state.session_now(),
+                    },
                 },
                 clock_now(&self.state),
             ))
@@ -375,7 +415,7 @@ impl TestApp {
     pub async fn user(&self, tenant: &str, name: &str, roles: &[Role]) -> (String, String) {
         let username = format!("{}.{name}", self.tag);
         let data = self
-            .ok(&self.admin_token, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"测试用户\", password: \"correct horse battery\"}) { id } }", json!({ "t": tenant, "u": username }))
+            .ok(&self.admin_token, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"测试用户\", password: \"Zx9 Qv initial!\"}) { id } }", json!({ "t": tenant, "u": username }))
             .await;
         let id = data["createUser"]["id"].as_str().unwrap().to_owned();
         for role in roles {
@@ -383,7 +423,7 @@ impl TestApp {
             self.ok(&self.security_token, "mutation($u: ID!, $t: ID!, $r: Role!) { grantRole(input: {userId: $u, tenantId: $t, role: $r}) { role } }", json!({ "u": id, "t": tenant, "r": role }))
                 .await;
         }
-        let token = self.sign_in(&username).await;
+        let token = self.first_sign_in(&username).await;
         (id, token)
     }
 

@@ -592,12 +592,13 @@ async fn signed_claims_are_believed_only_when_an_active_account_backs_them() {
         &async_graphql::ID(township.clone()),
     )
     .unwrap();
-    let (_, _) = app
+    let (_, signed_in) = app
         .user(&township, "clerk", &[fengqiao_tenancy::Role::IntakeClerk])
         .await;
     let user_id = app.user_id(&format!("{}.clerk", app.tag)).await;
+    let session = issuer.verify_access(&signed_in).unwrap().fam;
     let (right, _) = issuer
-        .issue_access(user_id, township_id, "fam", now)
+        .issue_access(user_id, township_id, &session, now)
         .unwrap();
     assert!(
         app.gql(Some(&right), ME, json!({}))
@@ -605,8 +606,16 @@ async fn signed_claims_are_believed_only_when_an_active_account_backs_them() {
             .get("errors")
             .is_none()
     );
+    // The right account and tenant, but of no session the server opened.
+    let (sessionless, _) = issuer
+        .issue_access(user_id, township_id, "fam", now)
+        .unwrap();
+    assert_eq!(
+        code(&app.gql(Some(&sessionless), ME, json!({})).await),
+        "UNAUTHENTICATED"
+    );
     let (elsewhere, _) = issuer
-        .issue_access(user_id, app.county.id, "fam", now)
+        .issue_access(user_id, app.county.id, &session, now)
         .unwrap();
     assert_eq!(
         code(&app.gql(Some(&elsewhere), ME, json!({})).await),
@@ -653,4 +662,71 @@ async fn a_websocket_message_gathered_from_fragments_is_capped_too() {
     let answer = next_message(&mut socket).await;
     assert!(answer.get("closed").is_some(), "{answer}");
     still_serving(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_past_its_time_is_answered_request_timeout_and_mutations_are_not_cut() {
+    // One millisecond: a page of cases with their timelines, read in a debug build, is far past it.
+    let app = TestApp::spawn_with(|config| config.graphql.max_query_millis = 1).await;
+    let county = app.county_gid();
+    let (_, clerk) = app
+        .user(&county, "clerk", &[fengqiao_tenancy::Role::IntakeClerk])
+        .await;
+    for i in 0..20 {
+        app.register(&clerk, None, &format!("超时测试{i}")).await;
+    }
+    let page = "{ cases(first: 20) { edges { node { id title timeline { at command } parties { name } } } } }";
+    let body = app.gql(Some(&clerk), page, json!({})).await;
+    assert_eq!(code(&body), "REQUEST_TIMEOUT", "{body:#}");
+    assert!(body["data"].is_null(), "{body:#}");
+    // Over a websocket alike.
+    let (mut socket, ack) = open(
+        &app.url,
+        json!({ "Authorization": format!("Bearer {clerk}") }),
+    )
+    .await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    send(
+        &mut socket,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": page } }),
+    )
+    .await;
+    let answer = answer_of(&mut socket).await;
+    assert_eq!(
+        answer["payload"]["errors"][0]["extensions"]["code"], "REQUEST_TIMEOUT",
+        "{answer:#}"
+    );
+    // A mutation runs to its end: the caller learns whether it committed.
+    let township = app
+        .tenant(&app.county_gid(), &app.township_code(1), "一镇")
+        .await;
+    assert!(!township.is_empty());
+    // Batches are no way around a limit: one request per body.
+    let (status, body) =
+        post_raw(&app, json!([{ "query": ME }, { "query": ME }]).to_string()).await;
+    assert_eq!((status, code(&body)), (400, "BAD_REQUEST"), "{body:#}");
+    // Variables count towards the body's cap.
+    let (status, body) = post_raw(
+        &app,
+        json!({ "query": "query($v: String) { me { user { id } } }", "variables": { "v": "x".repeat(2 * 1024 * 1024) } })
+            .to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body)),
+        (413, "REQUEST_TOO_LARGE"),
+        "{body:#}"
+    );
+    let base = app.url.trim_end_matches("/graphql");
+    let health = app
+        .http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert!(health.status().is_success(), "{}", health.status());
+    let again = app
+        .tenant(&app.county_gid(), &app.township_code(2), "二镇")
+        .await;
+    assert!(!again.is_empty());
 }

@@ -179,7 +179,7 @@ async fn a_sibling_township_cannot_see_or_touch_a_case() {
             json!({ "t": theirs }),
         ),
         (
-            "mutation($t: ID!, $u: String!) { createUser(input: { tenantId: $t, username: $u, displayName: \"越权\", password: \"correct horse battery\" }) { id } }",
+            "mutation($t: ID!, $u: String!) { createUser(input: { tenantId: $t, username: $u, displayName: \"越权\", password: \"Zx9 Qv initial!\" }) { id } }",
             json!({ "t": theirs, "u": format!("{}.intruder", app.tag) }),
         ),
         (

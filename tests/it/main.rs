@@ -29,6 +29,7 @@ mod rls;
 mod rollups;
 mod schema;
 mod search;
+mod sessions;
 mod steps;
 mod store;
 mod units;

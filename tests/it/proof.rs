@@ -355,14 +355,14 @@ async fn person(app: &TestApp, world: &mut World, name: &str, roles: &[(Role, us
     let home = roles.first().map_or(0, |(_, t)| *t);
     let username = format!("{}.{name}", app.tag);
     let data = app
-        .ok(&app.admin_token, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"测试\", password: \"correct horse battery\"}) { id } }", json!({ "t": world.tenants[home].gid, "u": username }))
+        .ok(&app.admin_token, "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"测试\", password: \"Zx9 Qv initial!\"}) { id } }", json!({ "t": world.tenants[home].gid, "u": username }))
         .await;
     let user = gid_of(&data, &["createUser", "id"]);
     for (role, at) in roles {
         app.ok(&app.security_token, "mutation($u: ID!, $t: ID!, $r: Role!) { grantRole(input: {userId: $u, tenantId: $t, role: $r}) { role } }", json!({ "u": user, "t": world.tenants[*at].gid, "r": crate::helpers::async_graphql_name(*role) }))
             .await;
     }
-    let token = app.sign_in(&username).await;
+    let token = app.first_sign_in(&username).await;
     world.people.push(Person {
         name: name.to_owned(),
         user,

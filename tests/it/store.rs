@@ -14,7 +14,7 @@ use fengqiao_domain::lifecycle::Context;
 use fengqiao_domain::{CaseKind, Category, Channel, Command, PartyRole};
 use fengqiao_tenancy::{Principal, Role, Target, act, hash_password};
 
-use fengqiao::store::scope::within;
+use fengqiao::store::scope::{as_system, within};
 
 use crate::helpers::{TestApp, anonymous};
 
@@ -39,7 +39,7 @@ fn new_case(title: &str) -> NewCase {
 }
 
 async fn clerk(app: &TestApp) -> Principal {
-    let hash = hash_password("correct horse battery").unwrap();
+    let hash = hash_password(crate::helpers::PASSWORD).unwrap();
     let user = app
         .as_caller(
             &app.admin,
@@ -49,6 +49,7 @@ async fn clerk(app: &TestApp) -> Principal {
                 &format!("{}.storeclerk", app.tag),
                 "受理员",
                 &hash,
+                false,
                 None,
             ),
         )
@@ -211,6 +212,7 @@ async fn a_refresh_token_raced_by_a_thief_ends_the_whole_session() {
                 &format!("{}.admin", app.tag),
                 crate::helpers::PASSWORD,
                 None,
+                "",
             )
             .await
             .unwrap();
@@ -237,17 +239,23 @@ async fn a_refresh_token_raced_by_a_thief_ends_the_whole_session() {
         );
         let expired = format!("{}-expired", app.tag);
         let now = app.state.now();
-        app.state
-            .store
-            .save_refresh_token(
-                app.admin.user_id,
-                "f2",
-                &expired,
-                now - chrono::Duration::days(2),
-                now - chrono::Duration::days(1),
-            )
-            .await
-            .unwrap();
+        let family = format!("{}-f2", app.tag);
+        as_system(app.state.store.open_session(
+            fengqiao::store::sessions::NewSession {
+                family_id: &family,
+                county_id: app.county.id,
+                user_id: app.admin.user_id,
+                at: now - chrono::Duration::days(2),
+                expires_at: now - chrono::Duration::days(1),
+                client_address: None,
+                user_agent: "",
+                refresh_hash: &expired,
+                refresh_expires_at: now - chrono::Duration::days(1),
+            },
+            5,
+        ))
+        .await
+        .unwrap();
         let spend = app
             .state
             .store

@@ -14,7 +14,7 @@ use fengqiao_tenancy::{Grant, Principal, Role, act, hash_password};
 
 use crate::error::{ApiError, ApiResult, clean_text};
 use crate::store::audit::NewAuditRecord;
-use crate::store::users::{UnitRecord, UserRecord, check_username};
+use crate::store::users::{NewPassword, UnitRecord, UserRecord, check_username};
 
 use super::{AppState, PolicyChange};
 
@@ -57,16 +57,32 @@ impl AppState {
         client: Option<IpAddr>,
     ) -> ApiResult<UserRecord> {
         check_username(username)?;
+        // Who may not create the account learns nothing of the rules, and spends no hashing.
+        self.permit_on_tenant::<act::UserCreate>(principal, tenant_id)
+            .await?;
+        fengqiao_tenancy::check_password_rules(password, username)
+            .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
         let password = password.to_owned();
         let hash = self
             .with_password_slot(move || hash_password(&password))
             .await?
             .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
-        self.create_user_hashed(principal, tenant_id, username, display_name, &hash, client)
-            .await
+        // The administrator chose the password: its holder changes it at first sign-in.
+        self.create_user_hashed(
+            principal,
+            tenant_id,
+            username,
+            display_name,
+            &hash,
+            true,
+            client,
+        )
+        .await
     }
 
-    /// Like `create_user`, with a password hashed beforehand (the demo seed gives every account one password).
+    /// Like `create_user`, with a password hashed beforehand (the demo seed gives every account one
+    /// password), and whether it must be changed at first sign-in.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_user_hashed(
         &self,
         principal: &Principal,
@@ -74,6 +90,7 @@ impl AppState {
         username: &str,
         display_name: &str,
         password_hash: &str,
+        must_change: bool,
         client: Option<IpAddr>,
     ) -> ApiResult<UserRecord> {
         let (tenant, permit) = self
@@ -93,7 +110,11 @@ impl AppState {
                 &tenant,
                 username,
                 display_name,
-                password_hash,
+                NewPassword {
+                    hash: password_hash,
+                    must_change,
+                    set_at: self.session_now(),
+                },
                 audit,
             )
             .await

@@ -7,6 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use fengqiao_tenancy::{Principal, RefreshToken, verify_password};
 
+use super::sessions::revoked_key;
+use crate::store::sessions::ended;
+
 use crate::cache::Cache;
 use crate::error::{ApiError, ApiResult};
 use crate::store::audit::NewAuditRecord;
@@ -48,10 +51,6 @@ impl std::fmt::Debug for Session {
 /// does not tell whether a username exists.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3yoNXIEg6ieH8vMiPRrCzQ8ORcXSIb2SaKOmnQoLlU0";
 
-fn revoked_key(family: &str) -> String {
-    format!("session-revoked:{family}")
-}
-
 /// Wrong passwords in a row that lock an account, and for how long.
 pub const MAX_FAILED_LOGINS: i32 = 5;
 pub const LOCK_MINUTES: i64 = 15;
@@ -89,7 +88,26 @@ impl AppState {
         username: &str,
         password: &str,
         client: Option<std::net::IpAddr>,
+        user_agent: &str,
     ) -> ApiResult<Session> {
+        let user = self.check_password(username, password, client).await?;
+        if let Some(reason) = self.password_change_due(&user) {
+            self.audit_sign_in(&user, client, "password_change_required")
+                .await?;
+            return Err(ApiError::PasswordChangeRequired { reason });
+        }
+        self.audit_sign_in(&user, client, "allowed").await?;
+        self.start_session(user, client, user_agent).await
+    }
+
+    /// Checks a password with every defence of `sign_in` and answers the active account it opens, without
+    /// opening a session. Outcomes other than a right password of an active account are audit records.
+    pub(crate) async fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> ApiResult<UserRecord> {
         if username.len() > 64 || password.len() > 1024 || username.chars().any(char::is_control) {
             return Err(unauthenticated());
         }
@@ -152,9 +170,7 @@ impl AppState {
                     self.audit_sign_in(&user, client, "disabled").await?;
                     return Err(unauthenticated());
                 }
-                self.audit_sign_in(&user, client, "allowed").await?;
-                let family = RefreshToken::new_family();
-                self.open_session(user, &family).await
+                Ok(user)
             }
             Some(user) => {
                 if counted >= MAX_FAILED_LOGINS {
@@ -214,16 +230,6 @@ impl AppState {
         }
     }
 
-    pub(crate) async fn open_session(&self, user: UserRecord, family: &str) -> ApiResult<Session> {
-        let now = self.now();
-        let refresh = RefreshToken::generate();
-        let expires = now + self.tokens.settings().refresh_ttl;
-        self.store
-            .save_refresh_token(user.id, family, &refresh.hash, now, expires)
-            .await?;
-        self.session(user, family, refresh.secret)
-    }
-
     pub(crate) fn session(
         &self,
         user: UserRecord,
@@ -242,7 +248,8 @@ impl AppState {
         })
     }
 
-    /// Trades a refresh token for a new pair. A refresh token that was already spent ends the session.
+    /// Trades a refresh token for a new pair. A refresh token that was already spent ends the session, and
+    /// so does one whose session was idle too long or reached its time limit.
     pub async fn refresh(&self, secret: &str) -> ApiResult<Session> {
         let now = self.now();
         let next = RefreshToken::generate();
@@ -253,6 +260,7 @@ impl AppState {
             .await?
         {
             Spend::Spent { user_id, family } => {
+                self.check_session(&family, true).await?;
                 let user = scope::as_system(self.store.user(user_id))
                     .await?
                     .filter(|u| u.active)
@@ -260,7 +268,7 @@ impl AppState {
                 self.session(user, &family, next.secret)
             }
             Spend::Reused { family } => {
-                self.revoke_session(&family).await?;
+                self.end_session(&family, ended::REUSED, None).await?;
                 Err(ApiError::Unauthenticated(
                     "this refresh token was already used; the session has been revoked",
                 ))
@@ -271,8 +279,9 @@ impl AppState {
         }
     }
 
-    /// Whether a session authenticated earlier still holds: its access token has not expired and it has
-    /// not been signed out. For long-lived connections (subscriptions).
+    /// Whether a session authenticated earlier still holds: its access token has not expired, it has not
+    /// ended (signed out, idle, past its lifetime) and its account is active. For long-lived connections
+    /// (each websocket operation, and each event of a subscription).
     pub async fn still_valid(&self, caller: &Caller) -> ApiResult<()> {
         if self.now() >= caller.expires_at {
             return Err(ApiError::Unauthenticated(
@@ -290,7 +299,7 @@ impl AppState {
         if self.account_home(caller.principal.user_id).await? != Some(caller.principal.tenant_id) {
             return Err(ApiError::Unauthenticated("the account is disabled"));
         }
-        Ok(())
+        self.check_session(&caller.family, false).await
     }
 
     pub async fn sign_out(
@@ -298,29 +307,27 @@ impl AppState {
         caller: &Caller,
         client: Option<std::net::IpAddr>,
     ) -> ApiResult<()> {
-        self.revoke_session(&caller.family).await?;
         let principal = &caller.principal;
         let home = self
             .directory
             .must(&self.store, principal.tenant_id)
             .await?;
-        let record = NewAuditRecord {
-            at: self.now(),
-            county_id: home.ancestry.county,
-            tenant_id: Some(principal.tenant_id),
-            user_id: Some(principal.user_id),
-            client_address: client.map(|a| a.to_string()),
-            action: "session.sign_out",
-            object: format!("account {}", principal.user_id),
-            outcome: "allowed",
-            reason: String::new(),
-        };
-        scope::as_system(self.store.append_audit(record)).await
+        let record = NewAuditRecord::by(
+            principal,
+            home.ancestry.county,
+            client,
+            self.now(),
+            "session.sign_out",
+            format!("account {}", principal.user_id),
+        );
+        self.end_session(&caller.family, ended::SIGNED_OUT, Some(record))
+            .await?;
+        Ok(())
     }
 
     /// A password sign-in of a known account, with its outcome (`allowed`, `wrong_password`, `locked`,
     /// `disabled`). Names that are no account are counted but not recorded: they belong to no county.
-    async fn audit_sign_in(
+    pub(crate) async fn audit_sign_in(
         &self,
         user: &UserRecord,
         client: Option<std::net::IpAddr>,
@@ -338,20 +345,6 @@ impl AppState {
             reason: String::new(),
         };
         scope::as_system(self.store.append_audit(record)).await
-    }
-
-    pub(crate) async fn revoke_session(&self, family: &str) -> ApiResult<()> {
-        self.store.revoke_refresh_family(family, self.now()).await?;
-        let ttl = self.tokens.settings().access_ttl
-            + Duration::seconds(fengqiao_tenancy::token::LEEWAY_SECONDS as i64 + 1);
-        self.cache
-            .set(
-                &revoked_key(family),
-                "1",
-                ttl.to_std().unwrap_or(StdDuration::from_secs(960)),
-            )
-            .await
-            .map_err(ApiError::internal)
     }
 
     /// Checks a bearer access token and that its session was not revoked.
@@ -379,6 +372,7 @@ impl AppState {
         if home != Some(claims.tid) {
             return Err(ApiError::Unauthenticated("the access token is invalid"));
         }
+        self.check_session(&claims.fam, true).await?;
         Ok(Caller {
             principal: Principal {
                 user_id,

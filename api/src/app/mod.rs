@@ -27,11 +27,13 @@ mod identity;
 mod intake;
 mod live;
 mod lookups;
+mod passwords;
 mod personal_data;
 mod replicas;
 mod reports;
 mod rosters;
 mod search;
+mod sessions;
 mod supervision;
 
 /// The records the application hands out and takes in: what the API layer may name.
@@ -42,6 +44,7 @@ pub mod records {
     };
     pub use crate::store::policies::TenantPolicy;
     pub use crate::store::rosters::SummonsRecord;
+    pub use crate::store::sessions::{SecurityPolicy, SessionRecord};
     pub use crate::store::supervision::OrderRecord;
     pub use crate::store::tenants::TenantRecord;
     pub use crate::store::users::{Residency, UnitRecord, UserRecord};
@@ -57,6 +60,7 @@ pub use intake::{Registration, party_from_input};
 pub use personal_data::{LOOKUP_WINDOW, LOOKUPS_PER_WINDOW, RevealedParty};
 pub use replicas::PolicyChange;
 pub use rosters::SUMMONS_REPORT_WITHIN;
+pub use sessions::TOUCH_EVERY;
 pub use supervision::ScanReport;
 
 use std::sync::Arc;
@@ -86,6 +90,9 @@ pub struct AppState {
     /// Carries changes between replicas (Redis pub/sub, or in process).
     pub bus: Arc<dyn Bus>,
     pub clock: Arc<dyn Clock>,
+    /// What sessions and passwords are timed on: the same clock as `clock` in a server (see
+    /// `build_state_with_session_clock`).
+    pub session_clock: Arc<dyn Clock>,
     pub vault: Vault,
     pub directory: Directory,
     /// How units are stationed (residency never changes; rosters are dropped here when they change, on
@@ -108,6 +115,10 @@ pub struct AppState {
     pub accounts: std::sync::RwLock<HashMap<i64, Option<i64>>>,
     /// Counters of limits while the shared cache does not answer.
     pub local_limits: crate::cache::MemoryCache,
+    /// Live sessions this process has seen, by refresh-token family.
+    pub sessions: std::sync::RwLock<HashMap<String, sessions::LiveSession>>,
+    /// Counties' security policies (a county without one has the defaults).
+    pub security: std::sync::RwLock<HashMap<i64, crate::store::sessions::SecurityPolicy>>,
 }
 
 /// How far back the repeat-party rule looks.
@@ -116,5 +127,10 @@ pub(crate) const RISK_WINDOW: Duration = Duration::days(90);
 impl AppState {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The time on the session clock: for sessions' lifetimes and passwords' ages.
+    pub fn session_now(&self) -> DateTime<Utc> {
+        self.session_clock.now()
     }
 }

@@ -35,6 +35,8 @@ pub enum PolicyChange {
     },
     /// A center's clock policy changed: reload them.
     ClockPolicies,
+    /// A county's security policy changed: reload them.
+    SecurityPolicies,
     /// A unit's duty roster changed: forget what was known of it.
     Roster {
         unit_id: i64,
@@ -79,6 +81,9 @@ impl PolicyChange {
                 serde_json::json!({ "unmember": { "unit": unit_id, "user": user_id } })
             }
             PolicyChange::ClockPolicies => serde_json::json!({ "reload": "clock_policies" }),
+            PolicyChange::SecurityPolicies => {
+                serde_json::json!({ "reload": "security_policies" })
+            }
             PolicyChange::Roster { unit_id } => serde_json::json!({ "roster": unit_id }),
             PolicyChange::Calendar => serde_json::json!({ "reload": "calendar" }),
             PolicyChange::Account { user_id } => serde_json::json!({ "account": user_id }),
@@ -109,6 +114,7 @@ impl PolicyChange {
         }
         match value.get("reload").and_then(|r| r.as_str()) {
             Some("clock_policies") => return Some(PolicyChange::ClockPolicies),
+            Some("security_policies") => return Some(PolicyChange::SecurityPolicies),
             Some("calendar") => return Some(PolicyChange::Calendar),
             Some("everything") => return Some(PolicyChange::Everything),
             _ => {}
@@ -186,6 +192,7 @@ impl AppState {
                 Ok(())
             }
             PolicyChange::ClockPolicies => self.load_clock_policies().await,
+            PolicyChange::SecurityPolicies => self.load_security_policies().await,
             PolicyChange::Roster { unit_id } => self.forget_stations(Some(*unit_id)),
             PolicyChange::Calendar => self.reload_calendar().await,
             PolicyChange::Account { user_id } => self.forget_account(Some(*user_id)),
@@ -200,6 +207,7 @@ impl AppState {
         scope::as_system(async {
             self.load_policies().await?;
             self.load_clock_policies().await?;
+            self.load_security_policies().await?;
             self.reload_calendar().await
         })
         .await

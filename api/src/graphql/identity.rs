@@ -6,14 +6,107 @@ use chrono::{DateTime, Utc};
 use super::enums::Role;
 use super::ids::{GlobalId, encode_id};
 use super::nodes::{TenantNode, UnitNode, UserNode};
-use super::{ClientAddress, PasswordBudget, caller, state};
+use super::{ClientAddress, PasswordBudget, UserAgent, caller, state};
 use crate::app::Session;
+use crate::app::records::{SecurityPolicy, SessionRecord};
 use crate::error::ApiError;
 
 #[derive(InputObject)]
 pub struct SignInInput {
     pub username: String,
     pub password: String,
+}
+
+/// A password change, proved by the current password: what an account whose sign-in answered
+/// `PASSWORD_CHANGE_REQUIRED` does, and what any account may do.
+#[derive(InputObject)]
+pub struct ChangePasswordInput {
+    pub username: String,
+    pub current_password: String,
+    /// At least 8 characters of 3 classes (lower-case, upper-case, digits, other), not a commonly guessed
+    /// one, not containing the username, and none of the account's last 5.
+    pub new_password: String,
+}
+
+#[derive(InputObject)]
+pub struct RevokeSessionInput {
+    pub session_id: async_graphql::ID,
+}
+
+/// A county's rules for sessions and passwords.
+#[derive(InputObject)]
+pub struct SetSecurityPolicyInput {
+    /// The county.
+    pub tenant_id: async_graphql::ID,
+    /// A session unused this long ends (5–240 minutes).
+    pub idle_minutes: i32,
+    /// A session ends this long after its sign-in (1–24 hours).
+    pub absolute_hours: i32,
+    /// Sessions an account may hold at once (1–20); signing in past it ends the oldest.
+    pub max_sessions: i32,
+    /// Days after which a password must be changed (30–365), or 0 for never.
+    pub password_max_age_days: i32,
+}
+
+/// A county's rules for sessions and passwords, as in force.
+#[derive(SimpleObject)]
+#[graphql(name = "SecurityPolicy")]
+pub struct SecurityPolicyNode {
+    pub idle_minutes: i32,
+    pub absolute_hours: i32,
+    pub max_sessions: i32,
+    pub password_max_age_days: i32,
+}
+
+impl From<SecurityPolicy> for SecurityPolicyNode {
+    fn from(p: SecurityPolicy) -> Self {
+        SecurityPolicyNode {
+            idle_minutes: p.idle_minutes,
+            absolute_hours: p.absolute_hours,
+            max_sessions: p.max_sessions,
+            password_max_age_days: p.password_max_age_days,
+        }
+    }
+}
+
+/// One of the signed-in account's sessions (a sign-in and the refreshes after it).
+pub struct SessionNode {
+    record: SessionRecord,
+    current: bool,
+}
+
+#[Object(name = "Session")]
+impl SessionNode {
+    async fn id(&self) -> async_graphql::ID {
+        encode_id(GlobalId::Session, self.record.id)
+    }
+    /// Whether this is the session of the request's own token.
+    async fn current(&self) -> bool {
+        self.current
+    }
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.record.started_at
+    }
+    /// When it was last used (known to the minute).
+    async fn last_seen_at(&self) -> DateTime<Utc> {
+        self.record.last_seen_at
+    }
+    /// When it ends at the latest, however busy.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.record.expires_at
+    }
+    /// When it ended, if it has.
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.record.ended_at
+    }
+    /// The address it signed in from.
+    async fn client_address(&self) -> Option<&str> {
+        self.record.client_address.as_deref()
+    }
+    /// The `User-Agent` it signed in with.
+    async fn user_agent(&self) -> &str {
+        &self.record.user_agent
+    }
 }
 
 /// The tokens of a session. Send the access token as `Authorization: Bearer …`; trade the refresh token,
@@ -58,6 +151,20 @@ impl IdentityQuery {
             .await?;
         Ok(Me { user })
     }
+
+    /// The rules for sessions and passwords in force at a county the caller may see.
+    async fn security_policy(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: async_graphql::ID,
+    ) -> Result<SecurityPolicyNode> {
+        let caller = caller(ctx)?;
+        let county = super::ids::decode_id("tenantId", GlobalId::Tenant, &tenant_id)?;
+        Ok(state(ctx)
+            .security_policy(&caller.principal, county)
+            .await?
+            .into())
+    }
 }
 
 pub struct Me {
@@ -98,6 +205,36 @@ impl Me {
     async fn id(&self) -> async_graphql::ID {
         encode_id(GlobalId::User, self.user.id)
     }
+
+    /// The account's live sessions, newest first (at most the county's `maxSessions`).
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<SessionNode>> {
+        let caller = caller(ctx)?;
+        let sessions = state(ctx).own_sessions(caller).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|record| SessionNode {
+                current: record.family_id == caller.family,
+                record,
+            })
+            .collect())
+    }
+}
+
+/// Takes the request's one password check (aliases and batches get no second), and answers the client's
+/// address and `User-Agent` for the session it may open.
+fn password_check<'a>(
+    ctx: &'a Context<'_>,
+) -> Result<(Option<std::net::IpAddr>, &'a str), ApiError> {
+    let budget = ctx.data_opt::<PasswordBudget>();
+    if !budget.is_some_and(PasswordBudget::take) {
+        return Err(ApiError::RateLimited {
+            why: "one request may check one password",
+            retry_after: 0,
+        });
+    }
+    let client = ctx.data_opt::<ClientAddress>().and_then(|c| c.0);
+    let agent = ctx.data_opt::<UserAgent>().map_or("", |a| a.0.as_str());
+    Ok((client, agent))
 }
 
 #[derive(Default)]
@@ -111,17 +248,71 @@ impl IdentityMutation {
     /// send at most 20 wrong passwords in 15 minutes (`RATE_LIMITED`).
     #[graphql(complexity = 10)]
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> Result<SessionPayload> {
-        let budget = ctx.data_opt::<PasswordBudget>();
-        if !budget.is_some_and(PasswordBudget::take) {
-            return Err(ApiError::RateLimited {
-                why: "one request may check one password",
-                retry_after: 0,
-            }
-            .into());
-        }
-        let client = ctx.data_opt::<ClientAddress>().and_then(|c| c.0);
+        let (client, agent) = password_check(ctx)?;
         Ok(state(ctx)
-            .sign_in(&input.username, &input.password, client)
+            .sign_in(&input.username, &input.password, client, agent)
+            .await?
+            .into())
+    }
+
+    /// Changes the account's password, proved by the current one, and signs in: every other session of
+    /// the account ends. The current password is checked as `signIn` checks it (one per request, counted
+    /// towards the lock and the address's limit). A new password that breaks a rule is `BAD_USER_INPUT`
+    /// on `newPassword`.
+    #[graphql(complexity = 10)]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ChangePasswordInput,
+    ) -> Result<SessionPayload> {
+        let (client, agent) = password_check(ctx)?;
+        Ok(state(ctx)
+            .change_password(
+                &input.username,
+                &input.current_password,
+                &input.new_password,
+                client,
+                agent,
+            )
+            .await?
+            .into())
+    }
+
+    /// Ends one of the signed-in account's own sessions (see `me.sessions`): its tokens stop working on
+    /// every server from the next request. Another account's session is `NOT_FOUND`.
+    async fn revoke_session(
+        &self,
+        ctx: &Context<'_>,
+        input: RevokeSessionInput,
+    ) -> Result<SessionNode> {
+        let caller = caller(ctx)?;
+        let id = super::ids::decode_id("sessionId", GlobalId::Session, &input.session_id)?;
+        let client = ctx.data_opt::<ClientAddress>().and_then(|c| c.0);
+        let record = state(ctx).end_own_session(caller, id, client).await?;
+        Ok(SessionNode {
+            current: record.family_id == caller.family,
+            record,
+        })
+    }
+
+    /// Sets a county's rules for sessions and passwords (the security administrator's). The idle timeout
+    /// applies to open sessions at once; the absolute lifetime to sessions opened after.
+    async fn set_security_policy(
+        &self,
+        ctx: &Context<'_>,
+        input: SetSecurityPolicyInput,
+    ) -> Result<SecurityPolicyNode> {
+        let caller = caller(ctx)?;
+        let county = super::ids::decode_id("tenantId", GlobalId::Tenant, &input.tenant_id)?;
+        let client = ctx.data_opt::<ClientAddress>().and_then(|c| c.0);
+        let policy = SecurityPolicy {
+            idle_minutes: input.idle_minutes,
+            absolute_hours: input.absolute_hours,
+            max_sessions: input.max_sessions,
+            password_max_age_days: input.password_max_age_days,
+        };
+        Ok(state(ctx)
+            .set_security_policy(&caller.principal, county, policy, client)
             .await?
             .into())
     }

@@ -16,6 +16,7 @@ pub enum GlobalId {
     Party,
     SupervisionOrder,
     Summons,
+    Session,
 }
 
 impl GlobalId {
@@ -28,10 +29,11 @@ impl GlobalId {
             GlobalId::Party => "Party",
             GlobalId::SupervisionOrder => "SupervisionOrder",
             GlobalId::Summons => "Summons",
+            GlobalId::Session => "Session",
         }
     }
 
-    const ALL: [GlobalId; 7] = [
+    const ALL: [GlobalId; 8] = [
         GlobalId::Case,
         GlobalId::Tenant,
         GlobalId::Unit,
@@ -39,6 +41,7 @@ impl GlobalId {
         GlobalId::Party,
         GlobalId::SupervisionOrder,
         GlobalId::Summons,
+        GlobalId::Session,
     ];
 }
 

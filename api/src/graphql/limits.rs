@@ -1,18 +1,21 @@
 //! Limits every GraphQL request meets before it costs anything: how deeply its text and its JSON nest
 //! (the parser and the JSON reader recurse, so a request nested thousands deep would overflow a worker's
 //! stack), how many fields it selects once fragments are spread (`__typename` included: the complexity
-//! limit does not price it), and who may introspect. One schema extension applies them to HTTP and
-//! websocket requests alike.
+//! limit does not price it), who may introspect, and how long a query may run. One schema extension
+//! applies them to HTTP and websocket requests alike.
 
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Data, Request, ServerError, ServerResult, Value, Variables};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Data, Request, Response, ServerError, ServerResult, Value, Variables};
 
 use super::RequestAuth;
 pub use crate::config::Introspection;
@@ -25,6 +28,40 @@ pub struct RequestLimits {
     /// Most fields a query may select, counted with its fragments spread.
     pub max_fields: usize,
     pub introspection: Introspection,
+    /// How long a query (a read) may run before it is answered `REQUEST_TIMEOUT`. Mutations are not cut
+    /// short: each is one transaction, and a caller told "timed out" could not know whether it committed.
+    pub max_query_time: std::time::Duration,
+}
+
+/// The limits as applied to one request: whether its operations are all queries is learnt as it is parsed.
+struct LimitsOfRequest {
+    limits: RequestLimits,
+    read_only: AtomicBool,
+}
+
+fn only_queries(document: &ExecutableDocument) -> bool {
+    match &document.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
+        DocumentOperations::Multiple(ops) => {
+            ops.values().all(|op| op.node.ty == OperationType::Query)
+        }
+    }
+}
+
+/// The error of a query that ran out of time.
+pub fn timed_out(limit: std::time::Duration) -> ServerError {
+    let mut error = ServerError::new(
+        format!(
+            "the query took longer than {} ms; ask for less (a smaller page, a narrower filter)",
+            limit.as_millis()
+        ),
+        None,
+    );
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", "REQUEST_TIMEOUT");
+    error
 }
 
 /// How deeply the brackets, braces and parentheses of a GraphQL document nest, outside strings and
@@ -210,7 +247,10 @@ pub fn check_variables(variables: &Variables, max: usize) -> ServerResult<()> {
 
 impl ExtensionFactory for RequestLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(*self)
+        Arc::new(LimitsOfRequest {
+            limits: *self,
+            read_only: AtomicBool::new(false),
+        })
     }
 }
 
@@ -221,16 +261,16 @@ fn signed_in(data: &Data) -> bool {
 }
 
 #[async_trait::async_trait]
-impl Extension for RequestLimits {
+impl Extension for LimitsOfRequest {
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        check_variables(&request.variables, self.max_nesting)?;
+        check_variables(&request.variables, self.limits.max_nesting)?;
         // Over HTTP the caller is in the request's data; over a websocket, in the connection's.
-        let allowed = match self.introspection {
+        let allowed = match self.limits.introspection {
             Introspection::Everyone => true,
             Introspection::SignedIn => signed_in(&request.data) || signed_in(ctx.session_data),
             Introspection::Nobody => false,
@@ -250,20 +290,45 @@ impl Extension for RequestLimits {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if graphql_nesting(query, self.max_nesting) > self.max_nesting {
+        let limits = &self.limits;
+        if graphql_nesting(query, limits.max_nesting) > limits.max_nesting {
             return Err(too_complex(format!(
                 "the query nests deeper than {} levels",
-                self.max_nesting
+                limits.max_nesting
             )));
         }
         let document = next.run(ctx, query, variables).await?;
-        if selected_fields(&document, self.max_fields) > self.max_fields {
+        if selected_fields(&document, limits.max_fields) > limits.max_fields {
             return Err(too_complex(format!(
                 "the query selects more than {} fields (aliases and __typename included)",
-                self.max_fields
+                limits.max_fields
             )));
         }
+        self.read_only
+            .store(only_queries(&document), Ordering::Relaxed);
         Ok(document)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if !self.read_only.load(Ordering::Relaxed) {
+            return next.run(ctx, operation_name).await;
+        }
+        let limit = self.limits.max_query_time;
+        match tokio::time::timeout(limit, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(
+                    limit_ms = limit.as_millis() as u64,
+                    "a query ran out of time"
+                );
+                Response::from_errors(vec![timed_out(limit)])
+            }
+        }
     }
 }
 

@@ -67,6 +67,10 @@ pub enum RequestAuth {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub Option<std::net::IpAddr>);
 
+/// The request's `User-Agent` (at most 200 characters), kept with the sessions it opens.
+#[derive(Debug, Clone, Default)]
+pub struct UserAgent(pub String);
+
 /// One password check per request: aliased or batched `signIn` fields cannot try several passwords at
 /// once. Each HTTP request and each websocket operation gets its own.
 #[derive(Debug, Default)]
@@ -98,6 +102,7 @@ pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSch
         max_nesting: config.max_nesting,
         max_fields: config.max_fields,
         introspection: config.introspection,
+        max_query_time: std::time::Duration::from_millis(config.max_query_millis),
     });
     if config.suggestions {
         builder.finish()

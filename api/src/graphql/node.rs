@@ -32,7 +32,13 @@ impl NodeQuery {
             (GlobalId::Tenant, id) => Node::Tenant(TenantNode(app.tenant(principal, id).await?)),
             (GlobalId::Unit, id) => Node::Unit(UnitNode(app.unit(principal, id).await?)),
             (GlobalId::User, id) => Node::User(UserNode(app.user(principal, id).await?)),
-            (GlobalId::Party | GlobalId::SupervisionOrder | GlobalId::Summons, _) => {
+            (
+                GlobalId::Party
+                | GlobalId::SupervisionOrder
+                | GlobalId::Summons
+                | GlobalId::Session,
+                _,
+            ) => {
                 return Err(ApiError::NotFound.into());
             }
         })

@@ -44,6 +44,42 @@ pub struct NewAuditRecord {
     pub reason: String,
 }
 
+impl NewAuditRecord {
+    /// What an account did in its county, from `client`: allowed, with no reason (see `outcome`,
+    /// `because`).
+    pub fn by(
+        principal: &fengqiao_tenancy::Principal,
+        county_id: i64,
+        client: Option<std::net::IpAddr>,
+        at: DateTime<Utc>,
+        action: &'static str,
+        object: String,
+    ) -> Self {
+        NewAuditRecord {
+            at,
+            county_id,
+            tenant_id: Some(principal.tenant_id),
+            user_id: Some(principal.user_id),
+            client_address: client.map(|a| a.to_string()),
+            action,
+            object,
+            outcome: "allowed",
+            reason: String::new(),
+        }
+    }
+
+    pub fn outcome(self, outcome: &'static str) -> Self {
+        NewAuditRecord { outcome, ..self }
+    }
+
+    pub fn because(self, reason: impl Into<String>) -> Self {
+        NewAuditRecord {
+            reason: reason.into(),
+            ..self
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
     pub id: i64,

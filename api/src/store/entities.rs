@@ -47,6 +47,8 @@ pub mod user {
         pub created_at: DateTimeUtc,
         pub failed_logins: i32,
         pub locked_until: Option<DateTimeUtc>,
+        pub must_change_password: bool,
+        pub password_changed_at: Option<DateTimeUtc>,
     }
     no_relations!();
 }
@@ -250,6 +252,63 @@ pub mod refresh_token {
         pub expires_at: DateTimeUtc,
         pub used_at: Option<DateTimeUtc>,
         pub revoked_at: Option<DateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod session {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub family_id: String,
+        pub county_id: i64,
+        pub user_id: i64,
+        pub started_at: DateTimeUtc,
+        pub last_seen_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+        pub ended_at: Option<DateTimeUtc>,
+        pub end_reason: String,
+        pub client_address: Option<String>,
+        pub user_agent: String,
+    }
+    no_relations!();
+}
+
+pub mod security_policy {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "security_policies")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub county_id: i64,
+        pub idle_minutes: i32,
+        pub absolute_hours: i32,
+        pub max_sessions: i32,
+        pub password_max_age_days: i32,
+        pub updated_at: DateTimeUtc,
+        pub updated_by: Option<i64>,
+    }
+    no_relations!();
+}
+
+pub mod password_history {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "password_history")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub county_id: i64,
+        pub user_id: i64,
+        pub password_hash: String,
+        pub set_at: DateTimeUtc,
     }
     no_relations!();
 }

@@ -54,7 +54,7 @@ impl TryFrom<tenant::Model> for TenantRecord {
 pub struct FirstAccount<'a> {
     pub username: &'a str,
     pub display_name: &'a str,
-    pub password_hash: &'a str,
+    pub password: super::passwords::NewPassword<'a>,
 }
 
 /// The ids of a new county's first accounts.
@@ -110,14 +110,18 @@ impl Store {
                 county_id: Set(county.id),
                 username: Set(account.username.into()),
                 display_name: Set(account.display_name.into()),
-                password_hash: Set(account.password_hash.into()),
+                password_hash: Set(account.password.hash.into()),
                 active: Set(true),
                 created_at: Set(now),
+                must_change_password: Set(account.password.must_change),
+                password_changed_at: Set(Some(account.password.set_at)),
                 ..Default::default()
             }
             .insert(&txn)
             .await
             .map_err(taken("username", "this username is taken"))?;
+            let (hash, set_at) = (account.password.hash, account.password.set_at);
+            super::passwords::remember_password_in(&txn, user.id, county.id, hash, set_at).await?;
             role_grant::ActiveModel {
                 user_id: Set(user.id),
                 tenant_id: Set(county.id),

@@ -20,31 +20,6 @@ pub enum Spend {
 }
 
 impl Store {
-    pub async fn save_refresh_token(
-        &self,
-        user_id: i64,
-        family: &str,
-        hash: &str,
-        now: DateTime<Utc>,
-        expires: DateTime<Utc>,
-    ) -> ApiResult<()> {
-        let txn = self.begin().await?;
-        refresh_token::ActiveModel {
-            family_id: Set(family.into()),
-            user_id: Set(user_id),
-            token_hash: Set(hash.into()),
-            issued_at: Set(now),
-            expires_at: Set(expires),
-            used_at: Set(None),
-            revoked_at: Set(None),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        txn.commit().await?;
-        Ok(())
-    }
-
     /// Spends the token with this hash and saves its successor in the same family, in one transaction.
     ///
     /// Of two concurrent uses of one token only one spends it; the other waits on the spent row, finds it
@@ -96,18 +71,5 @@ impl Store {
         };
         txn.commit().await?;
         Ok(outcome)
-    }
-
-    /// Revokes every live token of a family.
-    pub async fn revoke_refresh_family(&self, family: &str, now: DateTime<Utc>) -> ApiResult<()> {
-        let txn = self.begin().await?;
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(now)))
-            .filter(refresh_token::Column::FamilyId.eq(family))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(())
     }
 }

@@ -9,7 +9,11 @@ use sea_orm::{
 };
 
 use super::audit::{NewAuditRecord, append_audit_in};
-use super::entities::{refresh_token, role_grant, unit, unit_member, user};
+use super::entities::{
+    password_history, refresh_token, role_grant, session, unit, unit_member, user,
+};
+use super::passwords::remember_password_in;
+pub use super::passwords::{NewPassword, PASSWORDS_REMEMBERED};
 use super::tenants::TenantRecord;
 use super::{Store, is_unique_violation, taken};
 use crate::error::{ApiError, ApiResult, clean_text};
@@ -36,6 +40,11 @@ pub struct UserRecord {
     /// Wrong passwords in a row since the last sign-in or lock.
     pub failed_logins: i32,
     pub locked_until: Option<DateTime<Utc>>,
+    /// Someone else chose the password (a new account, a bootstrapped administrator): it must be changed
+    /// before the account signs in.
+    pub must_change_password: bool,
+    /// When the password was last set (`None`: before this was kept; the account's creation counts).
+    pub password_changed_at: Option<DateTime<Utc>>,
 }
 
 impl From<user::Model> for UserRecord {
@@ -51,6 +60,8 @@ impl From<user::Model> for UserRecord {
             created_at: m.created_at,
             failed_logins: m.failed_logins,
             locked_until: m.locked_until,
+            must_change_password: m.must_change_password,
+            password_changed_at: m.password_changed_at,
         }
     }
 }
@@ -136,14 +147,89 @@ pub fn check_username(username: &str) -> ApiResult<()> {
 }
 
 impl Store {
+    /// The hashes of an account's latest passwords, newest first (the current one, and those before it
+    /// that the history kept).
+    pub async fn recent_password_hashes(&self, account: &UserRecord) -> ApiResult<Vec<String>> {
+        let mut hashes: Vec<String> = password_history::Entity::find()
+            .filter(password_history::Column::UserId.eq(account.id))
+            .order_by_desc(password_history::Column::Id)
+            .all(&self.read().await?)
+            .await?
+            .into_iter()
+            .map(|h| h.password_hash)
+            .collect();
+        if !hashes.contains(&account.password_hash) {
+            hashes.insert(0, account.password_hash.clone());
+        }
+        hashes.truncate(PASSWORDS_REMEMBERED);
+        Ok(hashes)
+    }
+
+    /// Sets an account's own new password (its holder proved the old one), clears the demand to change
+    /// it and the wrong-password count, and ends every session of the account, with the audit record, in
+    /// one transaction. Answers the account as it now is and the families of the sessions ended.
+    pub async fn change_password(
+        &self,
+        account: &UserRecord,
+        password_hash: &str,
+        at: DateTime<Utc>,
+        audit: NewAuditRecord,
+    ) -> ApiResult<(UserRecord, Vec<String>)> {
+        let txn = self.begin().await?;
+        user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+            .col_expr(user::Column::PasswordChangedAt, Expr::value(Some(at)))
+            .col_expr(user::Column::MustChangePassword, Expr::value(false))
+            .col_expr(user::Column::FailedLogins, Expr::value(0))
+            .filter(user::Column::Id.eq(account.id))
+            .exec(&txn)
+            .await?;
+        remember_password_in(&txn, account.id, account.county_id, password_hash, at).await?;
+        let families: Vec<String> = session::Entity::find()
+            .filter(session::Column::UserId.eq(account.id))
+            .filter(session::Column::EndedAt.is_null())
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|s| s.family_id)
+            .collect();
+        session::Entity::update_many()
+            .col_expr(session::Column::EndedAt, Expr::value(Some(at)))
+            .col_expr(
+                session::Column::EndReason,
+                Expr::value(super::sessions::ended::PASSWORD_CHANGED),
+            )
+            .filter(session::Column::UserId.eq(account.id))
+            .filter(session::Column::EndedAt.is_null())
+            .exec(&txn)
+            .await?;
+        refresh_token::Entity::update_many()
+            .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(at)))
+            .filter(refresh_token::Column::UserId.eq(account.id))
+            .filter(refresh_token::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        append_audit_in(&txn, audit).await?;
+        txn.commit().await?;
+        let changed = UserRecord {
+            password_hash: password_hash.to_owned(),
+            password_changed_at: Some(at),
+            must_change_password: false,
+            failed_logins: 0,
+            ..account.clone()
+        };
+        Ok((changed, families))
+    }
+
     /// Creates an account in `tenant`; the permit is for `user.create` on that tenant.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_user(
         &self,
         permit: &Permit<act::UserCreate>,
         tenant: &TenantRecord,
         username: &str,
         display_name: &str,
-        password_hash: &str,
+        password: NewPassword<'_>,
         audit: NewAuditRecord,
     ) -> ApiResult<UserRecord> {
         check_permit(permit, tenant.id)?;
@@ -156,14 +242,24 @@ impl Store {
             county_id: Set(tenant.ancestry.county),
             username: Set(username.into()),
             display_name: Set(display_name.trim().into()),
-            password_hash: Set(password_hash.into()),
+            password_hash: Set(password.hash.into()),
             active: Set(true),
             created_at: Set(now),
+            must_change_password: Set(password.must_change),
+            password_changed_at: Set(Some(password.set_at)),
             ..Default::default()
         }
         .insert(&txn)
         .await
         .map_err(taken("username", "this username is taken"))?;
+        remember_password_in(
+            &txn,
+            model.id,
+            model.county_id,
+            password.hash,
+            password.set_at,
+        )
+        .await?;
         append_audit_in(&txn, audit).await?;
         txn.commit().await?;
         Ok(model.into())
@@ -338,6 +434,16 @@ impl Store {
                 .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(now)))
                 .filter(refresh_token::Column::UserId.eq(account.id))
                 .filter(refresh_token::Column::RevokedAt.is_null())
+                .exec(&txn)
+                .await?;
+            session::Entity::update_many()
+                .col_expr(session::Column::EndedAt, Expr::value(Some(now)))
+                .col_expr(
+                    session::Column::EndReason,
+                    Expr::value(super::sessions::ended::DEACTIVATED),
+                )
+                .filter(session::Column::UserId.eq(account.id))
+                .filter(session::Column::EndedAt.is_null())
                 .exec(&txn)
                 .await?;
         }

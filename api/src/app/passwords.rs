@@ -1,0 +1,84 @@
+//! Choosing a password (GB/T 22239-2019 8.1.4.1 a): the rules a new one meets, no reuse of the latest
+//! five, expiry a county sets, and the change its holder makes before signing in when someone else chose
+//! it (a new account, a bootstrapped administrator).
+
+use std::net::IpAddr;
+
+use chrono::Duration;
+use fengqiao_tenancy::{check_password_rules, hash_password, verify_password};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::audit::NewAuditRecord;
+use crate::store::scope;
+use crate::store::users::{PASSWORDS_REMEMBERED, UserRecord};
+
+use super::{AppState, Session};
+
+impl AppState {
+    /// Why the account must change its password before it signs in, if it must: `first_sign_in` (someone
+    /// else chose it) or `expired` (older than its county's `password_max_age_days`).
+    pub(crate) fn password_change_due(&self, user: &UserRecord) -> Option<&'static str> {
+        if user.must_change_password {
+            return Some("first_sign_in");
+        }
+        let days = self
+            .security_policy_of(user.county_id)
+            .password_max_age_days;
+        let set_at = user.password_changed_at.unwrap_or(user.created_at);
+        (days > 0 && self.session_now() >= set_at + Duration::days(i64::from(days)))
+            .then_some("expired")
+    }
+
+    /// Changes an account's password, proved by the current one (checked with every defence of signing
+    /// in: it counts towards the lock and the address's limit). The new one meets the rules and is none
+    /// of the account's latest `PASSWORDS_REMEMBERED`. Every session of the account ends, and a new one
+    /// opens.
+    pub async fn change_password(
+        &self,
+        username: &str,
+        current: &str,
+        new: &str,
+        client: Option<IpAddr>,
+        user_agent: &str,
+    ) -> ApiResult<Session> {
+        let user = self.check_password(username, current, client).await?;
+        check_password_rules(new, &user.username)
+            .map_err(|e| ApiError::bad_input("newPassword", e.to_string()))?;
+        let recent = scope::as_system(self.store.recent_password_hashes(&user)).await?;
+        let candidate = new.to_owned();
+        let reused = self
+            .with_password_slot(move || recent.iter().any(|h| verify_password(&candidate, h)))
+            .await?;
+        if reused {
+            return Err(ApiError::bad_input(
+                "newPassword",
+                format!("choose a password other than your last {PASSWORDS_REMEMBERED}"),
+            ));
+        }
+        let candidate = new.to_owned();
+        let hash = self
+            .with_password_slot(move || hash_password(&candidate))
+            .await?
+            .map_err(|e| ApiError::bad_input("newPassword", e.to_string()))?;
+        let principal = fengqiao_tenancy::Principal {
+            user_id: user.id,
+            tenant_id: user.tenant_id,
+        };
+        let audit = NewAuditRecord::by(
+            &principal,
+            user.county_id,
+            client,
+            self.now(),
+            "account.password_change",
+            format!("account {}", user.id),
+        );
+        let at = self.session_now();
+        let (user, ended) =
+            scope::as_system(self.store.change_password(&user, &hash, at, audit)).await?;
+        for family in &ended {
+            self.mark_ended(family).await?;
+        }
+        self.audit_sign_in(&user, client, "allowed").await?;
+        self.start_session(user, client, user_agent).await
+    }
+}
