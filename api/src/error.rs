@@ -36,6 +36,11 @@ pub enum ApiError {
     PasswordChangeRequired {
         reason: &'static str,
     },
+    /// The password was right, but the sign-in needs a code of the account's second factor
+    /// (`TOTP_REQUIRED`), or the account must enroll one first (`TOTP_ENROLLMENT_REQUIRED`).
+    SecondFactorRequired {
+        enrolled: bool,
+    },
     Internal(anyhow::Error),
 }
 
@@ -53,6 +58,8 @@ impl ApiError {
             ApiError::RateLimited { .. } => "RATE_LIMITED",
             ApiError::AccountLocked { .. } => "ACCOUNT_LOCKED",
             ApiError::PasswordChangeRequired { .. } => "PASSWORD_CHANGE_REQUIRED",
+            ApiError::SecondFactorRequired { enrolled: true } => "TOTP_REQUIRED",
+            ApiError::SecondFactorRequired { enrolled: false } => "TOTP_ENROLLMENT_REQUIRED",
             ApiError::Internal(_) => "INTERNAL",
         }
     }
@@ -84,6 +91,12 @@ impl ApiError {
                 "expired" => "the password has expired; choose a new one with changePassword".into(),
                 _ => "choose your own password with changePassword before signing in".into(),
             },
+            ApiError::SecondFactorRequired { enrolled: true } => {
+                "send the code of your authenticator app as `totp`".into()
+            }
+            ApiError::SecondFactorRequired { enrolled: false } => {
+                "this account signs in with a second factor: enroll one with beginTotpEnrollment, then sign in with its first code".into()
+            }
             ApiError::Internal(_) => "internal error".to_owned(),
         }
     }

@@ -471,9 +471,9 @@ async fn monthly_report(
 /// dependency that cannot answer for a moment, 500 only for the server's own failures.
 pub fn status_of(error: &ApiError) -> StatusCode {
     match error {
-        ApiError::Unauthenticated(_) | ApiError::PasswordChangeRequired { .. } => {
-            StatusCode::UNAUTHORIZED
-        }
+        ApiError::Unauthenticated(_)
+        | ApiError::PasswordChangeRequired { .. }
+        | ApiError::SecondFactorRequired { .. } => StatusCode::UNAUTHORIZED,
         ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
         ApiError::NotFound => StatusCode::NOT_FOUND,
         ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,

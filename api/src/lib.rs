@@ -78,6 +78,23 @@ pub async fn migrate(config: &Config, store: &Store) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Logs to standard error, filtered by `FENGQIAO_LOG` (an `EnvFilter`: `debug`, `fengqiao=trace,info`, …).
+/// Nothing logged names a resident's personal data at any level (`tests/it/pii.rs` sweeps every level).
+pub fn init_logging() {
+    // tantivy warns when a background merge finishes after a commit replaced its segments; the merge is
+    // simply dropped, so only its errors are shown by default. The Meilisearch SDK warns of every answer
+    // that is not a 200, a missing index looked up before it is created included; the adapter reports the
+    // failures that matter itself.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FENGQIAO_LOG").unwrap_or_else(|_| {
+                "info,sqlx=warn,sea_orm=warn,tantivy=error,meilisearch_sdk=error".into()
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Connects everything the configuration names and loads the authorization policy; an embedded search
 /// index found empty or of another format is built from the store first.
 pub async fn build_state(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<AppState>> {

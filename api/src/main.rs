@@ -98,17 +98,7 @@ fn main() -> anyhow::Result<()> {
         print!("{}", graphql::sdl());
         return Ok(());
     }
-    // tantivy warns when a background merge finishes after a commit replaced its segments; the merge is
-    // simply dropped, so only its errors are shown by default. The Meilisearch SDK warns of every answer
-    // that is not a 200, a missing index looked up before it is created included; the adapter reports the
-    // failures that matter itself.
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("FENGQIAO_LOG").unwrap_or_else(|_| {
-                "info,sqlx=warn,sea_orm=warn,tantivy=error,meilisearch_sdk=error".into()
-            }),
-        )
-        .init();
+    fengqiao::init_logging();
     let config = Config::load(cli.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -126,6 +126,15 @@ mod tests {
             vault.lookup_hash("13812345678"),
             vault.lookup_hash("13812345679")
         );
+        // The tag authenticates what is stored: one character changed and it no longer opens.
+        let mut tampered = a.clone().into_bytes();
+        let middle = tampered.len() / 2;
+        tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+        assert!(
+            vault
+                .decrypt(&String::from_utf8(tampered).unwrap())
+                .is_err()
+        );
         let other = Vault::from_hex(&Vault::generate_key_hex()).unwrap();
         assert!(other.decrypt(&a).is_err());
         assert_ne!(

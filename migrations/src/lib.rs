@@ -19,6 +19,7 @@ mod m20261206_000001_sign_in_defences;
 mod m20261207_000001_policy_changes;
 mod m20261208_000001_audit_chain;
 mod m20261209_000001_sessions_and_passwords;
+mod m20261209_000002_second_factor;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_policy_changes::Migration),
             Box::new(m20261208_000001_audit_chain::Migration),
             Box::new(m20261209_000001_sessions_and_passwords::Migration),
+            Box::new(m20261209_000002_second_factor::Migration),
         ]
     }
 }

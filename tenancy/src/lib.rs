@@ -7,6 +7,7 @@
 pub mod authz;
 pub mod password;
 pub mod token;
+pub mod totp;
 
 pub use authz::{
     Act, Action, Authorizer, AuthzError, CaseScope, Denied, Grant, MemberAct, Permit, Principal,

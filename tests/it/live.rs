@@ -274,9 +274,9 @@ async fn listening_needs_a_valid_token_and_the_right_to_listen() {
 }
 
 /// A second server process beside the test's own, on the same database and Redis; stopped when dropped.
-struct Replica {
-    child: std::process::Child,
-    url: String,
+pub(crate) struct Replica {
+    pub(crate) child: std::process::Child,
+    pub(crate) url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -288,6 +288,16 @@ impl Drop for Replica {
 }
 
 async fn start_replica(app: &TestApp) -> Replica {
+    spawn_replica(app, "warn", std::process::Stdio::null()).await
+}
+
+/// A second server process on the test server's database (and Redis, when set), logging at `log` (a
+/// `FENGQIAO_LOG` filter) to `stderr`.
+pub(crate) async fn spawn_replica(
+    app: &TestApp,
+    log: &str,
+    stderr: std::process::Stdio,
+) -> Replica {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -297,7 +307,7 @@ async fn start_replica(app: &TestApp) -> Replica {
     let config = &app.config;
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_fengqiao-replica"))
         .env_clear()
-        .env("FENGQIAO_LOG", "warn")
+        .env("FENGQIAO_LOG", log)
         .env("FENGQIAO_LISTEN", format!("127.0.0.1:{port}"))
         .env("FENGQIAO_DATA_DIR", dir.path())
         .env("FENGQIAO_DATABASE_URL", config.database_url.expose())
@@ -318,6 +328,7 @@ async fn start_replica(app: &TestApp) -> Replica {
         .env("FENGQIAO_SEARCH__WORKER", "false")
         .env("FENGQIAO_SEARCH__COUNTIES", "[]")
         .stdout(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut replica = Replica {

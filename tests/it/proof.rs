@@ -96,6 +96,36 @@ fn role_allows(role: Role, act: Act, rel: Rel) -> bool {
     }
 }
 
+/// Whether `role` may `verb` the `object` of a tenant it reaches (docs/SECURITY.md, "Accounts and the
+/// separation of duties"; docs/DOMAIN.md, roles): every role reads the tenants it works in; the system
+/// administrator makes tenants, accounts and units and ends accounts; the security administrator grants
+/// and revokes roles and sets the security policy; a center director configures its center and manages
+/// its units; the administrators, directors and supervisors read accounts; the auditor alone reads the
+/// audit trail; directors, supervisors and auditors read the figures.
+fn role_may(role: Role, object: &str, verb: &str) -> bool {
+    use Role::*;
+    match (object, verb) {
+        ("tenant", "read") => true,
+        ("tenant", "create") | ("user", "create") | ("user", "manage") => role == CountyAdmin,
+        ("tenant", "configure") => role == CenterDirector,
+        ("user", "read") => matches!(
+            role,
+            CountyAdmin | SecurityAdmin | CenterDirector | Supervisor
+        ),
+        ("role", "grant") | ("role", "revoke") | ("security", "configure") => role == SecurityAdmin,
+        ("unit", "read") => matches!(
+            role,
+            CountyAdmin | SecurityAdmin | CenterDirector | IntakeClerk | Dispatcher | Supervisor
+        ),
+        ("unit", "create") | ("unit", "manage_members") => {
+            matches!(role, CountyAdmin | CenterDirector)
+        }
+        ("audit", "read") => role == Auditor,
+        ("rollup", "read") => matches!(role, CenterDirector | Supervisor | Auditor),
+        _ => false,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Resident,
@@ -112,6 +142,8 @@ struct Tenant {
 struct Unit {
     gid: String,
     mode: Mode,
+    /// The center it is stationed in.
+    tenant: usize,
 }
 
 struct Person {
@@ -204,6 +236,31 @@ impl World {
             .roles
             .iter()
             .any(|(role, at)| chain.contains(at) && role_allows(*role, act, rel))
+    }
+
+    /// Whether person `p` may `verb` the `object` of tenant `t`: a role granted at `t` or above it.
+    fn may_at(&self, p: usize, t: usize, object: &str, verb: &str) -> bool {
+        let chain = self.chain(t);
+        self.people[p]
+            .roles
+            .iter()
+            .any(|(role, at)| chain.contains(at) && role_may(*role, object, verb))
+    }
+
+    /// An act on tenant `t` that `see` makes visible: `NotFound` without it, `Forbidden` without `act`.
+    fn expected_at(&self, p: usize, t: usize, see: (&str, &str), act: (&str, &str)) -> Outcome {
+        if !self.may_at(p, t, see.0, see.1) {
+            Outcome::NotFound
+        } else if self.may_at(p, t, act.0, act.1) {
+            Outcome::Allowed
+        } else {
+            Outcome::Forbidden
+        }
+    }
+
+    /// Where person `p` belongs (the tenant of its first role).
+    fn home(&self, p: usize) -> usize {
+        self.people[p].roles.first().map_or(0, |(_, t)| *t)
     }
 
     fn expected(&self, p: usize, c: usize, act: Act) -> Outcome {
@@ -392,6 +449,7 @@ async fn unit(
     world.units.push(Unit {
         gid: gid_of(&data, &["createUnit", "id"]),
         mode,
+        tenant: at,
     });
     let u = world.units.len() - 1;
     let handler = person(app, world, &format!("h{u}"), &[(Role::UnitHandler, at)]).await;
@@ -587,14 +645,15 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
     let gm2 = person(&app, &mut world, "gm2", &[(Role::GridMember, grid)]).await;
     world.people.push(Person {
         name: "county_admin".into(),
-        user: app.admin.user_id.to_string(),
+        user: fengqiao::graphql::encode_id(fengqiao::graphql::GlobalId::User, app.admin.user_id).0,
         token: app.admin_token.clone(),
         roles: vec![(Role::CountyAdmin, county)],
         units: Vec::new(),
     });
     world.people.push(Person {
         name: "security_admin".into(),
-        user: app.security.user_id.to_string(),
+        user: fengqiao::graphql::encode_id(fengqiao::graphql::GlobalId::User, app.security.user_id)
+            .0,
         token: app.security_token.clone(),
         roles: vec![(Role::SecurityAdmin, county)],
         units: Vec::new(),
@@ -653,6 +712,7 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
     for at in places {
         let by = clerk_for(&world, at);
         register(&app, &mut world, by, at, "邻里纠纷").await;
+        register(&app, &mut world, by, at, "土地承包纠纷").await;
     }
     // Grid members' own reports, handled by the village's center.
     for gm in [gm1, gm2] {
@@ -966,6 +1026,272 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
         }
     }
 
+    // ---- administration: tenants, accounts, units, sessions, the audit trail, policies, figures ----
+    // Every (principal, tenant), (principal, account) and (principal, unit) through every path that reads
+    // or changes them, each change probed in a form that cannot succeed (a value out of bounds, a reason
+    // too short) so that the answer tells only whether the caller may see and may act.
+    let own_session = |p: usize| {
+        let token = world.people[p].token.clone();
+        async move {
+            let data = app
+                .ok(&token, "{ me { sessions { id current } } }", json!({}))
+                .await;
+            data["me"]["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["current"] == true)
+                .and_then(|s| s["id"].as_str())
+                .expect("a current session")
+                .to_owned()
+        }
+    };
+    let mut sessions = Vec::new();
+    for p in 0..world.people.len() {
+        sessions.push(own_session(p).await);
+    }
+    let probe_name = format!("{}.probe", app.tag);
+    let mut admin_requests: Vec<(usize, String, &str, Value, Outcome)> = Vec::new();
+    for p in 0..world.people.len() {
+        for t in 0..world.tenants.len() {
+            let gid = &world.tenants[t].gid;
+            let read = ("tenant", "read");
+            let tenant_probes: [(&str, &str, Value, Outcome); 10] = [
+                (
+                    "tenant",
+                    "query($t: ID!) { tenant(id: $t) { id } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, read, read),
+                ),
+                (
+                    "tenant.accounts",
+                    "query($t: ID!) { tenant(id: $t) { accounts { id } } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, ("user", "read"), ("user", "read")),
+                ),
+                (
+                    "tenant.units",
+                    "query($t: ID!) { tenant(id: $t) { units { id } } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, ("unit", "read"), ("unit", "read")),
+                ),
+                (
+                    "auditRecords",
+                    "query($t: ID!) { auditRecords(tenantId: $t, first: 1) { edges { cursor } } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, ("audit", "read"), ("audit", "read")),
+                ),
+                (
+                    "securityPolicy",
+                    "query($t: ID!) { securityPolicy(tenantId: $t) { idleMinutes } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, read, read),
+                ),
+                (
+                    "setSecurityPolicy",
+                    "mutation($t: ID!) { setSecurityPolicy(input: {tenantId: $t, idleMinutes: 1, absoluteHours: 1, maxSessions: 1, passwordMaxAgeDays: 0, requireTotp: false}) { idleMinutes } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, read, ("security", "configure")),
+                ),
+                (
+                    "dashboard",
+                    "query($t: ID!) { dashboard(tenantId: $t, period: {from: \"2026-11\"}) { totals { intake } } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, read, ("rollup", "read")),
+                ),
+                (
+                    "createTenant",
+                    "mutation($t: ID!) { createTenant(input: {parentId: $t, code: \"1\", name: \"探\"}) { id } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, read, ("tenant", "create")),
+                ),
+                (
+                    "createUnit",
+                    "mutation($t: ID!) { createUnit(input: {tenantId: $t, name: \"\", department: \"司法\", residency: RESIDENT}) { id } }",
+                    json!({ "t": gid }),
+                    world.expected_at(p, t, ("unit", "read"), ("unit", "create")),
+                ),
+                (
+                    "createUser",
+                    "mutation($t: ID!, $u: String!) { createUser(input: {tenantId: $t, username: $u, displayName: \"探\", password: \"weak\"}) { id } }",
+                    json!({ "t": gid, "u": probe_name }),
+                    world.expected_at(p, t, ("user", "read"), ("user", "create")),
+                ),
+            ];
+            for (path, query, variables, expected) in tenant_probes {
+                admin_requests.push((
+                    p,
+                    format!("{path} of tenant {t}"),
+                    query,
+                    variables,
+                    expected,
+                ));
+            }
+        }
+        for (q, target) in world.people.iter().enumerate() {
+            let home = world.home(q);
+            let sees = q == p || world.may_at(p, home, "user", "read");
+            let manage = if !sees {
+                Outcome::NotFound
+            } else if q == p || !world.may_at(p, home, "user", "manage") {
+                Outcome::Forbidden
+            } else {
+                Outcome::Allowed
+            };
+            let revoke = if !world.may_at(p, home, "user", "read") {
+                Outcome::NotFound
+            } else if q == p || !world.may_at(p, home, "role", "revoke") {
+                Outcome::Forbidden
+            } else {
+                Outcome::Allowed
+            };
+            let role = crate::helpers::async_graphql_name(target.roles[0].0);
+            let account_probes: [(&str, &str, Value, Outcome); 4] = [
+                (
+                    "node(User)",
+                    "query($u: ID!) { node(id: $u) { id } }",
+                    json!({ "u": target.user }),
+                    if sees {
+                        Outcome::Allowed
+                    } else {
+                        Outcome::NotFound
+                    },
+                ),
+                (
+                    "deactivateAccount",
+                    "mutation($u: ID!) { deactivateAccount(input: {userId: $u, reason: \"x\"}) { id } }",
+                    json!({ "u": target.user }),
+                    manage,
+                ),
+                (
+                    "reactivateAccount",
+                    "mutation($u: ID!) { reactivateAccount(input: {userId: $u, reason: \"x\"}) { id } }",
+                    json!({ "u": target.user }),
+                    manage,
+                ),
+                (
+                    "revokeRole",
+                    "mutation($u: ID!, $t: ID!, $r: Role!) { revokeRole(input: {userId: $u, tenantId: $t, role: $r, reason: \"x\"}) { id } }",
+                    json!({ "u": target.user, "t": world.tenants[home].gid, "r": role }),
+                    revoke,
+                ),
+            ];
+            for (path, query, variables, expected) in account_probes {
+                admin_requests.push((
+                    p,
+                    format!("{path} of {}", target.name),
+                    query,
+                    variables,
+                    expected,
+                ));
+            }
+            // Another account's session is nobody's to end but its own.
+            if q != p {
+                admin_requests.push((
+                    p,
+                    format!("revokeSession of {}", target.name),
+                    "mutation($s: ID!) { revokeSession(input: {sessionId: $s}) { id } }",
+                    json!({ "s": sessions[q] }),
+                    Outcome::NotFound,
+                ));
+            }
+        }
+        for u in 0..world.units.len() {
+            let unit = &world.units[u];
+            let member = world.people[p].units.contains(&u);
+            let sees = member || world.may_at(p, unit.tenant, "unit", "read");
+            let members = if sees && world.may_at(p, unit.tenant, "user", "read") {
+                Outcome::Allowed
+            } else {
+                Outcome::NotFound
+            };
+            let unit_probes: [(&str, &str, Value, Outcome); 3] = [
+                (
+                    "unit",
+                    "query($u: ID!) { unit(id: $u) { id } }",
+                    json!({ "u": unit.gid }),
+                    if sees {
+                        Outcome::Allowed
+                    } else {
+                        Outcome::NotFound
+                    },
+                ),
+                (
+                    "unit.members",
+                    "query($u: ID!) { unit(id: $u) { members { id } } }",
+                    json!({ "u": unit.gid }),
+                    members,
+                ),
+                (
+                    "removeUnitMember",
+                    "mutation($u: ID!, $m: ID!) { removeUnitMember(input: {unitId: $u, userId: $m, reason: \"x\"}) { id } }",
+                    json!({ "u": unit.gid, "m": world.people[p].user }),
+                    world.expected_at(p, unit.tenant, ("unit", "read"), ("unit", "manage_members")),
+                ),
+            ];
+            for (path, query, variables, expected) in unit_probes {
+                admin_requests.push((p, format!("{path} {u}"), query, variables, expected));
+            }
+        }
+    }
+    let admin_results: Vec<(usize, String, Outcome, Value)> =
+        futures::stream::iter(admin_requests.into_iter().map(
+            |(p, what, query, variables, expected)| async move {
+                let body = app
+                    .gql(Some(&world.people[p].token), query, variables)
+                    .await;
+                (p, what, expected, body)
+            },
+        ))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let admin_checks = admin_results.len();
+    for (p, what, expected, body) in admin_results {
+        checks += 1;
+        let got = outcome_of(&body);
+        if got != expected {
+            failures.push(format!(
+                "{what}: {} expected {expected:?}, got {got:?}: {}",
+                world.people[p].name, body["errors"][0]["message"]
+            ));
+        }
+    }
+    // The monthly export (a file over HTTP): 200, 403 or 404 as the dashboard.
+    let base = app.url.trim_end_matches("/graphql").to_owned();
+    let mut exports = 0usize;
+    for p in 0..world.people.len() {
+        for t in 0..world.tenants.len() {
+            let response = app
+                .http
+                .get(format!("{base}/reports/monthly"))
+                .query(&[
+                    ("tenantId", world.tenants[t].gid.as_str()),
+                    ("month", "2026-11"),
+                    ("format", "csv"),
+                ])
+                .bearer_auth(&world.people[p].token)
+                .send()
+                .await
+                .unwrap();
+            let got = match response.status().as_u16() {
+                200 => Outcome::Allowed,
+                403 => Outcome::Forbidden,
+                404 => Outcome::NotFound,
+                other => panic!("export answered {other}"),
+            };
+            checks += 1;
+            exports += 1;
+            let expected = world.expected_at(p, t, ("tenant", "read"), ("rollup", "read"));
+            if got != expected {
+                failures.push(format!(
+                    "monthly export of tenant {t}: {} expected {expected:?}, got {got:?}",
+                    world.people[p].name
+                ));
+            }
+        }
+    }
+
     // Subscriptions: nobody heard of a case it may not read; every center heard every registration it
     // may read, and every unit the dispatches to it.
     for (p, socket) in &mut sockets {
@@ -1017,11 +1343,14 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
     }
 
     println!(
-        "isolation proof ({} search index): {checks} checks ({} principals × {} cases × case, node, cases, 2 searches, look-up by ID number, timeline, {} mutations, subscriptions), {} disagreements",
+        "isolation proof ({} search index): {checks} checks ({} principals × {} cases × case, node, cases, 2 searches, look-up by ID number, timeline, {} mutations, subscriptions; {admin_checks} on {} tenants, {} accounts and {} units × 10 tenant paths, 5 account paths and 3 unit paths; {exports} monthly exports), {} disagreements",
         app.state.search.engine.as_str(),
         world.people.len(),
         world.cases.len(),
         ACTS.len() + 1,
+        world.tenants.len(),
+        world.people.len(),
+        world.units.len(),
         failures.len()
     );
     assert!(

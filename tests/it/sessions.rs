@@ -20,8 +20,8 @@ const REFRESH: &str =
 const SESSIONS: &str =
     "{ me { sessions { id current startedAt lastSeenAt expiresAt clientAddress userAgent } } }";
 const REVOKE: &str = "mutation($s: ID!) { revokeSession(input: {sessionId: $s}) { id endedAt } }";
-const SET_POLICY: &str = "mutation($t: ID!, $i: Int!, $a: Int!, $m: Int!, $p: Int!) { setSecurityPolicy(input: {tenantId: $t, idleMinutes: $i, absoluteHours: $a, maxSessions: $m, passwordMaxAgeDays: $p}) { idleMinutes absoluteHours maxSessions passwordMaxAgeDays } }";
-const POLICY: &str = "query($t: ID!) { securityPolicy(tenantId: $t) { idleMinutes absoluteHours maxSessions passwordMaxAgeDays } }";
+const SET_POLICY: &str = "mutation($t: ID!, $i: Int!, $a: Int!, $m: Int!, $p: Int!, $f: Boolean! = false) { setSecurityPolicy(input: {tenantId: $t, idleMinutes: $i, absoluteHours: $a, maxSessions: $m, passwordMaxAgeDays: $p, requireTotp: $f}) { idleMinutes absoluteHours maxSessions passwordMaxAgeDays requireTotp } }";
+const POLICY: &str = "query($t: ID!) { securityPolicy(tenantId: $t) { idleMinutes absoluteHours maxSessions passwordMaxAgeDays requireTotp } }";
 const ME: &str = "{ me { user { username } } }";
 
 fn tokens(body: &Value, field: &str) -> (String, String) {
@@ -285,7 +285,7 @@ async fn the_security_policy_is_the_security_administrators_to_set() {
         .await;
     assert_eq!(
         defaults["securityPolicy"],
-        json!({ "idleMinutes": 30, "absoluteHours": 12, "maxSessions": 5, "passwordMaxAgeDays": 90 })
+        json!({ "idleMinutes": 30, "absoluteHours": 12, "maxSessions": 5, "passwordMaxAgeDays": 90, "requireTotp": false })
     );
     let vars =
         |t: &str, i: i32, a: i32, m: i32, p: i32| json!({ "t": t, "i": i, "a": a, "m": m, "p": p });
@@ -367,7 +367,7 @@ async fn the_security_policy_is_the_security_administrators_to_set() {
         .await;
     assert_eq!(
         set["setSecurityPolicy"],
-        json!({ "idleMinutes": 15, "absoluteHours": 8, "maxSessions": 3, "passwordMaxAgeDays": 0 })
+        json!({ "idleMinutes": 15, "absoluteHours": 8, "maxSessions": 3, "passwordMaxAgeDays": 0, "requireTotp": false })
     );
     let read = app.ok(&auditor, POLICY, json!({ "t": county })).await;
     assert_eq!(read["securityPolicy"], set["setSecurityPolicy"]);

@@ -212,6 +212,7 @@ async fn a_refresh_token_raced_by_a_thief_ends_the_whole_session() {
                 &format!("{}.admin", app.tag),
                 crate::helpers::PASSWORD,
                 None,
+                None,
                 "",
             )
             .await

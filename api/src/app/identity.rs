@@ -87,10 +87,13 @@ impl AppState {
         &self,
         username: &str,
         password: &str,
+        totp: Option<&str>,
         client: Option<std::net::IpAddr>,
         user_agent: &str,
     ) -> ApiResult<Session> {
         let user = self.check_password(username, password, client).await?;
+        self.check_second_factor(&user, totp, client).await?;
+        self.sign_in_proven(&user).await?;
         if let Some(reason) = self.password_change_due(&user) {
             self.audit_sign_in(&user, client, "password_change_required")
                 .await?;
@@ -161,8 +164,9 @@ impl AppState {
             .with_password_slot(move || verify_password(&password, &stored))
             .await?;
         match user {
+            // The account's count is cleared once every factor is proven (`sign_in_proven`): a right
+            // password with a wrong second-factor code stays counted.
             Some(user) if matches => {
-                scope::as_system(self.store.clear_failed_logins(user.id)).await?;
                 if let Some(key) = &address_key {
                     self.count_limited(key, -1, ADDRESS_WINDOW).await;
                 }
@@ -184,6 +188,36 @@ impl AppState {
                 Err(unauthenticated())
             }
             None => Err(unauthenticated()),
+        }
+    }
+
+    /// Every factor of a sign-in was right: the account's count of wrong attempts starts again.
+    pub(crate) async fn sign_in_proven(&self, user: &UserRecord) -> ApiResult<()> {
+        scope::as_system(self.store.clear_failed_logins(user.id)).await
+    }
+
+    /// A wrong second-factor code after a right password counts as a wrong password: the attempt stays
+    /// counted towards the account's lock (`check_password` counted it and did not clear it), it counts
+    /// towards the address's limit again, and it is an audit record.
+    pub(crate) async fn count_wrong_code(
+        &self,
+        user: &UserRecord,
+        client: Option<std::net::IpAddr>,
+    ) -> ApiResult<()> {
+        let now = self.now();
+        if let Some(address) = client {
+            self.count_limited(&format!("signin-failures:{address}"), 1, ADDRESS_WINDOW)
+                .await;
+        }
+        let counted = scope::as_system(self.store.user(user.id))
+            .await?
+            .map_or(0, |u| u.failed_logins);
+        if counted >= MAX_FAILED_LOGINS {
+            let until = now + Duration::minutes(LOCK_MINUTES);
+            scope::as_system(self.store.lock_account(user.id, until)).await?;
+            self.audit_sign_in(user, client, "locked").await
+        } else {
+            self.audit_sign_in(user, client, "wrong_totp").await
         }
     }
 

@@ -33,6 +33,7 @@ mod replicas;
 mod reports;
 mod rosters;
 mod search;
+mod second_factor;
 mod sessions;
 mod supervision;
 
@@ -60,6 +61,7 @@ pub use intake::{Registration, party_from_input};
 pub use personal_data::{LOOKUP_WINDOW, LOOKUPS_PER_WINDOW, RevealedParty};
 pub use replicas::PolicyChange;
 pub use rosters::SUMMONS_REPORT_WITHIN;
+pub use second_factor::{Enrollment, ROLES_WITH_SECOND_FACTOR};
 pub use sessions::TOUCH_EVERY;
 pub use supervision::ScanReport;
 

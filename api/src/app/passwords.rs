@@ -30,7 +30,8 @@ impl AppState {
     }
 
     /// Changes an account's password, proved by the current one (checked with every defence of signing
-    /// in: it counts towards the lock and the address's limit). The new one meets the rules and is none
+    /// in: it counts towards the lock and the address's limit) and by its second factor where it has
+    /// one. The new one meets the rules and is none
     /// of the account's latest `PASSWORDS_REMEMBERED`. Every session of the account ends, and a new one
     /// opens.
     pub async fn change_password(
@@ -38,10 +39,13 @@ impl AppState {
         username: &str,
         current: &str,
         new: &str,
+        totp: Option<&str>,
         client: Option<IpAddr>,
         user_agent: &str,
     ) -> ApiResult<Session> {
         let user = self.check_password(username, current, client).await?;
+        self.check_second_factor(&user, totp, client).await?;
+        self.sign_in_proven(&user).await?;
         check_password_rules(new, &user.username)
             .map_err(|e| ApiError::bad_input("newPassword", e.to_string()))?;
         let recent = scope::as_system(self.store.recent_password_hashes(&user)).await?;

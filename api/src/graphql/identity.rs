@@ -15,6 +15,33 @@ use crate::error::ApiError;
 pub struct SignInInput {
     pub username: String,
     pub password: String,
+    /// The code of the account's authenticator app, where it has a second factor (`TOTP_REQUIRED`
+    /// without it) or is enrolling one (the first code confirms it).
+    pub totp: Option<String>,
+}
+
+/// Enrolling a second factor, proved by the account's password.
+#[derive(InputObject)]
+pub struct BeginTotpEnrollmentInput {
+    pub username: String,
+    pub password: String,
+}
+
+/// A TOTP secret for an authenticator app (RFC 6238: SHA-1, 6 digits, 30 s). Shown once; the next
+/// `signIn` with a code of it confirms it.
+#[derive(SimpleObject)]
+pub struct TotpEnrollmentPayload {
+    /// The secret in base32, to type in.
+    pub secret: String,
+    /// `otpauth://totp/…`, to show as a QR code.
+    pub uri: String,
+}
+
+#[derive(InputObject)]
+pub struct RemoveSecondFactorInput {
+    pub user_id: async_graphql::ID,
+    /// Why (2 to 500 characters), for the audit trail.
+    pub reason: String,
 }
 
 /// A password change, proved by the current password: what an account whose sign-in answered
@@ -26,6 +53,8 @@ pub struct ChangePasswordInput {
     /// At least 8 characters of 3 classes (lower-case, upper-case, digits, other), not a commonly guessed
     /// one, not containing the username, and none of the account's last 5.
     pub new_password: String,
+    /// The code of the account's second factor, where it has one.
+    pub totp: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -46,6 +75,8 @@ pub struct SetSecurityPolicyInput {
     pub max_sessions: i32,
     /// Days after which a password must be changed (30–365), or 0 for never.
     pub password_max_age_days: i32,
+    /// Whether the administrators, auditors and supervisors sign in with a second factor (TOTP).
+    pub require_totp: bool,
 }
 
 /// A county's rules for sessions and passwords, as in force.
@@ -56,6 +87,7 @@ pub struct SecurityPolicyNode {
     pub absolute_hours: i32,
     pub max_sessions: i32,
     pub password_max_age_days: i32,
+    pub require_totp: bool,
 }
 
 impl From<SecurityPolicy> for SecurityPolicyNode {
@@ -65,6 +97,7 @@ impl From<SecurityPolicy> for SecurityPolicyNode {
             absolute_hours: p.absolute_hours,
             max_sessions: p.max_sessions,
             password_max_age_days: p.password_max_age_days,
+            require_totp: p.require_totp,
         }
     }
 }
@@ -206,6 +239,11 @@ impl Me {
         encode_id(GlobalId::User, self.user.id)
     }
 
+    /// Whether the account signs in with a confirmed second factor (TOTP).
+    async fn has_second_factor(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(state(ctx).has_second_factor(self.user.id).await?)
+    }
+
     /// The account's live sessions, newest first (at most the county's `maxSessions`).
     async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<SessionNode>> {
         let caller = caller(ctx)?;
@@ -250,7 +288,13 @@ impl IdentityMutation {
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> Result<SessionPayload> {
         let (client, agent) = password_check(ctx)?;
         Ok(state(ctx)
-            .sign_in(&input.username, &input.password, client, agent)
+            .sign_in(
+                &input.username,
+                &input.password,
+                input.totp.as_deref(),
+                client,
+                agent,
+            )
             .await?
             .into())
     }
@@ -271,11 +315,49 @@ impl IdentityMutation {
                 &input.username,
                 &input.current_password,
                 &input.new_password,
+                input.totp.as_deref(),
                 client,
                 agent,
             )
             .await?
             .into())
+    }
+
+    /// Starts enrolling a second factor (TOTP) for the account whose password this is (checked as
+    /// `signIn` checks it). Answers the secret for an authenticator app; the next `signIn` with a code
+    /// of it confirms it, and from then on every sign-in needs a code. An account with a confirmed
+    /// factor gets `CONFLICT` (the security administrator removes a lost one).
+    #[graphql(complexity = 10)]
+    async fn begin_totp_enrollment(
+        &self,
+        ctx: &Context<'_>,
+        input: BeginTotpEnrollmentInput,
+    ) -> Result<TotpEnrollmentPayload> {
+        let (client, _) = password_check(ctx)?;
+        let enrollment = state(ctx)
+            .begin_second_factor(&input.username, &input.password, client)
+            .await?;
+        Ok(TotpEnrollmentPayload {
+            secret: enrollment.secret,
+            uri: enrollment.uri,
+        })
+    }
+
+    /// Removes another account's second factor (a lost device): the security administrator's, with a
+    /// reason. The account enrolls again where its county requires a second factor.
+    async fn remove_second_factor(
+        &self,
+        ctx: &Context<'_>,
+        input: RemoveSecondFactorInput,
+    ) -> Result<UserNode> {
+        let caller = caller(ctx)?;
+        let id = super::ids::decode_id("userId", GlobalId::User, &input.user_id)?;
+        let client = ctx.data_opt::<ClientAddress>().and_then(|c| c.0);
+        Ok(UserNode(
+            state(ctx)
+                .remove_second_factor(&caller.principal, id, &input.reason, client)
+                .await?,
+        ))
     }
 
     /// Ends one of the signed-in account's own sessions (see `me.sessions`): its tokens stop working on
@@ -310,6 +392,7 @@ impl IdentityMutation {
             absolute_hours: input.absolute_hours,
             max_sessions: input.max_sessions,
             password_max_age_days: input.password_max_age_days,
+            require_totp: input.require_totp,
         };
         Ok(state(ctx)
             .set_security_policy(&caller.principal, county, policy, client)

@@ -48,6 +48,26 @@ fn only_queries(document: &ExecutableDocument) -> bool {
     }
 }
 
+/// A parse error's message without the lines of the query it quotes (they may hold whatever the caller
+/// typed, a resident's phone among it): `syntax error at 1:35: expected name`.
+fn without_source(message: &str) -> String {
+    let at = message
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("-->"))
+        .map(str::trim);
+    let expected = message
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("= "))
+        .collect::<Vec<_>>()
+        .join("; ");
+    match (at, expected.is_empty()) {
+        (Some(at), false) => format!("syntax error at {at}: {expected}"),
+        (Some(at), true) => format!("syntax error at {at}"),
+        (None, _) if message.contains('\n') => "syntax error".to_owned(),
+        (None, _) => message.to_owned(),
+    }
+}
+
 /// The error of a query that ran out of time.
 pub fn timed_out(limit: std::time::Duration) -> ServerError {
     let mut error = ServerError::new(
@@ -297,7 +317,10 @@ impl Extension for LimitsOfRequest {
                 limits.max_nesting
             )));
         }
-        let document = next.run(ctx, query, variables).await?;
+        let document = next.run(ctx, query, variables).await.map_err(|mut error| {
+            error.message = without_source(&error.message);
+            error
+        })?;
         if selected_fields(&document, limits.max_fields) > limits.max_fields {
             return Err(too_complex(format!(
                 "the query selects more than {} fields (aliases and __typename included)",
@@ -352,6 +375,18 @@ mod tests {
         assert_eq!(json_nesting(br#"{"a": "[[[[", "b": [[1]]}"#, 100), 3);
         assert_eq!(json_nesting(br#"{"a": "\"[[[["}"#, 100), 1);
         assert_eq!(json_nesting(&[b'['; 5000], 32), 33);
+    }
+
+    #[test]
+    fn parse_errors_do_not_quote_the_query() {
+        let error =
+            async_graphql::parser::parse_query("{ searchCases(text: \"13987654321\" { total } }")
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("13987654321"), "{error}");
+        let clean = without_source(&error);
+        assert!(!clean.contains("13987654321"), "{clean}");
+        assert!(clean.starts_with("syntax error at 1:"), "{clean}");
     }
 
     #[test]

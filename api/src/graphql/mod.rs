@@ -156,7 +156,8 @@ pub fn assign_error_codes(errors: &mut [ServerError]) {
             "BAD_USER_INPUT"
         } else if message.contains("too complex") || message.contains("nested too deep") {
             "QUERY_TOO_COMPLEX"
-        } else if message.contains("Parse error")
+        } else if message.starts_with("syntax error")
+            || message.contains("Parse error")
             || message.starts_with(" -->")
             || message.contains("expected")
         {

@@ -293,6 +293,25 @@ pub mod security_policy {
         pub password_max_age_days: i32,
         pub updated_at: DateTimeUtc,
         pub updated_by: Option<i64>,
+        pub require_totp: bool,
+    }
+    no_relations!();
+}
+
+pub mod second_factor {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "second_factors")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub county_id: i64,
+        pub user_id: i64,
+        pub secret_sealed: String,
+        pub created_at: DateTimeUtc,
+        pub confirmed_at: Option<DateTimeUtc>,
+        pub last_step: Option<i64>,
     }
     no_relations!();
 }

@@ -15,6 +15,7 @@ pub mod rollups;
 pub mod rosters;
 pub mod scope;
 pub mod search;
+pub mod second_factors;
 pub mod sessions;
 pub mod signin;
 pub mod supervision;

@@ -26,6 +26,8 @@ pub struct SecurityPolicy {
     pub max_sessions: i32,
     /// Days after which a password must be changed at the next sign-in; 0: never.
     pub password_max_age_days: i32,
+    /// Whether the administrators, auditors and supervisors sign in with a second factor (TOTP).
+    pub require_totp: bool,
 }
 
 impl Default for SecurityPolicy {
@@ -35,6 +37,7 @@ impl Default for SecurityPolicy {
             absolute_hours: 12,
             max_sessions: 5,
             password_max_age_days: 90,
+            require_totp: false,
         }
     }
 }
@@ -315,6 +318,7 @@ impl Store {
                         absolute_hours: m.absolute_hours,
                         max_sessions: m.max_sessions,
                         password_max_age_days: m.password_max_age_days,
+                        require_totp: m.require_totp,
                     },
                 )
             })
@@ -341,6 +345,7 @@ impl Store {
             absolute_hours: Set(policy.absolute_hours),
             max_sessions: Set(policy.max_sessions),
             password_max_age_days: Set(policy.password_max_age_days),
+            require_totp: Set(policy.require_totp),
             updated_at: Set(audit.at),
             updated_by: Set(Some(permit.user_id())),
             ..Default::default()
@@ -354,6 +359,7 @@ impl Store {
                         security_policy::Column::AbsoluteHours,
                         security_policy::Column::MaxSessions,
                         security_policy::Column::PasswordMaxAgeDays,
+                        security_policy::Column::RequireTotp,
                         security_policy::Column::UpdatedAt,
                         security_policy::Column::UpdatedBy,
                     ])
