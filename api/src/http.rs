@@ -62,6 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, graphiql: bool) {
             ),
     )
     .route("/reports/monthly", web::get().to(monthly_report))
+    .route("/audit/export", web::get().to(audit_export))
     .route("/healthz", web::get().to(healthz))
     .route("/readyz", web::get().to(readyz));
     if graphiql {
@@ -413,15 +414,7 @@ async fn monthly_report(
 ) -> HttpResponse {
     let client = client_address(&req, &limits.trusted_proxies);
     let outcome = async {
-        let principal = match request_auth(&state, &req).await {
-            RequestAuth::Caller(caller) => caller.principal,
-            RequestAuth::Refused(why) => return Err(ApiError::Unauthenticated(why)),
-            RequestAuth::Anonymous => {
-                return Err(ApiError::Unauthenticated(
-                    "sign in first: send an access token as 'Authorization: Bearer …'",
-                ));
-            }
-        };
+        let principal = signed_in(&state, &req).await?;
         let tenant_id = crate::graphql::decode_id(
             "tenantId",
             crate::graphql::GlobalId::Tenant,
@@ -451,20 +444,87 @@ async fn monthly_report(
                 format!("attachment; filename=\"fengqiao-{month}.{extension}\""),
             ))
             .body(body),
-        Err(error) => {
-            if let ApiError::Internal(_) = &error {
-                tracing::error!(error = %error.detail(), "monthly report");
-            }
-            let mut response = HttpResponse::build(status_of(&error));
-            if let Some(seconds) = error.retry_after() {
-                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
-            }
-            response.json(serde_json::json!({
-                "code": error.code(),
-                "message": error.message(),
-            }))
-        }
+        Err(error) => error_response("monthly report", error),
     }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditExportQuery {
+    tenant_id: String,
+    from: String,
+    to: String,
+}
+
+/// `GET /audit/export?tenantId=<id>&from=yyyy-mm-dd&to=yyyy-mm-dd` with the auditor's bearer token: the
+/// audit trail of the tenant's subtree over those days as CSV. Errors are JSON with the GraphQL codes.
+async fn audit_export(
+    state: web::Data<Arc<AppState>>,
+    limits: web::Data<BodyLimits>,
+    req: HttpRequest,
+    query: web::Query<AuditExportQuery>,
+) -> HttpResponse {
+    let client = client_address(&req, &limits.trusted_proxies);
+    let outcome = async {
+        let principal = signed_in(&state, &req).await?;
+        let tenant_id = crate::graphql::decode_id(
+            "tenantId",
+            crate::graphql::GlobalId::Tenant,
+            &async_graphql::ID(query.tenant_id.clone()),
+        )?;
+        let day = |field: &'static str, text: &str| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map_err(|_| ApiError::bad_input(field, "write a day as yyyy-mm-dd"))
+        };
+        let (from, to) = (day("from", &query.from)?, day("to", &query.to)?);
+        let rows = state.db_scope(&principal).await?;
+        let body = scope::within(
+            rows,
+            state.export_audit(&principal, tenant_id, from, to, client),
+        )
+        .await?;
+        Ok((body, from, to))
+    }
+    .await;
+    match outcome {
+        Ok((body, from, to)) => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"fengqiao-audit-{from}-{to}.csv\""),
+            ))
+            .body(body),
+        Err(error) => error_response("audit export", error),
+    }
+}
+
+/// The caller of a plain HTTP route, which needs a bearer token as `/graphql` does.
+async fn signed_in(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<fengqiao_tenancy::Principal, ApiError> {
+    match request_auth(state, req).await {
+        RequestAuth::Caller(caller) => Ok(caller.principal),
+        RequestAuth::Refused(why) => Err(ApiError::Unauthenticated(why)),
+        RequestAuth::Anonymous => Err(ApiError::Unauthenticated(
+            "sign in first: send an access token as 'Authorization: Bearer …'",
+        )),
+    }
+}
+
+/// A typed error on a plain HTTP route, as JSON with its code.
+fn error_response(route: &str, error: ApiError) -> HttpResponse {
+    if let ApiError::Internal(_) = &error {
+        tracing::error!(error = %error.detail(), route, "internal error");
+    }
+    let mut response = HttpResponse::build(status_of(&error));
+    if let Some(seconds) = error.retry_after() {
+        response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    response.json(serde_json::json!({
+        "code": error.code(),
+        "message": error.message(),
+    }))
 }
 
 /// The HTTP status of a typed error on a plain HTTP route: 4xx for what the caller can change, 503 for a

@@ -480,3 +480,145 @@ async fn pruning_keeps_half_a_year_and_the_chain_goes_on_from_its_anchor() {
     assert_eq!(refused.code(), "CONFLICT");
     owner.close().await;
 }
+
+/// `GET /audit/export` as `token`: (status, body).
+async fn export(
+    app: &TestApp,
+    token: Option<&str>,
+    tenant: &str,
+    from: &str,
+    to: &str,
+) -> (u16, String) {
+    let base = app.url.trim_end_matches("/graphql");
+    let mut request = app.http.get(format!("{base}/audit/export")).query(&[
+        ("tenantId", tenant),
+        ("from", from),
+        ("to", to),
+    ]);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trail_exports_as_a_file_for_the_auditor_of_the_subtree_only() {
+    let app = TestApp::spawn().await;
+    let county = app.county_gid();
+    let east = app.tenant(&county, &app.township_code(1), "东山镇").await;
+    let (clerk, _) = app.user(&east, "clerk", &[Role::IntakeClerk]).await;
+    let (_, auditor) = app.user(&county, "auditor", &[Role::Auditor]).await;
+    let (_, east_auditor) = app.user(&east, "eastauditor", &[Role::Auditor]).await;
+    let (_, supervisor) = app.user(&county, "supervisor", &[Role::Supervisor]).await;
+    // A reason that a spreadsheet would run as a formula.
+    app.ok(
+        &app.admin_token,
+        "mutation($u: ID!) { deactivateAccount(input: {userId: $u, reason: \"=HYPERLINK(\\\"http://x\\\")\"}) { id } }",
+        json!({ "u": clerk }),
+    )
+    .await;
+    let china = chrono::FixedOffset::east_opt(8 * 3600).unwrap();
+    let today = app.state.now().with_timezone(&china).date_naive();
+    let (from, to) = (
+        (today - chrono::Duration::days(1)).to_string(),
+        today.to_string(),
+    );
+
+    let (status, body) = export(&app, Some(&auditor), &county, &from, &to).await;
+    assert_eq!(status, 200, "{body}");
+    let body = body.trim_start_matches('\u{feff}');
+    let mut reader = csv::Reader::from_reader(body.as_bytes());
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        [
+            "id",
+            "at",
+            "county",
+            "tenant",
+            "account",
+            "address",
+            "action",
+            "object",
+            "outcome",
+            "reason",
+            "prev_hash",
+            "hash"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    // Every record of the county so far, oldest first, with the hashes the chain holds.
+    let stored = as_system(app.state.store.audit_records(app.county.id))
+        .await
+        .unwrap();
+    let exported: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r[0].to_owned(), r[11].to_owned()))
+        .collect();
+    let expected: Vec<(String, String)> = stored
+        .iter()
+        .filter(|r| r.action != "audit.export")
+        .map(|r| (r.id.to_string(), r.hash.clone()))
+        .collect();
+    assert_eq!(exported, expected);
+    let formula = rows.iter().find(|r| &r[6] == "account.deactivate").unwrap();
+    assert!(formula[9].starts_with("'="), "{:?}", &formula[9]);
+    // The export is itself a record.
+    let after = as_system(app.state.store.audit_records(app.county.id))
+        .await
+        .unwrap();
+    assert!(after.iter().any(
+        |r| r.action == "audit.export" && r.object.contains(&format!("{} records", rows.len()))
+    ));
+
+    // The township's auditor gets its township's accounts' records only.
+    let (status, body) = export(&app, Some(&east_auditor), &east, &from, &to).await;
+    assert_eq!(status, 200, "{body}");
+    let east_id = fengqiao::graphql::decode_id(
+        "t",
+        fengqiao::graphql::GlobalId::Tenant,
+        &east.clone().into(),
+    )
+    .unwrap();
+    let mut east_rows = csv::Reader::from_reader(body.trim_start_matches('\u{feff}').as_bytes());
+    let tenants: HashSet<String> = east_rows
+        .records()
+        .map(|r| r.unwrap()[3].to_owned())
+        .collect();
+    assert!(
+        tenants.iter().all(|t| *t == east_id.to_string()),
+        "{tenants:?}"
+    );
+
+    // Nobody else; nothing above or beside; bad ranges and ids typed.
+    let (other, other_admin, other_security) = app.another_county().await;
+    let _ = (other_admin, other_security);
+    for (token, tenant, expected) in [
+        (Some(&app.admin_token), &county, 404),
+        (Some(&supervisor), &county, 404),
+        (Some(&east_auditor), &county, 404),
+        (Some(&auditor), &other, 404),
+        (None, &county, 401),
+    ] {
+        let (status, body) = export(&app, token.map(String::as_str), tenant, &from, &to).await;
+        assert_eq!(status, expected, "{body}");
+    }
+    let too_long = (today - chrono::Duration::days(400)).to_string();
+    for (tenant, from, to, field) in [
+        (county.as_str(), to.as_str(), from.as_str(), "to"),
+        (county.as_str(), too_long.as_str(), to.as_str(), "to"),
+        (county.as_str(), "2026-13-01", to.as_str(), "from"),
+        (county.as_str(), from.as_str(), "yesterday", "to"),
+        ("not-an-id", from.as_str(), to.as_str(), "tenantId"),
+    ] {
+        let (status, body) = export(&app, Some(&auditor), tenant, from, to).await;
+        assert_eq!(status, 400, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["code"], "BAD_USER_INPUT");
+        assert!(
+            body["message"].as_str().unwrap().starts_with(field),
+            "{body}"
+        );
+    }
+}

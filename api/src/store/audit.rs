@@ -24,6 +24,8 @@ pub struct AuditPage {
     pub within: Option<(TenantLevel, i64)>,
     pub action: Option<String>,
     pub before: Option<i64>,
+    /// Only records made before this time.
+    pub until: Option<DateTime<Utc>>,
     pub limit: u64,
 }
 
@@ -240,6 +242,9 @@ impl Store {
         }
         if let Some(before) = page.before {
             query = query.filter(audit_record::Column::Id.lt(before));
+        }
+        if let Some(until) = page.until {
+            query = query.filter(audit_record::Column::At.lt(until));
         }
         let mut records: Vec<AuditRecord> = query
             .order_by_desc(audit_record::Column::Id)
