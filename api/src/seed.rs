@@ -243,7 +243,14 @@ pub async fn seed_demo_if_empty(config: &Config) -> anyhow::Result<Option<String
 pub async fn seed_demo(config: &Config) -> anyhow::Result<String> {
     let real_now = SystemClock.now();
     let clock = ManualClock::starting_at(real_now - Duration::days(DAYS));
-    let state = build_state(config, Arc::new(clock.clone())).await?;
+    // The seed walks the case clock through past months; passwords and sessions are set now, or every
+    // demo password would have expired by the time the demo starts.
+    let state = crate::build_state_with_session_clock(
+        config,
+        Arc::new(clock.clone()),
+        Arc::new(SystemClock),
+    )
+    .await?;
     println!(
         "Seeding the demo county 清水县 (18 townships, 267 villages, {CASES} cases); this takes a minute the first time…"
     );

@@ -13,6 +13,7 @@ mod auth;
 mod batching;
 mod closed_loop;
 mod commands;
+mod demo;
 mod effects;
 mod errors;
 mod grids;
