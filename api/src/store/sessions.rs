@@ -172,6 +172,34 @@ async fn end_in(
     Ok(ended)
 }
 
+/// Ends every session of an account and revokes all its refresh tokens, in `txn` (after the account's own
+/// row was written, so that on SQLite the transaction holds the write lock); answers the families that
+/// were live.
+pub(crate) async fn end_sessions_of_in(
+    txn: &impl ConnectionTrait,
+    user_id: i64,
+    at: DateTime<Utc>,
+    reason: &str,
+) -> ApiResult<Vec<String>> {
+    let families: Vec<String> = session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::EndedAt.is_null())
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|s| s.family_id)
+        .collect();
+    end_in(txn, &families, at, reason).await?;
+    // Tokens of sessions from before sessions were kept have no record: revoke them by account.
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(at)))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?;
+    Ok(families)
+}
+
 /// The families of an account's live sessions, newest first.
 async fn live_families_in(
     txn: &impl ConnectionTrait,

@@ -9,11 +9,10 @@ use sea_orm::{
 };
 
 use super::audit::{NewAuditRecord, append_audit_in};
-use super::entities::{
-    password_history, refresh_token, role_grant, session, unit, unit_member, user,
-};
+use super::entities::{password_history, role_grant, unit, unit_member, user};
 use super::passwords::remember_password_in;
 pub use super::passwords::{NewPassword, PASSWORDS_REMEMBERED};
+use super::sessions::{end_sessions_of_in, ended};
 use super::tenants::TenantRecord;
 use super::{Store, is_unique_violation, taken};
 use crate::error::{ApiError, ApiResult, clean_text};
@@ -185,30 +184,7 @@ impl Store {
             .exec(&txn)
             .await?;
         remember_password_in(&txn, account.id, account.county_id, password_hash, at).await?;
-        let families: Vec<String> = session::Entity::find()
-            .filter(session::Column::UserId.eq(account.id))
-            .filter(session::Column::EndedAt.is_null())
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|s| s.family_id)
-            .collect();
-        session::Entity::update_many()
-            .col_expr(session::Column::EndedAt, Expr::value(Some(at)))
-            .col_expr(
-                session::Column::EndReason,
-                Expr::value(super::sessions::ended::PASSWORD_CHANGED),
-            )
-            .filter(session::Column::UserId.eq(account.id))
-            .filter(session::Column::EndedAt.is_null())
-            .exec(&txn)
-            .await?;
-        refresh_token::Entity::update_many()
-            .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(at)))
-            .filter(refresh_token::Column::UserId.eq(account.id))
-            .filter(refresh_token::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
+        let families = end_sessions_of_in(&txn, account.id, at, ended::PASSWORD_CHANGED).await?;
         append_audit_in(&txn, audit).await?;
         txn.commit().await?;
         let changed = UserRecord {
@@ -430,22 +406,7 @@ impl Store {
             });
         }
         if !active {
-            refresh_token::Entity::update_many()
-                .col_expr(refresh_token::Column::RevokedAt, Expr::value(Some(now)))
-                .filter(refresh_token::Column::UserId.eq(account.id))
-                .filter(refresh_token::Column::RevokedAt.is_null())
-                .exec(&txn)
-                .await?;
-            session::Entity::update_many()
-                .col_expr(session::Column::EndedAt, Expr::value(Some(now)))
-                .col_expr(
-                    session::Column::EndReason,
-                    Expr::value(super::sessions::ended::DEACTIVATED),
-                )
-                .filter(session::Column::UserId.eq(account.id))
-                .filter(session::Column::EndedAt.is_null())
-                .exec(&txn)
-                .await?;
+            end_sessions_of_in(&txn, account.id, now, ended::DEACTIVATED).await?;
         }
         append_audit_in(&txn, audit).await?;
         txn.commit().await?;
