@@ -77,7 +77,7 @@ impl Bus for LocalBus {
 /// topic, re-established with back-off when it breaks.
 pub struct RedisBus {
     client: redis::Client,
-    conn: redis::aio::ConnectionManager,
+    publisher: crate::cache::Breaker,
     prefix: String,
     local: LocalBus,
     listening: Mutex<HashMap<String, ()>>,
@@ -86,13 +86,12 @@ pub struct RedisBus {
 impl RedisBus {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, BusError> {
         let client = redis::Client::open(url).map_err(|e| BusError(e.to_string()))?;
-        let conn = client
-            .get_connection_manager()
+        let conn = crate::cache::connection_manager(&client)
             .await
             .map_err(|e| BusError(e.to_string()))?;
         Ok(RedisBus {
             client,
-            conn,
+            publisher: crate::cache::Breaker::new(conn, "event bus"),
             prefix: prefix.to_owned(),
             local: LocalBus::default(),
             listening: Mutex::new(HashMap::new()),
@@ -162,14 +161,13 @@ async fn subscribe_once(
 #[async_trait]
 impl Bus for RedisBus {
     async fn publish(&self, topic: &str, payload: &str) -> Result<(), BusError> {
-        let mut conn = self.conn.clone();
-        redis::cmd("PUBLISH")
-            .arg(self.channel(topic))
-            .arg(payload)
-            .query_async::<i64>(&mut conn)
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(self.channel(topic)).arg(payload);
+        self.publisher
+            .call(|mut conn| async move { cmd.query_async::<i64>(&mut conn).await })
             .await
             .map(|_| ())
-            .map_err(|e| BusError(e.to_string()))
+            .map_err(BusError)
     }
 
     async fn subscribe(&self, topic: &str) -> Result<broadcast::Receiver<BusEvent>, BusError> {

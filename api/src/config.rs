@@ -247,6 +247,13 @@ pub struct GraphqlConfig {
     /// How long a query (a read) may run, in milliseconds, before it is answered `REQUEST_TIMEOUT`;
     /// mutations are not cut short.
     pub max_query_millis: u64,
+    /// Mutations one principal (a signed-in account; an anonymous caller by its address) may send in a
+    /// burst, each root field of a mutation request counting one: the capacity of its token bucket.
+    pub mutation_burst: u32,
+    /// Mutations a minute a principal may go on sending once its burst is spent: the bucket's refill rate.
+    /// More answers `RATE_LIMITED` with `extensions.retryAfter`. Shared by every replica through Redis;
+    /// counted per replica while Redis is out of reach.
+    pub mutations_per_minute: u32,
     /// Who may introspect the schema: `signed_in` (default), `everyone` or `nobody`.
     pub introspection: Introspection,
     /// Suggest field names in validation errors ("did you mean …"): a development aid that tells an
@@ -304,6 +311,8 @@ impl Default for GraphqlConfig {
             max_fields: 500,
             max_body_bytes: 1024 * 1024,
             max_query_millis: 10_000,
+            mutation_burst: 60,
+            mutations_per_minute: 120,
             introspection: Introspection::SignedIn,
             suggestions: false,
             graphiql: false,
@@ -386,6 +395,19 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "graphql.max_query_millis must be between 1 and 600000".into(),
             ));
+        }
+        for (value, name) in [
+            (self.graphql.mutation_burst, "graphql.mutation_burst"),
+            (
+                self.graphql.mutations_per_minute,
+                "graphql.mutations_per_minute",
+            ),
+        ] {
+            if !(1..=1_000_000).contains(&value) {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be between 1 and 1000000"
+                )));
+            }
         }
         if !(1..=64).contains(&self.auth.password_check_concurrency) {
             return Err(ConfigError::Invalid(

@@ -263,6 +263,8 @@ async fn assemble_state_as_system(
         accounts: std::sync::RwLock::new(std::collections::HashMap::new()),
         local_limits: cache::MemoryCache::default(),
         sessions: std::sync::RwLock::new(std::collections::HashMap::new()),
+        cache_recoveries_seen: std::sync::atomic::AtomicU64::new(0),
+        cache_epoch_seen: std::sync::atomic::AtomicI64::new(0),
         security: std::sync::RwLock::new(std::collections::HashMap::new()),
     });
     state

@@ -106,6 +106,9 @@ pub async fn test_config(dir: &std::path::Path) -> Config {
     // Servers of tests share a PostgreSQL database and its outbox: a server feeds (and rebuilds) its index
     // with no county's cases until its own county exists; see `TestApp::spawn_with`.
     config.search.counties = Some(Vec::new());
+    // Tests script hundreds of changes by one account in a moment; the mutation limit's own tests set it low.
+    config.graphql.mutation_burst = 1_000_000;
+    config.graphql.mutations_per_minute = 1_000_000;
     config.auth.jwt_secret = Secret::new("integration-test-signing-secret-0123456789");
     config.personal_data.key = Secret::new(Vault::generate_key_hex());
     config

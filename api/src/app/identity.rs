@@ -7,10 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use fengqiao_tenancy::{Principal, RefreshToken, verify_password};
 
-use super::sessions::revoked_key;
 use crate::store::sessions::ended;
 
-use crate::cache::Cache;
+use crate::cache::{Bucket, Cache, Taken};
 use crate::error::{ApiError, ApiResult};
 use crate::store::audit::NewAuditRecord;
 use crate::store::scope::{self};
@@ -264,6 +263,34 @@ impl AppState {
         }
     }
 
+    /// Takes `cost` tokens from the bucket `key` in the shared cache, or in this process while the cache
+    /// does not answer; `RATE_LIMITED` (saying `why`) when it has too few.
+    pub async fn take_limited(
+        &self,
+        key: &str,
+        bucket: Bucket,
+        cost: u32,
+        why: &'static str,
+    ) -> ApiResult<()> {
+        let taken = match self.cache.take(key, bucket, cost).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                tracing::debug!(error = %e, "cache unavailable; taking from a bucket in this process");
+                self.local_limits
+                    .take(key, bucket, cost)
+                    .await
+                    .map_err(ApiError::internal)?
+            }
+        };
+        match taken {
+            Taken::Yes => Ok(()),
+            Taken::No { retry_after } => Err(ApiError::RateLimited {
+                why,
+                retry_after: retry_after.as_millis().div_ceil(1000).max(1) as u64,
+            }),
+        }
+    }
+
     pub(crate) fn session(
         &self,
         user: UserRecord,
@@ -322,12 +349,7 @@ impl AppState {
                 "the access token has expired; reconnect with a fresh one",
             ));
         }
-        let revoked = self
-            .cache
-            .get(&revoked_key(&caller.family))
-            .await
-            .map_err(ApiError::internal)?;
-        if revoked.is_some() {
+        if self.session_ended_anywhere(&caller.family).await? {
             return Err(ApiError::Unauthenticated("the session has been signed out"));
         }
         if self.account_home(caller.principal.user_id).await? != Some(caller.principal.tenant_id) {
@@ -392,13 +414,7 @@ impl AppState {
         let user_id = claims
             .user_id()
             .map_err(|_| ApiError::Unauthenticated("the access token is invalid"))?;
-        if self
-            .cache
-            .get(&revoked_key(&claims.fam))
-            .await
-            .map_err(ApiError::internal)?
-            .is_some()
-        {
+        if self.session_ended_anywhere(&claims.fam).await? {
             return Err(ApiError::Unauthenticated("the session has been signed out"));
         }
         // A signature proves who issued the token, not that its account still holds.

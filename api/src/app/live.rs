@@ -9,8 +9,9 @@ use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
 
 impl AppState {
-    /// Publishes events of a change already stored. A failure to publish is logged, never the
-    /// caller's error: the change stands.
+    /// Publishes events of a change already stored. A failure to publish is never the caller's error:
+    /// the change stands, and the event still reaches this process's subscribers (those of other
+    /// replicas miss it, and are told on their bus's reconnection that they may have).
     pub async fn raise(&self, events: Vec<LiveEvent>) {
         for event in events {
             let text = match serde_json::to_string(&event) {
@@ -21,7 +22,9 @@ impl AppState {
                 }
             };
             if let Err(e) = self.bus.publish(TOPIC, &text).await {
-                tracing::warn!(error = %e, case = event.case_id, "could not publish a live event");
+                // Debug: while Redis is out of reach every event fails, and its breaker says so once.
+                tracing::debug!(error = %e, case = event.case_id, "could not publish a live event");
+                drop(self.live.local.send(event));
             }
         }
     }

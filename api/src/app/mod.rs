@@ -119,6 +119,10 @@ pub struct AppState {
     pub local_limits: crate::cache::MemoryCache,
     /// Live sessions this process has seen, by refresh-token family.
     pub sessions: std::sync::RwLock<HashMap<String, sessions::LiveSession>>,
+    /// The cache's count of recoveries and its epoch when `sessions` was last trusted (see
+    /// `session_ended_anywhere`).
+    pub cache_recoveries_seen: std::sync::atomic::AtomicU64,
+    pub cache_epoch_seen: std::sync::atomic::AtomicI64,
     /// Counties' security policies (a county without one has the defaults).
     pub security: std::sync::RwLock<HashMap<i64, crate::store::sessions::SecurityPolicy>>,
 }

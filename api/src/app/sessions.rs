@@ -3,6 +3,7 @@
 //! ended by their own account; and each county's security policy, which the security administrator sets.
 
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -30,6 +31,9 @@ pub struct LiveSession {
     pub written_at: DateTime<Utc>,
 }
 
+/// The cache's epoch: made when missing, so that a cache that lost its contents is noticed.
+const CACHE_EPOCH: &str = "cache-epoch";
+
 pub(crate) fn revoked_key(family: &str) -> String {
     format!("session-revoked:{family}")
 }
@@ -41,6 +45,7 @@ fn ended_error(reason: &str) -> ApiError {
         ended::EXPIRED => "the session reached its time limit; sign in again",
         ended::REPLACED => "the account signed in elsewhere too often; this session has ended",
         ended::PASSWORD_CHANGED => "the password was changed; sign in again",
+        ended::PASSWORD_RESET => "the password was reset by an administrator; sign in again",
         ended::DEACTIVATED => "the account is disabled",
         _ => "the session has ended",
     })
@@ -219,14 +224,76 @@ impl AppState {
         }
         let ttl = self.tokens.settings().access_ttl
             + Duration::seconds(fengqiao_tenancy::token::LEEWAY_SECONDS as i64 + 1);
-        self.cache
+        let written = self
+            .cache
             .set(
                 &revoked_key(family),
                 "1",
                 ttl.to_std().unwrap_or(StdDuration::from_secs(960)),
             )
-            .await
-            .map_err(ApiError::internal)
+            .await;
+        if let Err(e) = written {
+            // The session's record says it ended; while the cache is out of reach, replicas read that.
+            tracing::debug!(error = %e, "cache unavailable; the session's end is in its record only");
+        }
+        Ok(())
+    }
+
+    /// Whether the session `family` was ended, here or on another replica. The cache says so at once for
+    /// every replica; while it is out of reach, the session's record does (a read per request until the
+    /// cache answers again). What this process remembers of sessions is forgotten, to be read again from
+    /// their records, whenever the cache may have missed an end: when it comes back after being out of
+    /// reach (ends written meanwhile reached the records only), and when it lost its contents (a
+    /// restarted Redis keeps nothing), which its epoch key tells in the same round trip.
+    pub(crate) async fn session_ended_anywhere(&self, family: &str) -> ApiResult<bool> {
+        let recoveries = self.cache.recoveries();
+        if self
+            .cache_recoveries_seen
+            .swap(recoveries, Ordering::Relaxed)
+            != recoveries
+        {
+            self.forget_sessions();
+        }
+        let revoked = revoked_key(family);
+        match self.cache.get_many(&[&revoked, CACHE_EPOCH]).await {
+            Ok(found) => {
+                let mut found = found.into_iter();
+                let ended = found.next().flatten().is_some();
+                self.check_cache_epoch(found.next().flatten()).await;
+                Ok(ended)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cache unavailable; reading the session's record");
+                let record = scope::as_system(self.store.session(family)).await?;
+                let ended = record.is_none_or(|s| s.ended_at.is_some());
+                if ended && let Ok(mut sessions) = self.sessions.write() {
+                    sessions.remove(family);
+                }
+                Ok(ended)
+            }
+        }
+    }
+
+    /// Compares the cache's epoch with the one this process last saw; a missing one (the cache lost its
+    /// contents, or was never given one) is made, and any change forgets the sessions remembered.
+    async fn check_cache_epoch(&self, epoch: Option<String>) {
+        let epoch = match epoch.and_then(|e| e.parse::<i64>().ok()) {
+            Some(epoch) => epoch,
+            // Replicas that find it missing at once each count it up; they agree after one more look.
+            None => match self.cache.incr(CACHE_EPOCH).await {
+                Ok(n) => n,
+                Err(_) => return,
+            },
+        };
+        if self.cache_epoch_seen.swap(epoch, Ordering::Relaxed) != epoch {
+            self.forget_sessions();
+        }
+    }
+
+    fn forget_sessions(&self) {
+        if let Ok(mut sessions) = self.sessions.write() {
+            sessions.clear();
+        }
     }
 
     /// The caller's own live sessions, newest first.

@@ -1,12 +1,14 @@
 //! Limits every GraphQL request meets before it costs anything: how deeply its text and its JSON nest
 //! (the parser and the JSON reader recurse, so a request nested thousands deep would overflow a worker's
 //! stack), how many fields it selects once fragments are spread (`__typename` included: the complexity
-//! limit does not price it), who may introspect, and how long a query may run. One schema extension
-//! applies them to HTTP and websocket requests alike.
+//! limit does not price it), who may introspect, how long a query may run, and how many mutations a
+//! principal may send (a token bucket per account, or per address for anonymous callers, each root field of
+//! a mutation taking one token). One schema extension applies them to HTTP and websocket requests alike.
 
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::extensions::{
@@ -15,9 +17,13 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{Data, Request, Response, ServerError, ServerResult, Value, Variables};
+use async_graphql::{
+    Data, ErrorExtensions, Request, Response, ServerError, ServerResult, Value, Variables,
+};
 
-use super::RequestAuth;
+use super::{ClientAddress, RequestAuth};
+use crate::app::AppState;
+use crate::cache::Bucket;
 pub use crate::config::Introspection;
 
 /// The limits, from the `graphql` configuration.
@@ -31,12 +37,74 @@ pub struct RequestLimits {
     /// How long a query (a read) may run before it is answered `REQUEST_TIMEOUT`. Mutations are not cut
     /// short: each is one transaction, and a caller told "timed out" could not know whether it committed.
     pub max_query_time: std::time::Duration,
+    /// Each principal's bucket of mutations.
+    pub mutations: Bucket,
 }
 
-/// The limits as applied to one request: whether its operations are all queries is learnt as it is parsed.
+/// The limits as applied to one request: whether its operations are all queries, and how many root fields
+/// each mutation operation has, are learnt as it is parsed.
 struct LimitsOfRequest {
     limits: RequestLimits,
     read_only: AtomicBool,
+    /// Per mutation operation of the document (by name; `None` for an anonymous one), its root fields.
+    mutations: Mutex<Vec<(Option<String>, u32)>>,
+}
+
+/// The mutation operations of a document with the root fields each selects (`__typename` aside), fragments
+/// on the mutation type spread. It runs before validation: each fragment is counted once, and one that
+/// spreads itself (refused later) counts nothing the second time.
+fn mutation_fields(document: &ExecutableDocument) -> Vec<(Option<String>, u32)> {
+    fn count<'a>(
+        doc: &'a ExecutableDocument,
+        set: &'a SelectionSet,
+        memo: &mut HashMap<&'a str, u32>,
+    ) -> u32 {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => u32::from(field.node.name.node != "__typename"),
+                Selection::InlineFragment(inline) => {
+                    count(doc, &inline.node.selection_set.node, memo)
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    if let Some(known) = memo.get(name) {
+                        return *known;
+                    }
+                    memo.insert(name, 0);
+                    let n = doc
+                        .fragments
+                        .get(name)
+                        .map_or(0, |f| count(doc, &f.node.selection_set.node, memo));
+                    memo.insert(name, n);
+                    n
+                }
+            })
+            .fold(0u32, u32::saturating_add)
+    }
+    let mut memo = HashMap::new();
+    document
+        .operations
+        .iter()
+        .filter(|(_, op)| op.node.ty == OperationType::Mutation)
+        .map(|(name, op)| {
+            (
+                name.map(|n| n.to_string()),
+                count(document, &op.node.selection_set.node, &mut memo),
+            )
+        })
+        .collect()
+}
+
+/// Whose bucket a request's mutations come from: the signed-in account's, else the client address's.
+fn principal_key(auth: Option<&RequestAuth>, address: Option<&ClientAddress>) -> String {
+    match (auth, address) {
+        (Some(RequestAuth::Caller(caller)), _) => {
+            format!("mutations:user:{}", caller.principal.user_id)
+        }
+        (_, Some(ClientAddress(Some(ip)))) => format!("mutations:address:{ip}"),
+        _ => "mutations:anonymous".to_owned(),
+    }
 }
 
 fn only_queries(document: &ExecutableDocument) -> bool {
@@ -270,6 +338,7 @@ impl ExtensionFactory for RequestLimits {
         Arc::new(LimitsOfRequest {
             limits: *self,
             read_only: AtomicBool::new(false),
+            mutations: Mutex::new(Vec::new()),
         })
     }
 }
@@ -278,6 +347,47 @@ fn signed_in(data: &Data) -> bool {
     data.get(&TypeId::of::<RequestAuth>())
         .and_then(|auth| auth.downcast_ref::<RequestAuth>())
         .is_some_and(|auth| matches!(auth, RequestAuth::Caller(_)))
+}
+
+impl LimitsOfRequest {
+    /// Takes a token per root field of the mutation about to run from its principal's bucket.
+    async fn take_mutation_tokens(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+    ) -> Result<(), ServerError> {
+        let cost = {
+            let Ok(mutations) = self.mutations.lock() else {
+                return Ok(());
+            };
+            match operation_name {
+                Some(name) => mutations
+                    .iter()
+                    .find(|(n, _)| n.as_deref() == Some(name))
+                    .map_or(0, |(_, fields)| *fields),
+                None => mutations.first().map_or(0, |(_, fields)| *fields),
+            }
+        };
+        let Some(state) = ctx.data_opt::<Arc<AppState>>() else {
+            return Ok(());
+        };
+        if cost == 0 {
+            return Ok(());
+        }
+        let key = principal_key(
+            ctx.data_opt::<RequestAuth>(),
+            ctx.data_opt::<ClientAddress>(),
+        );
+        state
+            .take_limited(
+                &key,
+                self.limits.mutations,
+                cost,
+                "too many changes in a short time from this account or address",
+            )
+            .await
+            .map_err(|e| e.extend().into_server_error(Default::default()))
+    }
 }
 
 #[async_trait::async_trait]
@@ -327,8 +437,11 @@ impl Extension for LimitsOfRequest {
                 limits.max_fields
             )));
         }
-        self.read_only
-            .store(only_queries(&document), Ordering::Relaxed);
+        let read_only = only_queries(&document);
+        self.read_only.store(read_only, Ordering::Relaxed);
+        if !read_only && let Ok(mut mutations) = self.mutations.lock() {
+            *mutations = mutation_fields(&document);
+        }
         Ok(document)
     }
 
@@ -339,6 +452,9 @@ impl Extension for LimitsOfRequest {
         next: NextExecute<'_>,
     ) -> Response {
         if !self.read_only.load(Ordering::Relaxed) {
+            if let Err(error) = self.take_mutation_tokens(ctx, operation_name).await {
+                return Response::from_errors(vec![error]);
+            }
             return next.run(ctx, operation_name).await;
         }
         let limit = self.limits.max_query_time;
@@ -405,6 +521,23 @@ mod tests {
         );
         let doc = async_graphql::parser::parse_query(&many).unwrap();
         assert_eq!(selected_fields(&doc, 500), 501);
+    }
+
+    #[test]
+    fn mutations_cost_their_root_fields_with_fragments_spread_once() {
+        let doc = async_graphql::parser::parse_query(
+            "mutation M { a: signOut b: signOut __typename ...F ... on Mutation { c: signOut } } \
+             fragment F on Mutation { d: signOut ...F } query Q { me { id } }",
+        )
+        .unwrap();
+        assert_eq!(mutation_fields(&doc), vec![(Some("M".to_owned()), 4)]);
+        // A fragment spreading itself thousands of ways is counted once, not exponentially.
+        let wide = format!(
+            "mutation {{ ...F }} fragment F on Mutation {{ x: signOut {} }}",
+            "...F ".repeat(50)
+        );
+        let doc = async_graphql::parser::parse_query(&wide).unwrap();
+        assert_eq!(mutation_fields(&doc), vec![(None, 1)]);
     }
 
     #[test]

@@ -103,6 +103,10 @@ pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSch
         max_fields: config.max_fields,
         introspection: config.introspection,
         max_query_time: std::time::Duration::from_millis(config.max_query_millis),
+        mutations: crate::cache::Bucket {
+            capacity: config.mutation_burst,
+            per_minute: config.mutations_per_minute,
+        },
     });
     if config.suggestions {
         builder.finish()
