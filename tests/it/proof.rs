@@ -1146,7 +1146,7 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
                 Outcome::Allowed
             };
             let role = crate::helpers::async_graphql_name(target.roles[0].0);
-            let account_probes: [(&str, &str, Value, Outcome); 4] = [
+            let account_probes: [(&str, &str, Value, Outcome); 5] = [
                 (
                     "node(User)",
                     "query($u: ID!) { node(id: $u) { id } }",
@@ -1166,6 +1166,12 @@ async fn no_principal_reaches_a_case_the_oracle_denies_it_by_any_path() {
                 (
                     "reactivateAccount",
                     "mutation($u: ID!) { reactivateAccount(input: {userId: $u, reason: \"x\"}) { id } }",
+                    json!({ "u": target.user }),
+                    manage,
+                ),
+                (
+                    "resetPassword",
+                    "mutation($u: ID!) { resetPassword(input: {userId: $u, password: \"Linshi#2026mima\", reason: \"x\"}) { id } }",
                     json!({ "u": target.user }),
                     manage,
                 ),

@@ -1,13 +1,13 @@
 //! Choosing a password (GB/T 22239-2019 8.1.4.1 a): the rules a new one meets, no reuse of the latest
 //! five, expiry a county sets, and the change its holder makes before signing in when someone else chose
-//! it (a new account, a bootstrapped administrator).
+//! it (a new account, a bootstrapped administrator, an account whose administrator reset its password).
 
 use std::net::IpAddr;
 
 use chrono::Duration;
-use fengqiao_tenancy::{check_password_rules, hash_password, verify_password};
+use fengqiao_tenancy::{Principal, act, check_password_rules, hash_password, verify_password};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, clean_text};
 use crate::store::audit::NewAuditRecord;
 use crate::store::scope;
 use crate::store::users::{PASSWORDS_REMEMBERED, UserRecord};
@@ -84,5 +84,64 @@ impl AppState {
         }
         self.audit_sign_in(&user, client, "allowed").await?;
         self.start_session(user, client, user_agent).await
+    }
+
+    /// The system administrator gives an account (not their own) a password of their choosing, for a
+    /// holder who forgot theirs, with the reason: every session of the account ends, a lock of wrong
+    /// passwords is lifted, and the holder changes the password before signing in again
+    /// (`PASSWORD_CHANGE_REQUIRED`). The password meets the rules; it may not be one of the account's
+    /// latest, which the holder's own change then checks against it too.
+    pub async fn reset_password(
+        &self,
+        principal: &Principal,
+        user_id: i64,
+        password: &str,
+        reason: &str,
+        client: Option<IpAddr>,
+    ) -> ApiResult<UserRecord> {
+        let account = self.user(principal, user_id).await?;
+        if account.id == principal.user_id {
+            return Err(ApiError::Forbidden(
+                "nobody resets their own password: change it with changePassword".into(),
+            ));
+        }
+        let (home, permit) = self
+            .permit_on_tenant::<act::UserManage>(principal, account.tenant_id)
+            .await?;
+        let reason = clean_text("reason", reason, 2, 500, true)?;
+        check_password_rules(password, &account.username)
+            .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
+        let recent = scope::as_system(self.store.recent_password_hashes(&account)).await?;
+        let candidate = password.to_owned();
+        let (reused, hash) = self
+            .with_password_slot(move || {
+                let reused = recent.iter().any(|h| verify_password(&candidate, h));
+                (reused, hash_password(&candidate))
+            })
+            .await?;
+        if reused {
+            return Err(ApiError::bad_input(
+                "password",
+                format!("choose a password other than the account's last {PASSWORDS_REMEMBERED}"),
+            ));
+        }
+        let hash = hash.map_err(|e| ApiError::bad_input("password", e.to_string()))?;
+        let audit = NewAuditRecord::by(
+            principal,
+            home.ancestry.county,
+            client,
+            self.now(),
+            "account.password_reset",
+            format!("account {}", account.id),
+        )
+        .because(reason);
+        let (account, ended) = self
+            .store
+            .reset_password(&permit, &account, &hash, self.session_now(), audit)
+            .await?;
+        for family in &ended {
+            self.mark_ended(family).await?;
+        }
+        Ok(account)
     }
 }

@@ -270,6 +270,15 @@ pub struct AccountStatusInput {
 }
 
 #[derive(InputObject)]
+pub struct ResetPasswordInput {
+    pub user_id: ID,
+    /// The password its holder signs in with once, to choose their own (the password rules apply).
+    pub password: String,
+    /// Why (2 to 500 characters): kept in the audit trail.
+    pub reason: String,
+}
+
+#[derive(InputObject)]
 pub struct RemoveUnitMemberInput {
     pub unit_id: ID,
     pub user_id: ID,
@@ -389,6 +398,24 @@ impl TenantMutation {
         let user = decode_id("userId", GlobalId::User, &input.user_id)?;
         let account = state(ctx)
             .reactivate_account(principal, user, &input.reason, client(ctx))
+            .await?;
+        Ok(UserNode(account))
+    }
+
+    /// Gives an account a new password (the system administrator's, for a holder who forgot theirs; never
+    /// one's own): every session of the account ends, a lock after wrong passwords is lifted, and its holder
+    /// changes the password with `changePassword` before signing in (`PASSWORD_CHANGE_REQUIRED`). One per
+    /// request: it hashes a password.
+    #[graphql(complexity = 1000)]
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        input: ResetPasswordInput,
+    ) -> Result<UserNode> {
+        let principal = &caller(ctx)?.principal;
+        let user = decode_id("userId", GlobalId::User, &input.user_id)?;
+        let account = state(ctx)
+            .reset_password(principal, user, &input.password, &input.reason, client(ctx))
             .await?;
         Ok(UserNode(account))
     }

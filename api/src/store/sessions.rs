@@ -94,6 +94,8 @@ pub mod ended {
     /// Its account signed in once too many.
     pub const REPLACED: &str = "replaced";
     pub const PASSWORD_CHANGED: &str = "password_changed";
+    /// Its administrator reset the account's password.
+    pub const PASSWORD_RESET: &str = "password_reset";
     pub const DEACTIVATED: &str = "account_deactivated";
 }
 

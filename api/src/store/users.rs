@@ -174,24 +174,71 @@ impl Store {
         at: DateTime<Utc>,
         audit: NewAuditRecord,
     ) -> ApiResult<(UserRecord, Vec<String>)> {
+        let password = NewPassword {
+            hash: password_hash,
+            must_change: false,
+            set_at: at,
+        };
+        self.set_password(account, password, ended::PASSWORD_CHANGED, audit)
+            .await
+    }
+
+    /// Gives an account a password its administrator chose, to be changed at its next sign-in; the lock
+    /// of wrong passwords is lifted. The permit is for `user.manage` on the account's home.
+    pub async fn reset_password(
+        &self,
+        permit: &Permit<act::UserManage>,
+        account: &UserRecord,
+        password_hash: &str,
+        at: DateTime<Utc>,
+        audit: NewAuditRecord,
+    ) -> ApiResult<(UserRecord, Vec<String>)> {
+        check_permit(permit, account.tenant_id)?;
+        let password = NewPassword {
+            hash: password_hash,
+            must_change: true,
+            set_at: at,
+        };
+        self.set_password(account, password, ended::PASSWORD_RESET, audit)
+            .await
+    }
+
+    /// A new password for an account, remembered in its history; every session of the account ends (as
+    /// `why`), and the count of wrong passwords and any lock are cleared.
+    async fn set_password(
+        &self,
+        account: &UserRecord,
+        password: NewPassword<'_>,
+        why: &'static str,
+        audit: NewAuditRecord,
+    ) -> ApiResult<(UserRecord, Vec<String>)> {
+        let at = password.set_at;
         let txn = self.begin().await?;
         user::Entity::update_many()
-            .col_expr(user::Column::PasswordHash, Expr::value(password_hash))
+            .col_expr(user::Column::PasswordHash, Expr::value(password.hash))
             .col_expr(user::Column::PasswordChangedAt, Expr::value(Some(at)))
-            .col_expr(user::Column::MustChangePassword, Expr::value(false))
+            .col_expr(
+                user::Column::MustChangePassword,
+                Expr::value(password.must_change),
+            )
             .col_expr(user::Column::FailedLogins, Expr::value(0))
+            .col_expr(
+                user::Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
             .filter(user::Column::Id.eq(account.id))
             .exec(&txn)
             .await?;
-        remember_password_in(&txn, account.id, account.county_id, password_hash, at).await?;
-        let families = end_sessions_of_in(&txn, account.id, at, ended::PASSWORD_CHANGED).await?;
+        remember_password_in(&txn, account.id, account.county_id, password.hash, at).await?;
+        let families = end_sessions_of_in(&txn, account.id, at, why).await?;
         append_audit_in(&txn, audit).await?;
         txn.commit().await?;
         let changed = UserRecord {
-            password_hash: password_hash.to_owned(),
+            password_hash: password.hash.to_owned(),
             password_changed_at: Some(at),
-            must_change_password: false,
+            must_change_password: password.must_change,
             failed_logins: 0,
+            locked_until: None,
             ..account.clone()
         };
         Ok((changed, families))
