@@ -274,16 +274,14 @@ impl AppState {
         reason: &str,
         client: Option<IpAddr>,
     ) -> ApiResult<UserRecord> {
-        let account = self.user(principal, user_id).await?;
-        if account.id == principal.user_id {
-            return Err(ApiError::Forbidden(
-                "nobody can deactivate or reactivate their own account".into(),
-            ));
-        }
-        let (home, permit) = self
-            .permit_on_tenant::<act::UserManage>(principal, account.tenant_id)
+        let (account, home, permit, reason) = self
+            .account_to_manage(
+                principal,
+                user_id,
+                reason,
+                "nobody can deactivate or reactivate their own account",
+            )
             .await?;
-        let reason = clean_text("reason", reason, 2, 500, true)?;
         if account.active && !active {
             self.refuse_if_last_holder(&account).await?;
         }
@@ -308,6 +306,31 @@ impl AppState {
         })
         .await?;
         Ok(account)
+    }
+
+    /// Another account the principal manages (`user.manage` on its home), with the change's reason
+    /// checked: `NOT_FOUND` when it is out of reach, `FORBIDDEN` (saying `own`) for one's own account.
+    pub(crate) async fn account_to_manage(
+        &self,
+        principal: &Principal,
+        user_id: i64,
+        reason: &str,
+        own: &str,
+    ) -> ApiResult<(
+        UserRecord,
+        crate::store::tenants::TenantRecord,
+        fengqiao_tenancy::Permit<act::UserManage>,
+        String,
+    )> {
+        let account = self.user(principal, user_id).await?;
+        if account.id == principal.user_id {
+            return Err(ApiError::Forbidden(own.into()));
+        }
+        let (home, permit) = self
+            .permit_on_tenant::<act::UserManage>(principal, account.tenant_id)
+            .await?;
+        let reason = clean_text("reason", reason, 2, 500, true)?;
+        Ok((account, home, permit, reason))
     }
 
     /// `CONFLICT` when the account is the last active one holding, at its county, a role the county keeps.

@@ -5,9 +5,9 @@
 use std::net::IpAddr;
 
 use chrono::Duration;
-use fengqiao_tenancy::{Principal, act, check_password_rules, hash_password, verify_password};
+use fengqiao_tenancy::{Principal, check_password_rules, hash_password, verify_password};
 
-use crate::error::{ApiError, ApiResult, clean_text};
+use crate::error::{ApiError, ApiResult};
 use crate::store::audit::NewAuditRecord;
 use crate::store::scope;
 use crate::store::users::{PASSWORDS_REMEMBERED, UserRecord};
@@ -99,16 +99,14 @@ impl AppState {
         reason: &str,
         client: Option<IpAddr>,
     ) -> ApiResult<UserRecord> {
-        let account = self.user(principal, user_id).await?;
-        if account.id == principal.user_id {
-            return Err(ApiError::Forbidden(
-                "nobody resets their own password: change it with changePassword".into(),
-            ));
-        }
-        let (home, permit) = self
-            .permit_on_tenant::<act::UserManage>(principal, account.tenant_id)
+        let (account, home, permit, reason) = self
+            .account_to_manage(
+                principal,
+                user_id,
+                reason,
+                "nobody resets their own password: change it with changePassword",
+            )
             .await?;
-        let reason = clean_text("reason", reason, 2, 500, true)?;
         check_password_rules(password, &account.username)
             .map_err(|e| ApiError::bad_input("password", e.to_string()))?;
         let recent = scope::as_system(self.store.recent_password_hashes(&account)).await?;
