@@ -167,7 +167,7 @@ impl Bus for RedisBus {
             .call(|mut conn| async move { cmd.query_async::<i64>(&mut conn).await })
             .await
             .map(|_| ())
-            .map_err(BusError)
+            .map_err(|failed| BusError(failed.message))
     }
 
     async fn subscribe(&self, topic: &str) -> Result<broadcast::Receiver<BusEvent>, BusError> {

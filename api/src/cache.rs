@@ -14,8 +14,53 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 #[derive(Debug, thiserror::Error)]
-#[error("cache: {0}")]
-pub struct CacheError(String);
+#[error("cache: {message}")]
+pub struct CacheError {
+    message: String,
+    known_gone: bool,
+}
+
+impl CacheError {
+    fn new(message: impl Into<String>) -> Self {
+        CacheError {
+            message: message.into(),
+            known_gone: false,
+        }
+    }
+
+    /// Redis was already known to be out of reach: the call was not tried, and the outage was logged once
+    /// when it began. A caller that only loses freshness need not log it again.
+    pub fn known_gone(&self) -> bool {
+        self.known_gone
+    }
+
+    /// Logs a failure that costs only freshness or sharing: a warning, or at debug level while Redis is
+    /// known to be gone (every request would say so again).
+    pub fn log(&self, what: &str) {
+        if self.known_gone {
+            tracing::debug!(error = %self, "{what}");
+        } else {
+            tracing::warn!(error = %self, "{what}");
+        }
+    }
+}
+
+/// Why a call through a [`Breaker`] failed.
+#[derive(Debug)]
+pub(crate) struct CallFailed {
+    pub(crate) message: String,
+    /// The breaker was open, so the call was not tried.
+    pub(crate) known_gone: bool,
+}
+
+impl From<CallFailed> for CacheError {
+    fn from(failed: CallFailed) -> Self {
+        CacheError {
+            message: failed.message,
+            known_gone: failed.known_gone,
+        }
+    }
+}
 
 #[async_trait]
 pub trait Cache: Send + Sync {
@@ -98,7 +143,7 @@ pub struct MemoryCache {
 }
 
 fn poisoned<T>(_: T) -> CacheError {
-    CacheError("in-process cache lock poisoned".into())
+    CacheError::new("in-process cache lock poisoned")
 }
 
 impl MemoryCache {
@@ -268,13 +313,20 @@ impl Breaker {
     }
 
     /// Runs one call on the connection, within [`REDIS_CALL_LIMIT`], unless Redis is known to be gone.
-    pub(crate) async fn call<T, F, Fut>(&self, call: F) -> Result<T, String>
+    pub(crate) async fn call<T, F, Fut>(&self, call: F) -> Result<T, CallFailed>
     where
         F: FnOnce(redis::aio::ConnectionManager) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
+        let failed = |message: String| CallFailed {
+            message,
+            known_gone: false,
+        };
         if self.open.load(Ordering::Relaxed) {
-            return Err("Redis is out of reach (waiting for it to answer again)".into());
+            return Err(CallFailed {
+                message: "Redis is out of reach (waiting for it to answer again)".into(),
+                known_gone: true,
+            });
         }
         match tokio::time::timeout(REDIS_CALL_LIMIT, call(self.conn.clone())).await {
             Ok(Ok(value)) => Ok(value),
@@ -282,14 +334,14 @@ impl Breaker {
                 if out_of_reach(&error) {
                     self.trip();
                 }
-                Err(error.to_string())
+                Err(failed(error.to_string()))
             }
             Err(_) => {
                 self.trip();
-                Err(format!(
+                Err(failed(format!(
                     "Redis did not answer within {} ms",
                     REDIS_CALL_LIMIT.as_millis()
-                ))
+                )))
             }
         }
     }
@@ -331,10 +383,10 @@ pub struct RedisCache {
 
 impl RedisCache {
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, CacheError> {
-        let client = redis::Client::open(url).map_err(|e| CacheError(e.to_string()))?;
+        let client = redis::Client::open(url).map_err(|e| CacheError::new(e.to_string()))?;
         let conn = connection_manager(&client)
             .await
-            .map_err(|e| CacheError(e.to_string()))?;
+            .map_err(|e| CacheError::new(e.to_string()))?;
         Ok(RedisCache {
             redis: Breaker::new(conn, "cache"),
             prefix: prefix.to_owned(),
@@ -352,7 +404,7 @@ impl RedisCache {
         self.redis
             .call(|mut conn| async move { cmd.query_async::<T>(&mut conn).await })
             .await
-            .map_err(CacheError)
+            .map_err(CacheError::from)
     }
 }
 

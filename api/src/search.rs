@@ -248,10 +248,47 @@ pub(crate) fn search_error(error: SearchError) -> ApiError {
     match error {
         SearchError::BadQuery { field, message } => ApiError::bad_input(field, message),
         SearchError::Unavailable(cause) => {
-            tracing::warn!(%cause, "search index unavailable");
+            // While the index is down every search and every try of the worker fails the same way: one
+            // warning a minute says so, the rest go to debug.
+            if UNAVAILABLE_WARNING.due(std::time::Instant::now()) {
+                tracing::warn!(%cause, "search index unavailable");
+            } else {
+                tracing::debug!(%cause, "search index unavailable");
+            }
             ApiError::SearchUnavailable
         }
         SearchError::Internal(cause) => ApiError::internal(anyhow::anyhow!(cause)),
+    }
+}
+
+static UNAVAILABLE_WARNING: Throttle = Throttle::new(std::time::Duration::from_secs(60));
+
+/// At most one "yes" per `every`: for a warning that every request would otherwise repeat.
+pub(crate) struct Throttle {
+    every: std::time::Duration,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Throttle {
+    pub(crate) const fn new(every: std::time::Duration) -> Self {
+        Throttle {
+            every,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether `every` has passed since the last "yes" (and, if so, this is the next one).
+    pub(crate) fn due(&self, now: std::time::Instant) -> bool {
+        let Ok(mut last) = self.last.lock() else {
+            return true;
+        };
+        match *last {
+            Some(at) if now.duration_since(at) < self.every => false,
+            _ => {
+                *last = Some(now);
+                true
+            }
+        }
     }
 }
 
@@ -314,5 +351,22 @@ impl CaseIndex for NotOpened {
 
     async fn rebuild(&self) -> Result<Box<dyn fengqiao_search::Rebuild>, SearchError> {
         Err(Self::refused())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Throttle;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_throttle_says_yes_once_per_period() {
+        let throttle = Throttle::new(Duration::from_secs(60));
+        let start = Instant::now();
+        assert!(throttle.due(start));
+        assert!(!throttle.due(start + Duration::from_secs(1)));
+        assert!(!throttle.due(start + Duration::from_secs(59)));
+        assert!(throttle.due(start + Duration::from_secs(60)));
+        assert!(!throttle.due(start + Duration::from_secs(61)));
     }
 }

@@ -6,9 +6,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::io::Read;
+
+use fengqiao_tenancy::Role;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TestApp, code, test_config_for};
+use crate::helpers::{PASSWORD, REGISTER, TestApp, case_input, code, test_config_for};
+use crate::live::spawn_replica;
+use crate::pii::post;
 use crate::rate_limits::{create_units, unit_exists};
 
 /// A Redis server of this test's own, on a free port; killed with SIGKILL when dropped.
@@ -190,4 +195,61 @@ async fn sessions_signed_out_while_redis_is_down_stay_ended_on_every_replica_whe
         .await;
     let fresh = body["data"]["signIn"]["accessToken"].as_str().unwrap();
     second.authenticate(fresh).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_is_logged_once_when_it_begins_not_again_by_every_write() {
+    let Some(mut redis) = OwnRedis::start_on(None) else {
+        eprintln!("redis-server is not installed: the Redis-down log is not exercised here");
+        return;
+    };
+    let port = redis.port;
+    let app = TestApp::spawn_with(|config| {
+        config.redis_url = fengqiao::config::Secret::new(format!("redis://127.0.0.1:{port}"));
+    })
+    .await;
+    let county = app.county_gid();
+    let (_, clerk) = app.user(&county, "clerk", &[Role::IntakeClerk]).await;
+    let mut replica = spawn_replica(&app, "warn", Stdio::piped()).await;
+    let mut stderr = replica.child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    redis.kill();
+    // Each registration changes the county's figures, and would invalidate its cached dashboards.
+    for n in 0..12 {
+        let answer = post(
+            &app,
+            &replica.url,
+            Some(&clerk),
+            REGISTER,
+            json!({ "input": case_input(None, &format!("{}停电{n}", app.tag)) }),
+        )
+        .await;
+        assert!(
+            answer.pointer("/data/registerCase/case/id").is_some(),
+            "{answer:#}"
+        );
+    }
+    let _ = replica.child.kill();
+    let _ = replica.child.wait();
+    let log = log.join().unwrap();
+    let warnings: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|l| l.contains("Redis is out of reach; working without it")),
+        "the outage is logged when it begins:\n{log}"
+    );
+    let repeated = warnings
+        .iter()
+        .filter(|l| l.contains("could not invalidate the cached dashboards"))
+        .count();
+    assert!(
+        repeated <= 1,
+        "{repeated} warnings for 12 writes while Redis was known to be gone:\n{log}"
+    );
 }

@@ -24,7 +24,7 @@ fn id_number(body: &str) -> String {
     format!("{body}{check}")
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     url: &str,
     token: Option<&str>,

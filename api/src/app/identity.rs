@@ -254,7 +254,7 @@ impl AppState {
         match self.cache.count(key, delta, window).await {
             Ok(n) => n,
             Err(e) => {
-                tracing::warn!(error = %e, "cache unavailable; counting a limit in this process");
+                e.log("cache unavailable; counting a limit in this process");
                 self.local_limits
                     .count(key, delta, window)
                     .await

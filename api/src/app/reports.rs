@@ -18,7 +18,9 @@ impl AppState {
     /// cannot be reached only costs freshness (bounded by `DASHBOARD_TTL`), never the write.
     pub async fn rollups_changed(&self, county_id: i64) {
         if let Err(e) = self.cache.incr(&generation_key(county_id)).await {
-            tracing::warn!(county_id, error = %e, "could not invalidate cached dashboards");
+            e.log(&format!(
+                "could not invalidate the cached dashboards of county {county_id}"
+            ));
         }
     }
 
@@ -65,7 +67,7 @@ impl AppState {
             match serde_json::to_string(&data) {
                 Ok(json) => {
                     if let Err(e) = self.cache.set(&key, &json, DASHBOARD_TTL).await {
-                        tracing::warn!(error = %e, "could not cache a dashboard");
+                        e.log("could not cache a dashboard");
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "could not serialize a dashboard"),
