@@ -64,6 +64,8 @@ pub struct Config {
     /// Seed the demo county on start when the database has no tenant. Unset, it does so only on the
     /// embedded database (no `database_url`), so a production database never gets the demo accounts.
     pub seed_demo_if_empty: Option<bool>,
+    /// How many cases the demo county is seeded with (1 to 100,000), spread over the past 150 days.
+    pub demo_cases: usize,
     /// Minutes between runs of the deadline scanner; 0 turns it off in this process.
     pub deadline_scan_minutes: u64,
     pub auth: AuthConfig,
@@ -279,6 +281,7 @@ impl Default for Config {
             redis_prefix: "fengqiao:".into(),
             auto_migrate: true,
             seed_demo_if_empty: None,
+            demo_cases: 3000,
             deadline_scan_minutes: 5,
             auth: AuthConfig::default(),
             personal_data: PersonalDataConfig::default(),
@@ -408,6 +411,11 @@ impl Config {
                     "{name} must be between 1 and 1000000"
                 )));
             }
+        }
+        if !(1..=100_000).contains(&self.demo_cases) {
+            return Err(ConfigError::Invalid(
+                "demo_cases must be between 1 and 100000".into(),
+            ));
         }
         if !(1..=64).contains(&self.auth.password_check_concurrency) {
             return Err(ConfigError::Invalid(
@@ -643,6 +651,25 @@ mod tests {
         std::fs::write(&file, toml("")).unwrap();
         let refused = Config::load(Some(&file)).unwrap_err().to_string();
         assert!(refused.contains("go together"), "{refused}");
+    }
+
+    #[test]
+    fn the_demo_county_size_is_bounded() {
+        let config = |toml: &str| {
+            Config::from_figment(
+                Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+            )
+        };
+        assert_eq!(config("").unwrap().demo_cases, 3000);
+        assert_eq!(config("demo_cases = 120").unwrap().demo_cases, 120);
+        for refused in [
+            "demo_cases = 0",
+            "demo_cases = 100001",
+            "demo_cases = -1",
+            "demo_cases = \"many\"",
+        ] {
+            assert!(config(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

@@ -31,7 +31,6 @@ pub const COUNTY_CODE: &str = "620521000000";
 pub const SIGN_IN_HINT: &str = "Demo sign-in: username county.director (or county.supervisor, t01.clerk, t01.dispatcher, \
 t01.sfs for a unit handler, admin and security for the system and security administrators), password fengqiao-demo \
 (admin, security and county.auditor choose their own with changePassword at first sign-in)";
-const CASES: usize = 3000;
 const DAYS: i64 = 150;
 
 const TOWNSHIPS: [&str; 18] = [
@@ -252,11 +251,12 @@ pub async fn seed_demo(config: &Config) -> anyhow::Result<String> {
     )
     .await?;
     println!(
-        "Seeding the demo county 清水县 (18 townships, 267 villages, {CASES} cases); this takes a minute the first time…"
+        "Seeding the demo county 清水县 (18 townships, 267 villages, {} cases); this takes a minute the first time…",
+        config.demo_cases
     );
     // Seeding is the operator's work: the system's, though each step is checked as the staff member
     // who would take it.
-    as_system(Box::pin(seed(&state, &clock, real_now))).await
+    as_system(Box::pin(seed(&state, &clock, real_now, config.demo_cases))).await
 }
 
 fn person(rng: &mut StdRng) -> String {
@@ -296,6 +296,7 @@ async fn seed(
     state: &AppState,
     clock: &ManualClock,
     real_now: DateTime<Utc>,
+    cases: usize,
 ) -> anyhow::Result<String> {
     let mut rng = StdRng::seed_from_u64(20261123);
     let hash = tokio::task::spawn_blocking(|| hash_password(DEMO_PASSWORD))
@@ -603,9 +604,9 @@ async fn seed(
 
     let start = real_now - Duration::days(DAYS);
     let mut counts = std::collections::BTreeMap::new();
-    for i in 0..CASES {
+    for i in 0..cases {
         let registered = start
-            + Duration::seconds((DAYS * 86_400) * i as i64 / CASES as i64)
+            + Duration::seconds((DAYS * 86_400) * i as i64 / cases as i64)
             + Duration::minutes(rng.gen_range(0..240));
         let township = &townships[rng.gen_range(0..townships.len())];
         let ending = {
@@ -642,7 +643,7 @@ async fn seed(
         .map(|(status, n)| format!("{status} {n}"))
         .collect();
     Ok(format!(
-        "Seeded 清水县 ({COUNTY_CODE}): 18 townships, {} villages, {CASES} cases ({}).",
+        "Seeded 清水县 ({COUNTY_CODE}): 18 townships, {} villages, {cases} cases ({}).",
         townships.iter().map(|t| t.villages.len()).sum::<usize>(),
         summary.join(", ")
     ))
