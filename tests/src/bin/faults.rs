@@ -12,7 +12,12 @@
 //! 2. `redis_killed`: Redis is killed with SIGKILL and stays down for the phase (then comes back, empty);
 //! 3. `redis_back`: Redis is up again;
 //! 4. `postgres_restarted`: PostgreSQL is restarted in immediate mode (a crash and its recovery);
-//! 5. `server_killed`: the server is killed with SIGKILL and started again.
+//! 5. with `--meili-bin`, `meilisearch_stopped`: the run's own Meilisearch server (which the server indexes
+//!    into) is killed with SIGKILL and stays down for the phase; and `meilisearch_back`: it is started again
+//!    on its data, and the time until every outbox row written before its start is indexed is taken;
+//! 6. `server_killed`: the server is killed with SIGKILL and started again.
+//!
+//! A probe searches for the run's cases four times a second throughout and counts how it was answered.
 //!
 //! Afterwards it checks, in the database, that every case a client was told was registered exists exactly
 //! once with its code, that its timeline holds every step a client was told was done (each once), that no
@@ -68,25 +73,42 @@ struct Args {
     /// default.
     #[arg(long)]
     pg_bin: Option<PathBuf>,
+    /// Cases the demo county is seeded with before the load (its accounts are what the clients sign in as).
+    #[arg(long, default_value_t = 300)]
+    demo_cases: usize,
     /// The demo users' password.
     #[arg(long, default_value = "fengqiao-demo")]
     password: String,
+    /// A Meilisearch server binary: the run then starts a Meilisearch of its own, the server indexes into
+    /// it, and two more phases stop it (SIGKILL) and start it again. Without it the embedded index is used.
+    #[arg(long, env = "MEILI_BIN")]
+    meili_bin: Option<PathBuf>,
     /// Keep the working folder (databases, logs) for a look afterwards.
     #[arg(long)]
     keep: bool,
 }
 
-const PHASES: [&str; 5] = [
-    "baseline",
-    "redis_killed",
-    "redis_back",
-    "postgres_restarted",
-    "server_killed",
-];
+/// The phases of a run, in order; Meilisearch's two only when the run has a Meilisearch server.
+fn phases(with_meilisearch: bool) -> Vec<&'static str> {
+    let mut phases = vec![
+        "baseline",
+        "redis_killed",
+        "redis_back",
+        "postgres_restarted",
+    ];
+    if with_meilisearch {
+        phases.extend(["meilisearch_stopped", "meilisearch_back"]);
+    }
+    phases.push("server_killed");
+    phases
+}
 /// How long a client may go on retrying a request after the load stopped, before it gives it up.
 const DRAIN: Duration = Duration::from_secs(60);
 const APP_ROLE: &str = "fengqiao_app";
 const DATABASE: &str = "fengqiao";
+const MEILI_INDEX: &str = "faults_cases";
+/// How long Meilisearch's backlog may take to drain once it is back, before the run counts it a failure.
+const CATCH_UP_LIMIT: Duration = Duration::from_secs(300);
 
 fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
@@ -268,6 +290,122 @@ impl Drop for Redis {
     }
 }
 
+/// A Meilisearch server of this run's own (`--meili-bin`), its data kept across a kill and a start.
+struct Meilisearch {
+    binary: PathBuf,
+    data: PathBuf,
+    log: PathBuf,
+    port: u16,
+    master_key: String,
+    child: Option<Child>,
+}
+
+impl Meilisearch {
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server and waits until it answers `/health`.
+    async fn start(&mut self, http: &reqwest::Client) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut child = Command::new(&self.binary)
+            .arg("--db-path")
+            .arg(&self.data)
+            .args(["--http-addr", &format!("127.0.0.1:{}", self.port)])
+            .args(["--master-key", &self.master_key])
+            .args(["--no-analytics", "--env", "production"])
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                bail!("Meilisearch exited ({status}); see {}", self.log.display());
+            }
+            if let Ok(response) = http.get(format!("{}/health", self.url())).send().await
+                && response.status().is_success()
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("Meilisearch did not answer /health within 60 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.child = Some(child);
+        Ok(())
+    }
+
+    /// A key for the server, as a deployment gives it one: made with the keys API, never the master key.
+    async fn create_key(&self, http: &reqwest::Client) -> anyhow::Result<String> {
+        let answer: Value = http
+            .post(format!("{}/keys", self.url()))
+            .bearer_auth(&self.master_key)
+            .json(&json!({
+                "description": "fengqiao faults harness",
+                "actions": ["*"],
+                "indexes": ["*"],
+                "expiresAt": null,
+            }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        answer
+            .get("key")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .context("Meilisearch answered a new key without its value")
+    }
+
+    /// The documents in an index (0 while it does not exist yet).
+    async fn documents(&self, http: &reqwest::Client, index: &str) -> anyhow::Result<u64> {
+        let response = http
+            .get(format!("{}/indexes/{index}/stats", self.url()))
+            .bearer_auth(&self.master_key)
+            .send()
+            .await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(0);
+        }
+        let stats: Value = response.error_for_status()?.json().await?;
+        Ok(stats
+            .get("numberOfDocuments")
+            .and_then(Value::as_u64)
+            .unwrap_or_default())
+    }
+
+    /// An error when the server has exited on its own.
+    fn check_running(&mut self) -> anyhow::Result<()> {
+        if let Some(child) = self.child.as_mut()
+            && let Some(status) = child.try_wait()?
+        {
+            bail!("Meilisearch exited ({status}); see {}", self.log.display());
+        }
+        Ok(())
+    }
+
+    /// SIGKILL.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Meilisearch {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The server under test, started again after it is killed, on the same port, data and keys.
 struct Server {
     binary: PathBuf,
@@ -394,12 +532,15 @@ struct Ledger {
     /// Per phase: (latency in µs, answered without error).
     samples: Vec<Vec<(u64, bool)>>,
     errors_seen: BTreeMap<String, u64>,
+    /// Per phase: how the search probe's requests were answered.
+    searches: Vec<SearchCounts>,
     /// The first message of each kind of error, for the log.
     first_messages: BTreeMap<String, String>,
 }
 
 struct Shared {
     gql: Gql,
+    phases: Vec<&'static str>,
     phase: AtomicUsize,
     /// No new case is started once set.
     stopping: AtomicBool,
@@ -411,18 +552,19 @@ struct Shared {
 }
 
 impl Shared {
-    /// One request, timed and counted in the current phase.
+    /// One request, timed and counted in the phase it was answered in (a request under way when a fault
+    /// begins is the fault's).
     async fn call(&self, token: &str, query: &str, variables: Value) -> Result<Value, CallError> {
-        let phase = self.phase.load(Ordering::Relaxed);
         let started = Instant::now();
         let result = self.gql.call(Some(token), query, variables).await;
         let micros = started.elapsed().as_micros() as u64;
+        let phase = self.phase.load(Ordering::Relaxed);
         if let Ok(mut ledger) = self.ledger.lock() {
             if let Some(samples) = ledger.samples.get_mut(phase) {
                 samples.push((micros, result.is_ok()));
             }
             if let Err(e) = &result {
-                let kind = format!("{}: {}", PHASES[phase], e.code);
+                let kind = format!("{}: {}", self.phases[phase], e.code);
                 *ledger.errors_seen.entry(kind.clone()).or_default() += 1;
                 ledger
                     .first_messages
@@ -635,6 +777,36 @@ struct PhaseReport {
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
+    searches: SearchCounts,
+}
+
+/// The search probe's requests in one phase, by how they were answered.
+#[derive(Serialize, Default, Clone, Copy)]
+struct SearchCounts {
+    answered: u64,
+    /// `SEARCH_UNAVAILABLE`: the index could not answer (what a front end shows as "search is down").
+    unavailable: u64,
+    /// Anything else (a transport error while the server or PostgreSQL restarts, say).
+    failed: u64,
+}
+
+/// Meilisearch stopped and started under load.
+#[derive(Default)]
+struct MeiliOutage {
+    /// Outbox rows not yet in the index when Meilisearch was started again.
+    backlog: i64,
+    restart_seconds: f64,
+    catch_up_seconds: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct MeiliReport {
+    /// From the server's first readiness until the new index held every case.
+    index_fill_seconds: f64,
+    backlog_at_restart: i64,
+    restart_seconds: f64,
+    /// From Meilisearch's start until every outbox row written before it was in the index.
+    catch_up_seconds: Option<f64>,
 }
 
 #[derive(Serialize, Default)]
@@ -671,10 +843,15 @@ struct Report {
     server_restart_seconds: f64,
     checks: Checks,
     errors_seen: BTreeMap<String, u64>,
-    meilisearch: &'static str,
+    /// `None`: the embedded index was used.
+    meilisearch: Option<MeiliReport>,
 }
 
-fn phase_report(name: &'static str, samples: &[(u64, bool)]) -> PhaseReport {
+fn phase_report(
+    name: &'static str,
+    samples: &[(u64, bool)],
+    searches: &SearchCounts,
+) -> PhaseReport {
     let mut ok: Vec<u64> = samples.iter().filter(|s| s.1).map(|s| s.0).collect();
     ok.sort_unstable();
     let ms = |micros: u64| (micros as f64 / 100.0).round() / 10.0;
@@ -685,6 +862,7 @@ fn phase_report(name: &'static str, samples: &[(u64, bool)]) -> PhaseReport {
         p50_ms: ms(percentile(&ok, 50.0)),
         p99_ms: ms(percentile(&ok, 99.0)),
         max_ms: ms(ok.last().copied().unwrap_or_default()),
+        searches: *searches,
     }
 }
 
@@ -783,17 +961,68 @@ async fn check_database(
     Ok(())
 }
 
+/// The one number (`n`) a query answers.
+async fn count(db: &DatabaseConnection, sql: &str, values: Vec<SqlValue>) -> anyhow::Result<i64> {
+    Ok(rows(db, sql, values)
+        .await?
+        .first()
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or_default())
+}
+
 async fn outbox_open(db: &DatabaseConnection) -> anyhow::Result<i64> {
-    Ok(rows(
+    count(
         db,
         "SELECT count(*) AS n FROM search_outbox WHERE done_at IS NULL",
         Vec::new(),
     )
-    .await?
-    .first()
-    .map(|r| r.try_get::<i64>("", "n"))
-    .transpose()?
-    .unwrap_or_default())
+    .await
+}
+
+/// Seconds from `began` until no outbox row up to `last` is open, or `None` past [`CATCH_UP_LIMIT`].
+async fn wait_for_outbox(
+    db: DatabaseConnection,
+    last: i64,
+    began: Instant,
+) -> anyhow::Result<Option<f64>> {
+    while began.elapsed() < CATCH_UP_LIMIT {
+        // A query failing while PostgreSQL or the server restarts is asked again.
+        if let Ok(0) = count(
+            &db,
+            "SELECT count(*) AS n FROM search_outbox WHERE done_at IS NULL AND id <= $1",
+            vec![last.into()],
+        )
+        .await
+        {
+            return Ok(Some(began.elapsed().as_secs_f64()));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(None)
+}
+
+const SEARCH: &str = "query($text: String!) { searchCases(text: $text, first: 5) { total } }";
+
+/// Searches for the run's cases four times a second, counting per phase how the search was answered.
+async fn probe_search(shared: Arc<Shared>, token: String) {
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let result = shared
+            .gql
+            .call(Some(&token), SEARCH, json!({ "text": shared.marker }))
+            .await;
+        let phase = shared.phase.load(Ordering::Relaxed);
+        if let Ok(mut ledger) = shared.ledger.lock()
+            && let Some(counts) = ledger.searches.get_mut(phase)
+        {
+            match result {
+                Ok(_) => counts.answered += 1,
+                Err(e) if e.code == "SEARCH_UNAVAILABLE" => counts.unavailable += 1,
+                Err(_) => counts.failed += 1,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 // ---- main ---------------------------------------------------------------------------------------------
@@ -802,14 +1031,32 @@ fn markdown(report: &Report) -> String {
     let c = &report.checks;
     let mut text = format!(
         "# Faults under load\n\n`faults` run {}: {} registering clients and {} closed-loop clients, {} s per phase, \
-         against its own PostgreSQL cluster and Redis server (tests/src/bin/faults.rs).\n\n\
-         | phase | requests | errors | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|---:|\n",
-        report.run_id, report.clients, report.loop_clients, report.phase_seconds
+         against its own PostgreSQL cluster and Redis server{} (tests/src/bin/faults.rs). Requests and \
+         latencies are the clients' writes; searches are a probe's, four a second (answered / \
+         `SEARCH_UNAVAILABLE` / failed).\n\n\
+         | phase | requests | errors | p50 ms | p99 ms | max ms | searches |\n|---|---:|---:|---:|---:|---:|---:|\n",
+        report.run_id,
+        report.clients,
+        report.loop_clients,
+        report.phase_seconds,
+        if report.meilisearch.is_some() {
+            " and Meilisearch server"
+        } else {
+            ""
+        }
     );
     for p in &report.phases {
         text.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} |\n",
-            p.name, p.requests, p.errors, p.p50_ms, p.p99_ms, p.max_ms
+            "| {} | {} | {} | {} | {} | {} | {} / {} / {} |\n",
+            p.name,
+            p.requests,
+            p.errors,
+            p.p50_ms,
+            p.p99_ms,
+            p.max_ms,
+            p.searches.answered,
+            p.searches.unavailable,
+            p.searches.failed
         ));
     }
     text.push_str(&format!(
@@ -836,7 +1083,20 @@ fn markdown(report: &Report) -> String {
             .map_or("not within 120 s".to_owned(), |s| format!("{s:.1} s")),
         if c.verify_index { "no drift" } else { "DRIFT" },
         if c.verify_rollups { "no drift" } else { "DRIFT" },
-        report.meilisearch,
+        match &report.meilisearch {
+            None => "not configured (the embedded index was used)".to_owned(),
+            Some(m) => format!(
+                "the new index was filled in {:.1} s; killed under load, it answered again {:.1} s after \
+                 its start, with {} outbox rows waiting, and every one of them was in the index {}",
+                m.index_fill_seconds,
+                m.restart_seconds,
+                m.backlog_at_restart,
+                m.catch_up_seconds.map_or(
+                    format!("NOT within {} s", CATCH_UP_LIMIT.as_secs()),
+                    |s| format!("{s:.1} s after the start")
+                )
+            ),
+        },
     ));
     if !report.errors_seen.is_empty() {
         text.push_str("\nErrors answered (then retried), by phase and code:\n\n");
@@ -881,6 +1141,25 @@ async fn main() -> anyhow::Result<()> {
     }
     admin.close().await?;
     let mut redis = Redis::start(free_port()?)?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let mut meili = match &args.meili_bin {
+        Some(binary) => {
+            let mut meili = Meilisearch {
+                binary: binary.clone(),
+                data: work.path().join("meilisearch"),
+                log: work.path().join("meilisearch.log"),
+                port: free_port()?,
+                master_key: format!("faults-master-key-{run_id}-{:x}", std::process::id()),
+                child: None,
+            };
+            meili.start(&http).await?;
+            eprintln!("Meilisearch of this run on port {}", meili.port);
+            Some(meili)
+        }
+        None => None,
+    };
     let server_port = free_port()?;
     let mut server = Server {
         binary: args.server.clone(),
@@ -902,12 +1181,14 @@ async fn main() -> anyhow::Result<()> {
                 work.path().join("data").display().to_string(),
             ),
             ("FENGQIAO_SEED_DEMO_IF_EMPTY".into(), "true".into()),
+            ("FENGQIAO_DEMO_CASES".into(), args.demo_cases.to_string()),
             (
                 "FENGQIAO_REDIS_URL".into(),
                 format!("redis://127.0.0.1:{}", redis.port),
             ),
             // The clients register faster than people do; the limit is still taken from each request.
             ("FENGQIAO_GRAPHQL__MUTATION_BURST".into(), "1000000".into()),
+            ("FENGQIAO_SEARCH__MEILI_INDEX".into(), MEILI_INDEX.into()),
             (
                 "FENGQIAO_GRAPHQL__MUTATIONS_PER_MINUTE".into(),
                 "1000000".into(),
@@ -917,9 +1198,15 @@ async fn main() -> anyhow::Result<()> {
         port: server_port,
         child: None,
     };
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
+    if let Some(meili) = &meili {
+        server
+            .env
+            .push(("FENGQIAO_SEARCH__MEILI_URL".into(), meili.url()));
+        server.env.push((
+            "FENGQIAO_SEARCH__MEILI_API_KEY".into(),
+            meili.create_key(&http).await?,
+        ));
+    }
     server.start()?;
     server
         .wait_ready(&http, Duration::from_secs(900))
@@ -929,6 +1216,28 @@ async fn main() -> anyhow::Result<()> {
         "server ready after {:.0} s (migrated, demo county seeded)",
         started.elapsed().as_secs_f64()
     );
+    let db = Database::connect(pg.url("postgres", DATABASE)).await?;
+    // A new Meilisearch index is filled from the database in the background; the load starts on a full one.
+    let mut index_fill = None;
+    if let Some(meili) = meili.as_mut() {
+        let began = Instant::now();
+        let cases = count(&db, "SELECT count(*) AS n FROM cases", Vec::new()).await? as u64;
+        while meili.documents(&http, MEILI_INDEX).await? < cases {
+            meili.check_running()?;
+            if began.elapsed() > Duration::from_secs(900) {
+                bail!(
+                    "Meilisearch's index was not filled with {cases} cases within 15 minutes; see {}",
+                    server.log.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        index_fill = Some(began.elapsed());
+        eprintln!(
+            "Meilisearch index filled with {cases} cases after {:.0} s",
+            began.elapsed().as_secs_f64()
+        );
+    }
 
     let gql = Gql {
         http: http.clone(),
@@ -938,26 +1247,36 @@ async fn main() -> anyhow::Result<()> {
     for index in 0..args.clients + args.loop_clients {
         clients.push(sign_in_client(&gql, index, index >= args.clients, &args.password).await?);
     }
+    let searcher = clients
+        .first()
+        .map(|c| c.clerk.clone())
+        .context("no client")?;
+    let phases = phases(meili.is_some());
     let shared = Arc::new(Shared {
         gql,
         phase: AtomicUsize::new(0),
         stopping: AtomicBool::new(false),
         abandon: AtomicBool::new(false),
         ledger: Mutex::new(Ledger {
-            samples: vec![Vec::new(); PHASES.len()],
+            samples: vec![Vec::new(); phases.len()],
+            searches: vec![SearchCounts::default(); phases.len()],
             ..Ledger::default()
         }),
         marker: format!("故障演练{run_id}"),
         run_id: run_id.clone(),
+        phases,
     });
     let tasks: Vec<_> = clients
         .into_iter()
         .map(|client| tokio::spawn(run_client(shared.clone(), client)))
         .collect();
+    let search_probe = tokio::spawn(probe_search(shared.clone(), searcher));
 
     let mut postgres_restart = Duration::ZERO;
     let mut server_restart = Duration::ZERO;
-    for (phase, name) in PHASES.iter().enumerate() {
+    let mut meili_outage = MeiliOutage::default();
+    let mut catch_up = None;
+    for (phase, name) in shared.phases.iter().enumerate() {
         shared.phase.store(phase, Ordering::Relaxed);
         eprintln!("phase {name}");
         match *name {
@@ -968,6 +1287,27 @@ async fn main() -> anyhow::Result<()> {
                 let cluster = pg.clone();
                 tokio::task::spawn_blocking(move || cluster.restart_immediately()).await??;
                 postgres_restart = began.elapsed();
+            }
+            "meilisearch_stopped" => {
+                if let Some(meili) = meili.as_mut() {
+                    meili.kill();
+                }
+            }
+            "meilisearch_back" => {
+                if let Some(meili) = meili.as_mut() {
+                    // What was written while Meilisearch was gone: the open outbox rows up to here.
+                    let last = count(
+                        &db,
+                        "SELECT coalesce(max(id), 0) AS n FROM search_outbox",
+                        Vec::new(),
+                    )
+                    .await?;
+                    meili_outage.backlog = outbox_open(&db).await?;
+                    let began = Instant::now();
+                    meili.start(&http).await?;
+                    meili_outage.restart_seconds = began.elapsed().as_secs_f64();
+                    catch_up = Some(tokio::spawn(wait_for_outbox(db.clone(), last, began)));
+                }
             }
             "server_killed" => {
                 server.kill();
@@ -982,6 +1322,7 @@ async fn main() -> anyhow::Result<()> {
     }
     shared.stopping.store(true, Ordering::Relaxed);
     let load_ended = Instant::now();
+    search_probe.await?;
     let drain = {
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -994,7 +1335,9 @@ async fn main() -> anyhow::Result<()> {
     }
     drain.abort();
 
-    let db = Database::connect(pg.url("postgres", DATABASE)).await?;
+    if let Some(task) = catch_up {
+        meili_outage.catch_up_seconds = task.await??;
+    }
     let mut checks = Checks::default();
     {
         let ledger = shared
@@ -1033,10 +1376,12 @@ async fn main() -> anyhow::Result<()> {
     for (kind, message) in &ledger.first_messages {
         eprintln!("first {kind}: {message}");
     }
-    let phases: Vec<PhaseReport> = PHASES
+    let phases: Vec<PhaseReport> = shared
+        .phases
         .iter()
         .zip(&ledger.samples)
-        .map(|(name, samples)| phase_report(name, samples))
+        .zip(&ledger.searches)
+        .map(|((name, samples), searches)| phase_report(name, samples, searches))
         .collect();
     let ratio = phases[1].p99_ms / phases[0].p99_ms.max(0.001);
     let report = Report {
@@ -1050,7 +1395,14 @@ async fn main() -> anyhow::Result<()> {
         server_restart_seconds: (server_restart.as_secs_f64() * 10.0).round() / 10.0,
         checks,
         errors_seen: ledger.errors_seen.clone(),
-        meilisearch: "not configured (the embedded index was used)",
+        meilisearch: meili.as_ref().map(|_| MeiliReport {
+            index_fill_seconds: index_fill.map_or(0.0, |d| (d.as_secs_f64() * 10.0).round() / 10.0),
+            backlog_at_restart: meili_outage.backlog,
+            restart_seconds: (meili_outage.restart_seconds * 10.0).round() / 10.0,
+            catch_up_seconds: meili_outage
+                .catch_up_seconds
+                .map(|s| (s * 10.0).round() / 10.0),
+        }),
     };
     drop(ledger);
     std::fs::create_dir_all(&args.out)?;
@@ -1063,6 +1415,7 @@ async fn main() -> anyhow::Result<()> {
     std::io::stdout().write_all(text.as_bytes())?;
 
     drop(server);
+    drop(meili);
     drop(redis);
     pg.stop();
     if args.keep {
@@ -1073,6 +1426,10 @@ async fn main() -> anyhow::Result<()> {
         || !c.verify_index
         || !c.verify_rollups
         || c.acknowledged == 0
+        || report
+            .meilisearch
+            .as_ref()
+            .is_some_and(|m| m.catch_up_seconds.is_none())
     {
         bail!("faults: something acknowledged was lost or duplicated, or a verification failed");
     }
