@@ -71,7 +71,57 @@ pub struct Config {
     pub auth: AuthConfig,
     pub personal_data: PersonalDataConfig,
     pub graphql: GraphqlConfig,
+    pub http: HttpConfig,
     pub search: SearchConfig,
+}
+
+/// What browsers and HTTP intermediaries are told: which other origins may call the API (CORS), whether
+/// responses are compressed, and how long browsers keep to HTTPS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Origins (`scheme://host[:port]`) whose pages may call the API from a browser; `"*"` allows every
+    /// origin (only without credentials). The server's own origin (GraphiQL) needs no entry. The embedded
+    /// default allows the web console's development origin only.
+    pub cors_allowed_origins: Vec<String>,
+    /// Let browsers send cookies and HTTP authentication with cross-origin calls. Fengqiao's tokens travel
+    /// in the `Authorization` header, which needs no credentials mode, so off.
+    pub cors_allow_credentials: bool,
+    /// How long a browser may keep a preflight's answer, in seconds.
+    pub cors_max_age_seconds: usize,
+    /// Compress responses (gzip, brotli, zstd) for clients that accept it.
+    pub compression: bool,
+    /// `Strict-Transport-Security: max-age=…` on every response, in seconds; 0 sends none. Set it where
+    /// the API is reached over HTTPS only (browsers ignore it over plain HTTP).
+    pub hsts_seconds: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cors_allowed_origins: vec!["http://localhost:5173".into()],
+            cors_allow_credentials: false,
+            cors_max_age_seconds: 600,
+            compression: true,
+            hsts_seconds: 0,
+        }
+    }
+}
+
+/// Persisted queries: a client sends the SHA-256 hash of a query instead of its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PersistedQueries {
+    /// Only full query texts are accepted.
+    Off,
+    /// Automatic persisted queries (the `persistedQuery` extension Apollo Client and urql send): an
+    /// unknown hash answers `PERSISTED_QUERY_NOT_FOUND`, the client sends the text with its hash once,
+    /// and any replica runs it by hash from then on.
+    #[default]
+    Automatic,
+    /// Only the operations of `graphql.persisted_query_manifest` run, by hash or by their exact text;
+    /// anything else answers `PERSISTED_QUERY_NOT_ALLOWED`. What a county locks production down to.
+    AllowList,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -267,6 +317,13 @@ pub struct GraphqlConfig {
     /// an ingress whose pods move). The client address (for sign-in throttling and the audit) is the
     /// peer's, or the nearest address in `X-Forwarded-For` that is not a trusted proxy when the peer is one.
     pub trusted_proxies: Vec<AddressRange>,
+    /// Persisted queries: `automatic` (default), `allow_list` or `off`.
+    pub persisted_queries: PersistedQueries,
+    /// The operations that may run in `allow_list` mode: a manifest as `generate-persisted-query-manifest`
+    /// writes it (`{"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id":
+    /// "<sha256 of body>", "name": …, "type": "query", "body": …}]}`). In `automatic` mode its
+    /// operations are known from the start.
+    pub persisted_query_manifest: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -286,6 +343,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             personal_data: PersonalDataConfig::default(),
             graphql: GraphqlConfig::default(),
+            http: HttpConfig::default(),
             search: SearchConfig::default(),
         }
     }
@@ -320,8 +378,64 @@ impl Default for GraphqlConfig {
             suggestions: false,
             graphiql: false,
             trusted_proxies: Vec::new(),
+            persisted_queries: PersistedQueries::Automatic,
+            persisted_query_manifest: None,
         }
     }
+}
+
+impl HttpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for origin in &self.cors_allowed_origins {
+            if origin == "*" {
+                if self.cors_allow_credentials {
+                    return Err(ConfigError::Invalid(
+                        "http.cors_allowed_origins = [\"*\"] cannot go with cors_allow_credentials: \
+                         name the origins"
+                            .into(),
+                    ));
+                }
+                continue;
+            }
+            if !is_origin(origin) {
+                return Err(ConfigError::Invalid(format!(
+                    "http.cors_allowed_origins: {origin:?} is no origin; write scheme://host[:port], \
+                     e.g. https://console.example.gov.cn, without a path or a trailing slash"
+                )));
+            }
+        }
+        if self.cors_max_age_seconds > 86_400 {
+            return Err(ConfigError::Invalid(
+                "http.cors_max_age_seconds must be at most 86400".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `http://` or `https://`, a host of letters, digits, dots, hyphens (or a bracketed IPv6 address), an
+/// optional port, nothing after.
+fn is_origin(text: &str) -> bool {
+    let Some(rest) = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    host_ok && port_ok
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -470,6 +584,15 @@ impl Config {
                 "search.token_minutes must be between 1 and 60".into(),
             ));
         }
+        if self.graphql.persisted_queries == PersistedQueries::AllowList
+            && self.graphql.persisted_query_manifest.is_none()
+        {
+            return Err(ConfigError::Invalid(
+                "graphql.persisted_queries = \"allow_list\" needs graphql.persisted_query_manifest"
+                    .into(),
+            ));
+        }
+        self.http.validate()?;
         if self.database_max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "database_max_connections must be at least 1".into(),
@@ -605,6 +728,14 @@ mod tests {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/example.toml");
         let config = Config::from_figment(Config::figment(Some(&example))).unwrap();
         assert_eq!(config.listen, "0.0.0.0:8080");
+        // The production example locks the schema and the operations down.
+        assert_eq!(config.graphql.introspection, Introspection::Nobody);
+        assert!(!config.graphql.suggestions && !config.graphql.graphiql);
+        assert_eq!(
+            config.graphql.persisted_queries,
+            PersistedQueries::AllowList
+        );
+        assert_eq!(config.http.hsts_seconds, 31_536_000);
         let overridden = Config::from_figment(
             Config::figment(Some(&example)).merge(Serialized::default("graphql.max_depth", 7)),
         )
@@ -667,6 +798,46 @@ mod tests {
             "demo_cases = 100001",
             "demo_cases = -1",
             "demo_cases = \"many\"",
+        ] {
+            assert!(config(refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn cors_origins_and_persisted_queries_are_checked() {
+        let config = |toml: &str| {
+            Config::from_figment(
+                Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+            )
+        };
+        let defaults = config("").unwrap();
+        assert_eq!(
+            defaults.http.cors_allowed_origins,
+            ["http://localhost:5173"]
+        );
+        assert_eq!(
+            defaults.graphql.persisted_queries,
+            PersistedQueries::Automatic
+        );
+        for accepted in [
+            "[http]\ncors_allowed_origins = [\"https://console.example.gov.cn\", \"http://10.0.0.7:8080\", \"http://[::1]:3000\"]",
+            "[http]\ncors_allowed_origins = [\"*\"]",
+            "[http]\ncors_allowed_origins = []",
+            "[graphql]\npersisted_queries = \"allow_list\"\npersisted_query_manifest = \"/etc/fengqiao/operations.json\"",
+        ] {
+            assert!(config(accepted).is_ok(), "{accepted}");
+        }
+        for refused in [
+            "[http]\ncors_allowed_origins = [\"https://console.example.gov.cn/\"]",
+            "[http]\ncors_allowed_origins = [\"console.example.gov.cn\"]",
+            "[http]\ncors_allowed_origins = [\"ftp://example.gov.cn\"]",
+            "[http]\ncors_allowed_origins = [\"https://a b\"]",
+            "[http]\ncors_allowed_origins = [\"http://host:99999\"]",
+            "[http]\ncors_allowed_origins = \"https://console.example.gov.cn\"",
+            "[http]\ncors_allowed_origins = [\"*\"]\ncors_allow_credentials = true",
+            "[http]\ncors_max_age_seconds = 100000",
+            "[graphql]\npersisted_queries = \"allow_list\"",
+            "[graphql]\npersisted_queries = \"sometimes\"",
         ] {
             assert!(config(refused).is_err(), "{refused}");
         }

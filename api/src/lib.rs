@@ -478,7 +478,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listen = config.listen.clone();
     let listener =
         std::net::TcpListener::bind(&listen).with_context(|| format!("binding {listen}"))?;
-    let server = crate::http::server(state, &config.graphql, listener)?;
+    let server = crate::http::server(state, &config, listener)?;
     let graphiql = config.graphql.graphiql;
     let shown = listen.replace("0.0.0.0", "127.0.0.1");
     println!("Fengqiao is serving GraphQL at http://{shown}/graphql");

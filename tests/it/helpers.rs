@@ -203,7 +203,7 @@ impl TestApp {
         .unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = fengqiao::http::server(state.clone(), &config.graphql, listener).unwrap();
+        let server = fengqiao::http::server(state.clone(), &config, listener).unwrap();
         tokio::spawn(server);
 
         let hash = hash_password(PASSWORD).unwrap();

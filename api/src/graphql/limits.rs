@@ -107,6 +107,29 @@ fn principal_key(auth: Option<&RequestAuth>, address: Option<&ClientAddress>) ->
     }
 }
 
+/// Marks a request that came as an HTTP GET, with the operation it names: only a query may run so.
+#[derive(Debug, Clone)]
+pub struct OverGet {
+    pub operation_name: Option<String>,
+}
+
+/// Whether the operation a request selects (by name, or the only one) is a mutation or subscription.
+/// An unknown name is left to validation.
+fn selects_a_change(document: &ExecutableDocument, name: Option<&str>) -> bool {
+    let ty = match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    ty.is_some_and(|ty| ty != OperationType::Query)
+}
+
 fn only_queries(document: &ExecutableDocument) -> bool {
     match &document.operations {
         DocumentOperations::Single(op) => op.node.ty == OperationType::Query,
@@ -436,6 +459,19 @@ impl Extension for LimitsOfRequest {
                 "the query selects more than {} fields (aliases and __typename included)",
                 limits.max_fields
             )));
+        }
+        if let Some(get) = ctx.data_opt::<OverGet>()
+            && selects_a_change(&document, get.operation_name.as_deref())
+        {
+            let mut error = ServerError::new(
+                "a mutation or subscription cannot be sent with GET: POST it (or open a websocket)",
+                None,
+            );
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", "METHOD_NOT_ALLOWED");
+            return Err(error);
         }
         let read_only = only_queries(&document);
         self.read_only.store(read_only, Ordering::Relaxed);

@@ -26,7 +26,7 @@ use crate::config::GraphqlConfig;
 use crate::error::{ApiError, ApiResult};
 
 pub use ids::{GlobalId, decode_id, encode_id};
-pub use limits::{Introspection, RequestLimits, json_nesting};
+pub use limits::{Introspection, OverGet, RequestLimits, json_nesting};
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -141,11 +141,16 @@ pub(crate) fn caller<'a>(ctx: &Context<'a>) -> ApiResult<&'a Caller> {
     }
 }
 
-/// Gives every error a stable `extensions.code`: errors raised by resolvers carry one already; errors
+/// Gives every error a stable `extensions.code` and the request's id (`extensions.requestId`, the id in
+/// the server's log lines of that request): errors raised by resolvers carry a code already; errors
 /// raised by the GraphQL engine before any resolver ran (syntax, unknown fields, wrong argument types,
 /// depth and complexity limits) get one here.
-pub fn assign_error_codes(errors: &mut [ServerError]) {
+pub fn assign_error_codes(errors: &mut [ServerError], request_id: &str) {
     for error in errors {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("requestId", request_id);
         let has_code = error
             .extensions
             .as_ref()

@@ -177,11 +177,7 @@ async fn run(settings: &RunSettings) -> anyhow::Result<Value> {
     let state = fengqiao::build_state(&config, Arc::new(SystemClock)).await?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}/graphql", listener.local_addr()?);
-    tokio::spawn(fengqiao::http::server(
-        state.clone(),
-        &config.graphql,
-        listener,
-    )?);
+    tokio::spawn(fengqiao::http::server(state.clone(), &config, listener)?);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(settings.clients * 2)
         .build()?;
