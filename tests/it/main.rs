@@ -30,6 +30,7 @@ mod over_http;
 mod pii;
 mod proof;
 mod rate_limits;
+mod relay;
 mod replicas;
 mod rls;
 mod rollups;

@@ -441,6 +441,37 @@ async fn in_allow_list_mode_only_the_manifests_operations_run() {
     let (_, _, answer) = send(post(&app, Some(GR), json!({ "extensions": other_ext }))).await;
     assert_eq!(code(&answer), "PERSISTED_QUERY_NOT_ALLOWED");
 
+    // Over a websocket the same: the manifest's operation runs, another does not.
+    let (mut socket, ack) = crate::live::open(
+        &app.url,
+        json!({ "Authorization": format!("Bearer {}", app.app.admin_token) }),
+    )
+    .await;
+    assert_eq!(ack["type"], "connection_ack", "{ack}");
+    for (id, query, allowed) in [("1", ME, true), ("2", other, false)] {
+        crate::live::send(
+            &mut socket,
+            json!({ "id": id, "type": "subscribe", "payload": { "query": query } }),
+        )
+        .await;
+        let answer = crate::live::next_message(&mut socket).await;
+        assert_eq!(answer["type"], "next", "{answer}");
+        if allowed {
+            assert_eq!(
+                answer["payload"]["data"]["me"]["user"]["username"],
+                format!("{}.admin", app.app.tag),
+                "{answer}"
+            );
+        } else {
+            assert_eq!(
+                answer["payload"]["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_ALLOWED",
+                "{answer}"
+            );
+        }
+        let complete = crate::live::next_message(&mut socket).await;
+        assert_eq!(complete["type"], "complete", "{complete}");
+    }
+
     // A manifest that does not hold together stops the server from starting.
     std::fs::write(
         &manifest,

@@ -282,6 +282,14 @@ enum Outcome {
 }
 
 fn outcome_of(body: &Value) -> Outcome {
+    // `node` answers `null`, not `NOT_FOUND`, for what the caller may not see (Relay).
+    if body.get("errors").is_none()
+        && body["data"]
+            .as_object()
+            .is_some_and(|d| d.len() == 1 && d.get("node").is_some_and(Value::is_null))
+    {
+        return Outcome::NotFound;
+    }
     match code(body) {
         "NOT_FOUND" => Outcome::NotFound,
         "FORBIDDEN" => Outcome::Forbidden,

@@ -113,8 +113,9 @@ struct Parameters {
     query: Option<String>,
     #[serde(default)]
     operation_name: Option<String>,
+    /// Read straight into the engine's form (`null` is none); anything but an object is refused.
     #[serde(default)]
-    variables: Option<serde_json::Map<String, serde_json::Value>>,
+    variables: Variables,
     #[serde(default)]
     extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
@@ -296,22 +297,29 @@ fn query_string(req: &HttpRequest, limits: &BodyLimits) -> Result<Parameters, Re
              extensions (JSON), each once: {e}"
         ))
     })?;
-    let object = |name: &str, text: Option<String>| -> Result<_, Refusal> {
-        let Some(text) = text else {
-            return Ok(None);
-        };
-        too_deep(text.as_bytes(), limits.max_nesting, name)?;
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(serde_json::Value::Object(map)) => Ok(Some(map)),
-            Ok(serde_json::Value::Null) => Ok(None),
-            _ => Err(Refusal::bad_request(format!(
-                "{name} must be a JSON object, URL-encoded"
-            ))),
+    let refused =
+        |name: &str| Refusal::bad_request(format!("{name} must be a JSON object, URL-encoded"));
+    let variables = match raw.variables {
+        None => Variables::default(),
+        Some(text) => {
+            too_deep(text.as_bytes(), limits.max_nesting, "variables")?;
+            serde_json::from_str::<Variables>(&text).map_err(|_| refused("variables"))?
+        }
+    };
+    let extensions = match raw.extensions {
+        None => None,
+        Some(text) => {
+            too_deep(text.as_bytes(), limits.max_nesting, "extensions")?;
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(map)) => Some(map),
+                Ok(serde_json::Value::Null) => None,
+                _ => return Err(refused("extensions")),
+            }
         }
     };
     Ok(Parameters {
-        variables: object("variables", raw.variables)?,
-        extensions: object("extensions", raw.extensions)?,
+        variables,
+        extensions,
         query: raw.query,
         operation_name: raw.operation_name,
     })
@@ -339,9 +347,7 @@ async fn run(
         Ok(query) => query,
         Err(refused) => return persisted_refusal(&refused, media, &request_id),
     };
-    let mut request = async_graphql::Request::new(query).variables(Variables::from_json(
-        serde_json::Value::Object(parameters.variables.unwrap_or_default()),
-    ));
+    let mut request = async_graphql::Request::new(query).variables(parameters.variables);
     if let Some(name) = parameters.operation_name {
         request = request.operation_name(name);
     }
@@ -419,13 +425,19 @@ fn answer(
             async_graphql::Value::Number(n) => n.as_u64(),
             _ => None,
         });
-    let mut body = serde_json::to_value(&response).unwrap_or_else(|_| {
-        serde_json::json!({ "errors": [{ "message": "the answer could not be written",
-            "extensions": { "code": "INTERNAL" } }] })
+    // Written straight from the response; a request error without its `data` entry.
+    let written = if request_error {
+        serde_json::to_string(&RequestErrors {
+            errors: &response.errors,
+            extensions: &response.extensions,
+        })
+    } else {
+        serde_json::to_string(&response)
+    };
+    let body = written.unwrap_or_else(|_| {
+        r#"{"errors":[{"message":"the answer could not be written","extensions":{"code":"INTERNAL"}}]}"#
+            .to_owned()
     });
-    if request_error && let Some(object) = body.as_object_mut() {
-        object.remove("data");
-    }
     let mut http = HttpResponse::build(status);
     http.content_type(media.content_type());
     for (name, value) in response.http_headers.iter() {
@@ -439,7 +451,6 @@ fn answer(
     if let Some(seconds) = retry_after {
         http.insert_header((header::RETRY_AFTER, seconds.to_string()));
     }
-    let body = body.to_string();
     if let Some(req) = get
         && status == StatusCode::OK
         && response.errors.is_empty()
@@ -448,6 +459,14 @@ fn answer(
         return http.status(StatusCode::NOT_MODIFIED).finish();
     }
     http.body(body)
+}
+
+/// The answer to a request error: its errors (and extensions), no `data`.
+#[derive(serde::Serialize)]
+struct RequestErrors<'a> {
+    errors: &'a [ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 /// How a GET's answer may be kept: one answered without errors to a caller without a token by shared

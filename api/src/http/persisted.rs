@@ -22,8 +22,12 @@ use crate::config::PersistedQueries as Mode;
 
 /// Texts kept in the process beside Redis.
 const LOCAL_CAPACITY: usize = 2_000;
-/// How long Redis keeps a registered text after its last registration.
-const KEPT_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How long Redis keeps a registered text after its last registration: a day, so that texts registered
+/// by anyone (registration needs no sign-in: `signIn` is registered so too) do not pile up.
+const KEPT_FOR: Duration = Duration::from_secs(24 * 3600);
+/// The longest text that is registered; a longer one runs but is not kept (a front end's operations are
+/// a few KiB; a caller filling the cache with megabyte texts gets nothing kept).
+pub const MAX_REGISTERED_BYTES: usize = 64 * 1024;
 
 /// Why a request's persisted query could not be had: each answers with its code.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,8 +262,24 @@ impl PersistedQueryStore {
         }
     }
 
+    /// Whether a text sent without a hash may run: in `allow_list` mode only a manifest's. Websocket
+    /// operations, which come with their text, pass this too.
+    pub fn check_text(&self, query: &str) -> Result<(), Refused> {
+        if self.mode == Mode::AllowList && !self.manifest.contains_key(&sha256_hex(query)) {
+            return Err(Refused::NotAllowed);
+        }
+        Ok(())
+    }
+
     async fn register(&self, hash: String, query: &str) {
         if self.manifest.contains_key(&hash) {
+            return;
+        }
+        if query.len() > MAX_REGISTERED_BYTES {
+            tracing::debug!(
+                bytes = query.len(),
+                "a persisted query too long to keep ran unkept"
+            );
             return;
         }
         let known = self
@@ -328,6 +348,21 @@ mod tests {
             Ok(QUERY)
         );
         assert_eq!(store.resolve(None, Some(hash)).await.as_deref(), Ok(QUERY));
+    }
+
+    #[tokio::test]
+    async fn a_text_too_long_to_keep_runs_but_is_not_kept() {
+        let store = store(Mode::Automatic, &[]);
+        let long = format!("{{ __typename {} }}", " ".repeat(MAX_REGISTERED_BYTES));
+        let hash = sha256_hex(&long);
+        assert_eq!(
+            store.resolve(Some(long.clone()), Some(hash.clone())).await,
+            Ok(long)
+        );
+        assert_eq!(
+            store.resolve(None, Some(hash)).await,
+            Err(Refused::NotFound)
+        );
     }
 
     #[tokio::test]

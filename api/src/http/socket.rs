@@ -13,6 +13,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 
 use super::headers::RequestId;
+use super::persisted::PersistedQueryStore;
 use super::{BodyLimits, client_address, request_scope, user_agent};
 use crate::app::AppState;
 use crate::graphql::{
@@ -25,6 +26,7 @@ pub(super) async fn graphql_ws(
     schema: web::Data<FengqiaoSchema>,
     state: web::Data<Arc<AppState>>,
     limits: web::Data<BodyLimits>,
+    persisted: web::Data<PersistedQueryStore>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> actix_web::Result<HttpResponse> {
@@ -35,6 +37,7 @@ pub(super) async fn graphql_ws(
         schema: schema.get_ref().clone(),
         state: state.clone(),
         request_id: RequestId::of(&req),
+        persisted: persisted.into_inner(),
     })
     .on_connection_init(move |init| connection_init(state, init, client, agent))
     .start(&req, metered(payload, limits.max_bytes))
@@ -113,6 +116,8 @@ struct ScopedSchema {
     schema: FengqiaoSchema,
     state: Arc<AppState>,
     request_id: RequestId,
+    /// In allow-list mode, only the manifest's operations run here too.
+    persisted: Arc<PersistedQueryStore>,
 }
 
 fn session_value<T: Clone + Send + Sync + 'static>(data: Option<&Data>) -> Option<T> {
@@ -146,6 +151,20 @@ impl Executor for ScopedSchema {
         let (schema, state) = (self.schema.clone(), self.state.clone());
         let request_id = self.request_id.clone();
         let span = tracing::info_span!("request", request_id = %request_id.0);
+        if let Err(refused) = self.persisted.check_text(&request.query) {
+            let (code, message) = refused.code_and_message();
+            let mut error = async_graphql::ServerError::new(message, None);
+            error
+                .extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code);
+            let mut errors = vec![error];
+            assign_error_codes(&mut errors, &request_id.0);
+            return futures::stream::once(
+                async move { async_graphql::Response::from_errors(errors) },
+            )
+            .boxed();
+        }
         let operation = async move {
             if let Some(caller) = &caller
                 && let Err(refused) = state.still_valid(caller).await
