@@ -679,6 +679,17 @@ async fn a_query_past_its_time_is_answered_request_timeout_and_mutations_are_not
     let body = app.gql(Some(&clerk), page, json!({})).await;
     assert_eq!(code(&body), "REQUEST_TIMEOUT", "{body:#}");
     assert!(body["data"].is_null(), "{body:#}");
+    // Under application/graphql-response+json the answer without data is 503, not a client's 400.
+    let timed_out = app
+        .http
+        .post(&app.url)
+        .bearer_auth(&clerk)
+        .header("accept", "application/graphql-response+json")
+        .json(&json!({ "query": page }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(timed_out.status().as_u16(), 503);
     // Over a websocket alike.
     let (mut socket, ack) = open(
         &app.url,

@@ -8,7 +8,7 @@
 //!   406 when neither is acceptable;
 //! - a request that never reached execution (malformed parameters, a document that does not parse or
 //!   validate, a limit) answers without `data`: 400 under `application/graphql-response+json` (429 when
-//!   rate-limited), 200 under `application/json` as the specification asks of that media type; a body
+//!   rate-limited, 503 for a query out of time), 200 under `application/json` as the specification asks of that media type; a body
 //!   that is not a GraphQL request at all is 4xx under both;
 //! - persisted queries by hash (see `persisted.rs`).
 
@@ -411,6 +411,9 @@ fn answer(
     } else if request_error && media == MediaType::GraphqlResponse {
         if codes.iter().any(|c| c == "RATE_LIMITED") {
             StatusCode::TOO_MANY_REQUESTS
+        } else if codes.iter().any(|c| c == "REQUEST_TIMEOUT") {
+            // The query ran out of time: nothing wrong with the request as such.
+            StatusCode::SERVICE_UNAVAILABLE
         } else {
             StatusCode::BAD_REQUEST
         }
