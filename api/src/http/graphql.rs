@@ -373,24 +373,18 @@ fn persisted_refusal(
     media: MediaType,
     request_id: &RequestId,
 ) -> HttpResponse {
-    let (code, message) = refused.code_and_message();
-    if let persisted::Refused::Invalid(_) = refused {
-        return Refusal::bad_request(message).response(media, request_id);
+    if let persisted::Refused::Invalid(why) = refused {
+        return Refusal::bad_request(why.clone()).response(media, request_id);
     }
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    let mut errors = vec![error];
+    let mut errors = vec![refused.server_error()];
     assign_error_codes(&mut errors, &request_id.0);
     answer(async_graphql::Response::from_errors(errors), media, None)
 }
 
 /// An error's `extensions.code`, if it has one.
-fn code_of(error: &ServerError) -> Option<String> {
+fn code_of(error: &ServerError) -> Option<&str> {
     match error.extensions.as_ref()?.get("code")? {
-        async_graphql::Value::String(code) => Some(code.clone()),
+        async_graphql::Value::String(code) => Some(code.as_str()),
         _ => None,
     }
 }
@@ -405,13 +399,13 @@ fn answer(
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
-    let codes: Vec<String> = response.errors.iter().filter_map(code_of).collect();
-    let status = if codes.iter().any(|c| c == "METHOD_NOT_ALLOWED") {
+    let has = |wanted: &str| response.errors.iter().any(|e| code_of(e) == Some(wanted));
+    let status = if has("METHOD_NOT_ALLOWED") {
         StatusCode::METHOD_NOT_ALLOWED
     } else if request_error && media == MediaType::GraphqlResponse {
-        if codes.iter().any(|c| c == "RATE_LIMITED") {
+        if has("RATE_LIMITED") {
             StatusCode::TOO_MANY_REQUESTS
-        } else if codes.iter().any(|c| c == "REQUEST_TIMEOUT") {
+        } else if has("REQUEST_TIMEOUT") {
             // The query ran out of time: nothing wrong with the request as such.
             StatusCode::SERVICE_UNAVAILABLE
         } else {

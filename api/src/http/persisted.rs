@@ -62,6 +62,19 @@ impl Refused {
     }
 }
 
+impl Refused {
+    /// The refusal as a GraphQL request error, with its code.
+    pub fn server_error(&self) -> async_graphql::ServerError {
+        let (code, message) = self.code_and_message();
+        let mut error = async_graphql::ServerError::new(message, None);
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set("code", code);
+        error
+    }
+}
+
 /// The persisted queries of a server: its mode, its manifest's operations and the texts registered.
 pub struct PersistedQueryStore {
     mode: Mode,

@@ -152,13 +152,7 @@ impl Executor for ScopedSchema {
         let request_id = self.request_id.clone();
         let span = tracing::info_span!("request", request_id = %request_id.0);
         if let Err(refused) = self.persisted.check_text(&request.query) {
-            let (code, message) = refused.code_and_message();
-            let mut error = async_graphql::ServerError::new(message, None);
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code);
-            let mut errors = vec![error];
+            let mut errors = vec![refused.server_error()];
             assign_error_codes(&mut errors, &request_id.0);
             return futures::stream::once(
                 async move { async_graphql::Response::from_errors(errors) },
