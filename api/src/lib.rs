@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod live;
+pub mod paging;
 pub mod pii;
 pub mod reports;
 pub mod search;

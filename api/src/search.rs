@@ -154,13 +154,16 @@ impl Search {
     }
 }
 
-/// What `searchCases` asks, as the client sent it.
+/// What `searchCases` asks, as the client sent it: `first` hits after the cursor `after`, or, when `last`
+/// is given, the `last` hits before the cursor `before` (before the end without it).
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     pub text: String,
     pub filters: Filters,
     pub first: usize,
     pub after: Option<String>,
+    pub last: Option<usize>,
+    pub before: Option<String>,
 }
 
 /// One hit, checked and hydrated from the store.
@@ -179,6 +182,7 @@ pub struct SearchResult {
     pub hits: Vec<SearchHit>,
     pub total: u64,
     pub facets: Facets,
+    pub has_previous_page: bool,
     pub has_next_page: bool,
     pub end_cursor: Option<String>,
 }

@@ -122,11 +122,13 @@ pub struct Cursor(usize);
 impl Cursor {
     const PREFIX: &'static str = "s1:";
 
-    pub(crate) fn at(offset: usize) -> Cursor {
+    /// The cursor that continues at `offset` (0 is the first hit).
+    pub fn at(offset: usize) -> Cursor {
         Cursor(offset)
     }
 
-    pub(crate) fn offset(self) -> usize {
+    /// How many hits come before the page it continues at: a hit's own cursor is its position plus one.
+    pub fn offset(self) -> usize {
         self.0
     }
 

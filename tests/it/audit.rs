@@ -14,7 +14,7 @@ use fengqiao_tenancy::Role;
 const TRAIL: &str = "query($t: ID!, $a: String, $n: Int, $after: String) {
     auditRecords(tenantId: $t, action: $a, first: $n, after: $after) {
         pageInfo { hasNextPage endCursor }
-        edges { node { at action object outcome reason clientAddress actor { id displayName } tenantId } }
+        edges { node { at action object outcome reason clientAddress actor { id userId displayName } tenantId } }
     } }";
 const SIGN_IN: &str = "mutation($u: String!, $p: String!) { signIn(input: {username: $u, password: $p}) { accessToken } }";
 
@@ -30,7 +30,7 @@ fn records(data: &Value) -> Vec<(String, String, String, String, String)> {
             (
                 text(&n["action"]),
                 text(&n["outcome"]),
-                text(&n["actor"]["id"]),
+                text(&n["actor"]["userId"]),
                 text(&n["tenantId"]),
                 text(&n["object"]),
             )

@@ -13,13 +13,13 @@ const PAGE: usize = 50;
 
 const PAGE_QUERY: &str = "query { cases(first: 50) { edges { node {
     id code status
-    registeredIn { id name } handledBy { id name } registeredBy { id displayName }
+    registeredIn { id name } handledBy { id name } registeredBy { id userId displayName }
     leader { displayName }
     leadUnit { id name } coUnits { id name }
     parties { name role }
     supervisionOrders { id issuedBy { displayName } issuer { name } target { name } }
     summonses { id }
-    timeline { command actor { id displayName } unit { name } tenant { name } }
+    timeline { command actor { id userId displayName } unit { name } tenant { name } }
 } } } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,11 +85,11 @@ async fn a_page_of_fifty_cases_with_their_child_fields_costs_a_bounded_number_of
             .map(|e| e["command"].as_str().unwrap())
             .collect();
         assert_eq!(
-            case["timeline"][0]["actor"]["id"],
+            case["timeline"][0]["actor"]["userId"],
             clerk_id.as_str(),
             "{case}"
         );
-        assert_eq!(case["registeredBy"]["id"], clerk_id.as_str());
+        assert_eq!(case["registeredBy"]["userId"], clerk_id.as_str());
         assert_eq!(
             case["parties"],
             json!([{ "name": "张*国", "role": "APPLICANT" }, { "name": "李*英", "role": "RESPONDENT" }]),
@@ -97,7 +97,7 @@ async fn a_page_of_fifty_cases_with_their_child_fields_costs_a_bounded_number_of
         );
         if case["leadUnit"]["name"] == "城关司法所" {
             assert_eq!(commands, ["register", "accept", "dispatch"], "{case}");
-            assert_eq!(case["timeline"][2]["actor"]["id"], director_id.as_str());
+            assert_eq!(case["timeline"][2]["actor"]["userId"], director_id.as_str());
         } else {
             assert_eq!(commands, ["register"], "{case}");
             assert!(case["leadUnit"].is_null());

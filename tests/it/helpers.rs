@@ -450,7 +450,7 @@ impl TestApp {
         let (user, token) = self.user(tenant, handler, &[Role::UnitHandler]).await;
         self.ok(
             &self.admin_token,
-            "mutation($u: ID!, $m: ID!) { addUnitMember(unitId: $u, userId: $m) { id } }",
+            "mutation($u: ID!, $m: ID!) { addUnitMember(input: {unitId: $u, userId: $m}) { id } }",
             json!({ "u": unit, "m": user }),
         )
         .await;

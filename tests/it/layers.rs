@@ -1,6 +1,6 @@
 //! The server's dependency rule, checked on its source (docs/ARCHITECTURE.md): imports point down only —
 //! http → graphql → app → adapters (store, live, search, reports, bus, cache, directory) → shared
-//! (config, error, clock, pii) — and the GraphQL layer never names the store. `lib.rs`, `main.rs` and
+//! (config, error, clock, pii, paging) — and the GraphQL layer never names the store. `lib.rs`, `main.rs` and
 //! `seed.rs` compose the whole and are not checked.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ fn layer_of_module(module: &str) -> Option<u8> {
         "graphql" => 4,
         "app" => 3,
         "store" | "live" | "search" | "reports" | "bus" | "cache" | "directory" => 2,
-        "config" | "error" | "clock" | "pii" => 1,
+        "config" | "error" | "clock" | "pii" | "paging" => 1,
         _ => return None,
     })
 }

@@ -1,7 +1,8 @@
 //! The closed loop's steps as the harness takes them, so a test reads as the story it checks:
 //! `app.register(&clerk, &village, "宅基地纠纷")`, `app.accept(&clerk, &case.id)`, `app.dispatch(…)`, … Each
-//! step is one mutation over HTTP, as the given token; it fails the test on any error and answers the case
-//! as it stands after the step (`STEP_FIELDS`). A test that checks an error sends its mutation itself.
+//! step is one mutation over HTTP in its `input` shape, as the given token; it fails the test on any error
+//! and answers the case as it stands after the step (`STEP_FIELDS`). A test that checks an error sends its
+//! mutation itself (many in the deprecated separate-argument shape, which keeps them covered).
 
 use serde_json::{Value, json};
 
@@ -48,10 +49,12 @@ pub fn in_days(days: i64) -> String {
 }
 
 impl TestApp {
-    /// Sends one case mutation and answers the case it returns (`{ name(args) { case { … } } }`).
+    /// Sends one case mutation with `args` as its `input` and answers the case it returns
+    /// (`{ name(input: {args}) { case { … } } }`).
     async fn step(&self, who: &str, name: &str, params: &str, args: &str, vars: Value) -> Case {
-        let query =
-            format!("mutation({params}) {{ {name}({args}) {{ case {{ {STEP_FIELDS} }} }} }}");
+        let query = format!(
+            "mutation({params}) {{ {name}(input: {{ {args} }}) {{ case {{ {STEP_FIELDS} }} }} }}"
+        );
         let data = self.ok(who, &query, vars).await;
         Case::from(&data[name]["case"])
     }
@@ -241,7 +244,7 @@ impl TestApp {
         let data = self
             .ok(
                 who,
-                "mutation($c: ID!, $u: ID!) { summonUnit(caseId: $c, unitId: $u) { id } }",
+                "mutation($c: ID!, $u: ID!) { summonUnit(input: {caseId: $c, unitId: $u}) { id } }",
                 json!({ "c": case, "u": unit }),
             )
             .await;
@@ -253,7 +256,7 @@ impl TestApp {
         let data = self
             .ok(
                 who,
-                "mutation($s: ID!) { reportSummons(id: $s) { late } }",
+                "mutation($s: ID!) { reportSummons(input: {id: $s}) { late } }",
                 json!({ "s": summons }),
             )
             .await;
@@ -263,7 +266,7 @@ impl TestApp {
     pub async fn release(&self, who: &str, summons: &str) {
         self.ok(
             who,
-            "mutation($s: ID!) { releaseSummons(id: $s) { id } }",
+            "mutation($s: ID!) { releaseSummons(input: {id: $s}) { id } }",
             json!({ "s": summons }),
         )
         .await;
@@ -272,7 +275,7 @@ impl TestApp {
     /// Issues a supervision order (督办) of `level` on the case; the order's id.
     pub async fn supervise(&self, who: &str, case: &str, level: &str, reason: &str) -> String {
         let query = format!(
-            "mutation($c: ID!, $r: String!) {{ issueSupervisionOrder(caseId: $c, level: {level}, reason: $r) {{ order {{ id }} }} }}"
+            "mutation($c: ID!, $r: String!) {{ issueSupervisionOrder(input: {{caseId: $c, level: {level}, reason: $r}}) {{ order {{ id }} }} }}"
         );
         let data = self
             .ok(who, &query, json!({ "c": case, "r": reason }))
@@ -287,7 +290,7 @@ impl TestApp {
     pub async fn answer_order(&self, who: &str, order: &str, response: &str) {
         self.ok(
             who,
-            "mutation($o: ID!, $r: String!) { respondToSupervision(orderId: $o, response: $r) { order { id } } }",
+            "mutation($o: ID!, $r: String!) { respondToSupervision(input: {orderId: $o, response: $r}) { order { id } } }",
             json!({ "o": order, "r": response }),
         )
         .await;

@@ -7,6 +7,7 @@ use fengqiao_domain::Command;
 use fengqiao_tenancy::{Act, Action, CaseScope, MemberAct, Permit, Principal, Target, act};
 
 use crate::error::{ApiError, ApiResult};
+use crate::paging::{Page, Window};
 use crate::store::cases::{CaseFilter, CaseRecord, PartyRecord};
 use crate::store::rosters::UnitStation;
 use crate::store::scope::{self, DbScope, Reach};
@@ -238,15 +239,21 @@ impl AppState {
         Ok(scope)
     }
 
+    /// A page of the cases the principal may see that match `filter`, newest first.
     pub async fn cases(
         &self,
         principal: &Principal,
         filter: &CaseFilter,
-        first: u64,
-        after: Option<i64>,
-    ) -> ApiResult<(Vec<CaseRecord>, bool)> {
+        window: &Window,
+    ) -> ApiResult<Page<CaseRecord>> {
         let scope = self.case_scope(principal).await?;
-        self.store.cases(&scope, filter, first, after).await
+        self.store.cases(&scope, filter, window).await
+    }
+
+    /// How many cases the principal may see match `filter`.
+    pub async fn count_cases(&self, principal: &Principal, filter: &CaseFilter) -> ApiResult<u64> {
+        let scope = self.case_scope(principal).await?;
+        self.store.count_cases(&scope, filter).await
     }
 
     pub async fn parties(&self, case: &CaseRecord) -> ApiResult<Vec<PartyRecord>> {

@@ -87,6 +87,73 @@ impl AppState {
         self.case(principal, id).await
     }
 
+    // Objects by their own ids (`node`): each is visible exactly when what holds it is.
+
+    /// A party, with its case, when the principal may read the case.
+    pub async fn party(
+        &self,
+        principal: &Principal,
+        party_id: i64,
+    ) -> ApiResult<(CaseRecord, PartyRecord)> {
+        let party = self
+            .store
+            .party(party_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok((self.case(principal, party.case_id).await?, party))
+    }
+
+    /// A supervision order, with its case, when the principal may read the case.
+    pub async fn supervision_order(
+        &self,
+        principal: &Principal,
+        order_id: i64,
+    ) -> ApiResult<(CaseRecord, OrderRecord)> {
+        let order = self
+            .store
+            .supervision_order(order_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        Ok((self.case(principal, order.case_id).await?, order))
+    }
+
+    /// A summons, when the principal may read its case.
+    pub async fn summons_by_id(
+        &self,
+        principal: &Principal,
+        summons_id: i64,
+    ) -> ApiResult<SummonsRecord> {
+        let summons = self
+            .store
+            .summons(summons_id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        self.case(principal, summons.case_id).await?;
+        Ok(summons)
+    }
+
+    /// A member of staff as cases show them (a name): one whose home center the principal may see, or
+    /// one at a center above the principal's own (the supervisors and leaders whose names its cases
+    /// carry). Siblings' staff stay unseen.
+    pub async fn staff_member(&self, principal: &Principal, user_id: i64) -> ApiResult<UserRecord> {
+        let user = self.store.user(user_id).await?.ok_or(ApiError::NotFound)?;
+        if self
+            .can_see_tenant(principal, user.tenant_id)
+            .await?
+            .is_some()
+        {
+            return Ok(user);
+        }
+        let mut at = self.tenant_record(principal.tenant_id).await?;
+        while let Some(parent) = at.parent_id {
+            if parent == user.tenant_id {
+                return Ok(user);
+            }
+            at = self.tenant_record(parent).await?;
+        }
+        Err(ApiError::NotFound)
+    }
+
     /// How a unit has answered its summonses: (summoned, reported, late or overdue).
     pub async fn summons_figures(&self, unit_id: i64) -> ApiResult<(u64, u64, u64)> {
         self.store.summons_record(unit_id, self.now()).await

@@ -444,7 +444,56 @@ impl AppState {
         principal: &Principal,
         request: SearchRequest,
     ) -> ApiResult<SearchResult> {
-        let query = self.search_query(principal, request).await?;
+        let Some(last) = request.last else {
+            let query = self.search_query(principal, request).await?;
+            let has_previous = query.offset() > 0;
+            let mut result = self.search_page(principal, query).await?;
+            result.has_previous_page = has_previous;
+            return Ok(result);
+        };
+        // Backwards: the hits at [start, end), where `end` is the position of the hit `before` names, or
+        // the number of hits (read by a first, one-hit search) without it.
+        let end = match &request.before {
+            Some(before) => Cursor::decode(before)
+                .map_err(search_error)?
+                .offset()
+                .saturating_sub(1),
+            None => {
+                let probe = SearchRequest {
+                    first: 1,
+                    after: None,
+                    ..request.clone()
+                };
+                let query = self.search_query(principal, probe).await?;
+                let total = self.search_page(principal, query).await?.total;
+                usize::try_from(total).unwrap_or(usize::MAX)
+            }
+        };
+        let start = end.saturating_sub(last);
+        let forward = SearchRequest {
+            first: (end - start).max(1),
+            after: Some(Cursor::at(start).encode()),
+            last: None,
+            before: None,
+            ..request
+        };
+        let query = self.search_query(principal, forward).await?;
+        let mut result = self.search_page(principal, query).await?;
+        result
+            .hits
+            .retain(|hit| Cursor::decode(&hit.cursor).is_ok_and(|c| c.offset() <= end));
+        result.end_cursor = result.hits.last().map(|h| h.cursor.clone());
+        result.has_previous_page = start > 0;
+        result.has_next_page = (end as u64) < result.total;
+        Ok(result)
+    }
+
+    /// One page of hits for a query built by `search_query`, each read from the store and checked.
+    async fn search_page(
+        &self,
+        principal: &Principal,
+        query: SearchQuery,
+    ) -> ApiResult<SearchResult> {
         self.search.ready().await?;
         let page = self
             .search
@@ -490,6 +539,7 @@ impl AppState {
             hits,
             total: page.total,
             facets: page.facets,
+            has_previous_page: false,
             has_next_page: page.has_next_page,
             end_cursor,
         })

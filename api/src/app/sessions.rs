@@ -305,6 +305,15 @@ impl AppState {
         .await
     }
 
+    /// One of the caller's own live sessions; another account's, or one over, is `NOT_FOUND`.
+    pub async fn own_session(&self, caller: &Caller, session_id: i64) -> ApiResult<SessionRecord> {
+        self.own_sessions(caller)
+            .await?
+            .into_iter()
+            .find(|s| s.id == session_id)
+            .ok_or(ApiError::NotFound)
+    }
+
     /// Ends one of the caller's own sessions (the current one included). Another account's session, or
     /// one already over, is `NOT_FOUND`.
     pub async fn end_own_session(

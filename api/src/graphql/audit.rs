@@ -89,7 +89,10 @@ impl AuditQuery {
         let principal = &caller(ctx)?.principal;
         let tenant = decode_id("tenantId", GlobalId::Tenant, &tenant_id)?;
         let first = first.unwrap_or(DEFAULT_AUDIT_PAGE).max(0) as u64;
-        let after = after.as_deref().map(decode_cursor).transpose()?;
+        let after = after
+            .as_deref()
+            .map(|c| decode_cursor("after", c))
+            .transpose()?;
         let (records, more) = state(ctx)
             .audit_trail(principal, tenant, action.as_deref(), after, first)
             .await?;

@@ -4,19 +4,18 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use fengqiao_domain as d;
-use fengqiao_domain::{Command, EscalationTarget as DomainTarget, ReturnDecision};
 use serde::Serialize;
 
 use super::batches::{self, OrdersOf, PartiesOf, SummonsesOf, TimelineOf};
 use super::enums::*;
-use super::ids::{GlobalId, decode_cursor, decode_id, encode_cursor, encode_id};
+use super::ids::{GlobalId, decode_id, encode_cursor, encode_id};
 use super::nodes::{CaseNode, StaffNode, SummonsNode, TenantNode, UnitNode};
+use super::paging::{self, Order};
 use super::{caller, state};
-use crate::app::records::{
-    CaseFilter, EventRecord, Idempotency, NewCase, OrderRecord, PartyRecord,
-};
-use crate::app::{Registration, party_from_input};
-use crate::error::{ApiError, clean_text, personal_data_error};
+use crate::app::AppState;
+use crate::app::records::{CaseFilter, EventRecord, OrderRecord, PartyRecord};
+use crate::error::{ApiError, ApiResult, personal_data_error};
+use fengqiao_tenancy::Principal;
 
 /// An exact look-up of cases by a party's ID card number or phone.
 #[derive(InputObject)]
@@ -28,10 +27,6 @@ pub struct FindCasesByPartyInput {
     /// Why the number is looked up (2 to 500 characters); kept in the audit record.
     pub reason: String,
 }
-
-/// The largest page of a connection.
-const MAX_PAGE: i32 = 100;
-const DEFAULT_PAGE: i32 = 20;
 
 impl CaseNode {
     /// Whether the caller may see this case's personal data in full.
@@ -45,7 +40,7 @@ impl CaseNode {
     /// How free text typed about this case (timeline notes, supervision reasons and answers) is shown to
     /// the caller: none where the caller may reveal, else masked as the description is, with the parties'
     /// names.
-    async fn free_text_mask(&self, ctx: &Context<'_>) -> Result<Option<FreeTextMask>> {
+    pub(super) async fn free_text_mask(&self, ctx: &Context<'_>) -> Result<Option<FreeTextMask>> {
         if self.reveals(ctx).await {
             return Ok(None);
         }
@@ -57,12 +52,12 @@ impl CaseNode {
 }
 
 /// Masks identity numbers, phones and the parties' names in free text (`mask_free_text`).
-struct FreeTextMask {
+pub(super) struct FreeTextMask {
     names: Vec<String>,
 }
 
 impl FreeTextMask {
-    fn text(&self, text: &str) -> String {
+    pub(super) fn text(&self, text: &str) -> String {
         let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
         d::mask_free_text(text, &names)
     }
@@ -269,20 +264,33 @@ impl CaseNode {
     }
 
     /// Supervision orders on the case (督办), oldest first.
-    #[graphql(complexity = "5 * child_complexity")]
+    #[graphql(
+        complexity = "5 * child_complexity",
+        deprecation = "Use supervisionOrdersConnection, which pages and counts."
+    )]
     async fn supervision_orders(&self, ctx: &Context<'_>) -> Result<Vec<SupervisionOrderNode>> {
-        let orders = batches::of_case(ctx, OrdersOf(self.0.id)).await?;
-        let mask = self.free_text_mask(ctx).await?;
-        Ok(orders
-            .into_iter()
-            .map(|mut order: OrderRecord| {
-                if let Some(mask) = &mask {
-                    order.reason = mask.text(&order.reason);
-                    order.response = order.response.map(|r| mask.text(&r));
-                }
-                SupervisionOrderNode(order)
-            })
-            .collect())
+        self.orders(ctx).await
+    }
+
+    /// Supervision orders on the case (督办), oldest first, a page at a time.
+    #[graphql(complexity = "paging::complexity(first, last, child_complexity)")]
+    async fn supervision_orders_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 100.")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "At most 100.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<paging::Counting<SupervisionOrderNode>> {
+        let window = paging::window(first, after, last, before)?;
+        let orders = self.orders(ctx).await?;
+        Ok(paging::of_list(
+            orders,
+            Order::OldestFirst,
+            |o| o.0.id,
+            |o| o,
+            &window,
+        ))
     }
 
     /// On-call units summoned to the case, oldest first.
@@ -296,8 +304,50 @@ impl CaseNode {
     }
 
     /// Every event of the case, oldest first: who did what, from which status to which, and when.
-    #[graphql(complexity = "10 * child_complexity")]
+    #[graphql(
+        complexity = "10 * child_complexity",
+        deprecation = "Use timelineConnection, which pages and counts."
+    )]
     async fn timeline(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
+        self.events(ctx).await
+    }
+
+    /// The events of the case, oldest first, a page at a time: who did what, from which status to
+    /// which, and when.
+    #[graphql(complexity = "paging::complexity(first, last, child_complexity)")]
+    async fn timeline_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 100.")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "At most 100.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<paging::Counting<EventNode>> {
+        let window = paging::window(first, after, last, before)?;
+        let events = self.events(ctx).await?;
+        Ok(paging::of_list(
+            events,
+            Order::OldestFirst,
+            |e| e.0.id,
+            |e| e,
+            &window,
+        ))
+    }
+}
+
+impl CaseNode {
+    /// The supervision orders, their free text masked for who may not reveal.
+    async fn orders(&self, ctx: &Context<'_>) -> Result<Vec<SupervisionOrderNode>> {
+        let orders = batches::of_case(ctx, OrdersOf(self.0.id)).await?;
+        let mask = self.free_text_mask(ctx).await?;
+        Ok(orders
+            .into_iter()
+            .map(|order| SupervisionOrderNode::shown(order, mask.as_ref()))
+            .collect())
+    }
+
+    /// The timeline, its notes and details masked for who may not reveal.
+    async fn events(&self, ctx: &Context<'_>) -> Result<Vec<EventNode>> {
         let events = batches::of_case(ctx, TimelineOf(self.0.id)).await?;
         let mask = self.free_text_mask(ctx).await?;
         Ok(events
@@ -347,13 +397,45 @@ impl PartyNode {
     }
 }
 
+impl PartyNode {
+    /// A party as `node` finds it: when the caller may read its case.
+    pub(super) async fn find(app: &AppState, principal: &Principal, id: i64) -> ApiResult<Self> {
+        Ok(PartyNode(app.party(principal, id).await?.1))
+    }
+}
+
 /// A supervision order (督办) on a case: raised by the deadline scanner or issued by a supervising center,
 /// answered by the center handling the case.
 pub struct SupervisionOrderNode(OrderRecord);
 
+impl SupervisionOrderNode {
+    /// An order as `node` finds it: when the caller may read its case, masked as the case masks it.
+    pub(super) async fn find(app: &AppState, principal: &Principal, id: i64) -> ApiResult<Self> {
+        let (case, order) = app.supervision_order(principal, id).await?;
+        let mask = if app.may_reveal(principal, &case).await {
+            None
+        } else {
+            let names = app.parties(&case).await?.into_iter().map(|p| p.name);
+            Some(FreeTextMask {
+                names: names.collect(),
+            })
+        };
+        Ok(SupervisionOrderNode::shown(order, mask.as_ref()))
+    }
+
+    /// The order as the caller sees it: its reason and answer masked by `mask`, if any.
+    pub(super) fn shown(mut order: OrderRecord, mask: Option<&FreeTextMask>) -> Self {
+        if let Some(mask) = mask {
+            order.reason = mask.text(&order.reason);
+            order.response = order.response.map(|r| mask.text(&r));
+        }
+        SupervisionOrderNode(order)
+    }
+}
+
 #[Object(name = "SupervisionOrder")]
 impl SupervisionOrderNode {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         encode_id(GlobalId::SupervisionOrder, self.0.id)
     }
 
@@ -595,38 +677,46 @@ impl CaseQuery {
             .collect())
     }
 
-    /// The cases the caller may see, newest first.
-    #[graphql(
-        complexity = "first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize * child_complexity + 1"
-    )]
+    /// The cases the caller may see, newest first: `first` (at most 100) after a cursor, or `last`
+    /// before one.
+    #[graphql(complexity = "paging::complexity(first, last, child_complexity)")]
     async fn cases(
         &self,
         ctx: &Context<'_>,
         filter: Option<CaseFilterInput>,
         #[graphql(desc = "At most 100.")] first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<String, CaseNode>> {
+        #[graphql(desc = "At most 100.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<String, CaseNode, CaseCount>> {
         let principal = &caller(ctx)?.principal;
-        let first = first.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&first) {
-            return Err(
-                ApiError::bad_input("first", format!("must be between 1 and {MAX_PAGE}")).into(),
-            );
-        }
-        let after = after.as_deref().map(decode_cursor).transpose()?;
+        let window = paging::window(first, after, last, before)?;
         let app = state(ctx);
         let filter = match filter {
             Some(f) => case_filter(app, principal, f).await?,
             None => CaseFilter::default(),
         };
-        let (cases, more) = app.cases(principal, &filter, first as u64, after).await?;
-        let mut connection = Connection::new(after.is_some(), more);
+        let page = app.cases(principal, &filter, &window).await?;
+        let mut connection =
+            Connection::with_additional_fields(page.has_previous, page.has_next, CaseCount(filter));
         connection.edges.extend(
-            cases
+            page.items
                 .into_iter()
                 .map(|case| Edge::new(encode_cursor(case.id), CaseNode(case))),
         );
         Ok(connection)
+    }
+}
+
+/// The count of a case list, read only when asked for.
+pub struct CaseCount(CaseFilter);
+
+#[Object]
+impl CaseCount {
+    /// How many cases the whole list holds (the caller's, with the filter), on every page alike.
+    async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
+        let principal = &caller(ctx)?.principal;
+        Ok(state(ctx).count_cases(principal, &self.0).await?)
     }
 }
 
@@ -682,370 +772,6 @@ async fn case_filter(
         registered_before: f.registered_before,
         overdue_at: f.overdue.unwrap_or(false).then(|| app.now()),
     })
-}
-
-fn unit_ids(field: &str, ids: &[ID]) -> Result<Vec<i64>, ApiError> {
-    ids.iter()
-        .map(|id| decode_id(field, GlobalId::Unit, id))
-        .collect()
-}
-
-#[derive(Default)]
-pub struct CaseMutation;
-
-impl CaseMutation {
-    async fn run(&self, ctx: &Context<'_>, id: &ID, command: Command) -> Result<CasePayload> {
-        let principal = &caller(ctx)?.principal;
-        let id = decode_id("id", GlobalId::Case, id)?;
-        Ok(CasePayload {
-            case: CaseNode(state(ctx).transition(principal, id, command).await?),
-        })
-    }
-}
-
-#[Object]
-impl CaseMutation {
-    /// Registers what a resident brought (受理登记). Send an idempotency key to make retries safe.
-    async fn register_case(
-        &self,
-        ctx: &Context<'_>,
-        input: RegisterCaseInput,
-    ) -> Result<RegisterCasePayload> {
-        let principal = &caller(ctx)?.principal;
-        let app = state(ctx);
-        let title = clean_text("title", &input.title, 1, 200, false)?;
-        let description = clean_text("description", &input.description, 1, 5000, true)?;
-        let place = clean_text("place", &input.place, 0, 200, false)?;
-        if input.parties.is_empty() || input.parties.len() > 20 {
-            return Err(ApiError::bad_input("parties", "name 1 to 20 parties").into());
-        }
-        let idempotency = match &input.idempotency_key {
-            Some(key) => {
-                let key = clean_text("idempotencyKey", key, 1, 128, false)?;
-                let canonical = serde_json::to_string(&input).map_err(ApiError::internal)?;
-                Some(Idempotency {
-                    key,
-                    request_hash: app.vault.lookup_hash(&canonical),
-                })
-            }
-            None => None,
-        };
-        let tenant_id = input
-            .tenant_id
-            .as_ref()
-            .map(|id| decode_id("tenantId", GlobalId::Tenant, id))
-            .transpose()?;
-        let mut parties = Vec::with_capacity(input.parties.len());
-        for (i, p) in input.parties.iter().enumerate() {
-            parties.push(party_from_input(
-                i,
-                p.role.into(),
-                &p.name,
-                p.id_card.as_deref(),
-                p.phone.as_deref(),
-                &p.address,
-            )?);
-        }
-        let case = NewCase {
-            kind: input.kind.into(),
-            complexity: input.complexity.unwrap_or(Complexity::General).into(),
-            channel: input.channel.into(),
-            category: input.category.into(),
-            title,
-            description,
-            place,
-            parties,
-            idempotency,
-        };
-        let (case, replayed) = app
-            .register_case(principal, Registration { tenant_id, case })
-            .await?;
-        Ok(RegisterCasePayload {
-            case: CaseNode(case),
-            replayed,
-        })
-    }
-
-    /// Accepts a registered case (审核受理).
-    async fn accept_case(&self, ctx: &Context<'_>, id: ID) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Accept).await
-    }
-
-    /// Declines a registered case with the reason and where the resident should go instead (一次性告知).
-    async fn reject_case(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        reason: String,
-        referral: String,
-    ) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Reject { reason, referral })
-            .await
-    }
-
-    /// Hands an accepted case to a lead unit, with co-units and a deadline (分流交办).
-    async fn dispatch_case(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        lead_unit_id: ID,
-        #[graphql(default)] co_unit_ids: Vec<ID>,
-        deadline: DateTime<Utc>,
-    ) -> Result<CasePayload> {
-        let lead_unit = decode_id("leadUnitId", GlobalId::Unit, &lead_unit_id)?;
-        let co_units = unit_ids("coUnitIds", &co_unit_ids)?;
-        self.run(
-            ctx,
-            &id,
-            Command::Dispatch {
-                lead_unit,
-                co_units,
-                deadline,
-            },
-        )
-        .await
-    }
-
-    /// The lead unit takes the case on (签收).
-    async fn claim_case(&self, ctx: &Context<'_>, id: ID) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Claim).await
-    }
-
-    /// The lead unit sends the case back, saying why (退单).
-    async fn return_case(&self, ctx: &Context<'_>, id: ID, reason: String) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Return { reason }).await
-    }
-
-    /// Decides on a returned case: redispatch it (with units and a deadline) or take it back (异议审核).
-    #[allow(clippy::too_many_arguments)]
-    async fn review_return(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        decision: ReturnReview,
-        lead_unit_id: Option<ID>,
-        #[graphql(default)] co_unit_ids: Vec<ID>,
-        deadline: Option<DateTime<Utc>>,
-        #[graphql(default)] note: String,
-    ) -> Result<CasePayload> {
-        let decision = match decision {
-            ReturnReview::TakeBack => ReturnDecision::TakeBack { note },
-            ReturnReview::Redispatch => {
-                let lead = lead_unit_id.ok_or_else(|| {
-                    ApiError::bad_input("leadUnitId", "a redispatch names the lead unit")
-                })?;
-                let deadline = deadline.ok_or_else(|| {
-                    ApiError::bad_input("deadline", "a redispatch sets a deadline")
-                })?;
-                ReturnDecision::Redispatch {
-                    lead_unit: decode_id("leadUnitId", GlobalId::Unit, &lead)?,
-                    co_units: unit_ids("coUnitIds", &co_unit_ids)?,
-                    deadline,
-                }
-            }
-        };
-        self.run(ctx, &id, Command::ReviewReturn(decision)).await
-    }
-
-    /// Records that the case was resolved, and how (化解).
-    async fn resolve_case(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        outcome: Outcome,
-        method: MediationMethod,
-        #[graphql(default)] note: String,
-    ) -> Result<CasePayload> {
-        self.run(
-            ctx,
-            &id,
-            Command::Resolve {
-                outcome: outcome.into(),
-                method: method.into(),
-                note,
-            },
-        )
-        .await
-    }
-
-    /// Records that handling failed to resolve the case (未化解).
-    async fn unresolve_case(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        reason: String,
-        #[graphql(
-            desc = "The mediation that was attempted and failed, if the case was mediated; it counts \
-                    against the mediation success rate."
-        )]
-        attempted: Option<MediationMethod>,
-    ) -> Result<CasePayload> {
-        self.run(
-            ctx,
-            &id,
-            Command::Unresolve {
-                reason,
-                attempted: attempted.map(Into::into),
-            },
-        )
-        .await
-    }
-
-    /// Moves the case up the ladder, or hands it to the parent tenant's center with the same code (逐级上报).
-    async fn escalate_case(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        target: EscalationTarget,
-        #[graphql(default)] note: String,
-        #[graphql(
-            desc = "The leader who owns the case; required when it becomes a leader case (领导包案)."
-        )]
-        leader_id: Option<ID>,
-    ) -> Result<CasePayload> {
-        let target = match target {
-            EscalationTarget::NextTier => DomainTarget::NextTier,
-            EscalationTarget::ParentTenant => DomainTarget::ParentTenant,
-        };
-        let leader = leader_id
-            .as_ref()
-            .map(|id| decode_id("leaderId", GlobalId::User, id))
-            .transpose()?;
-        self.run(
-            ctx,
-            &id,
-            Command::Escalate {
-                target,
-                note,
-                leader,
-            },
-        )
-        .await
-    }
-
-    /// Records the call-back to the resident and their satisfaction (回访).
-    async fn follow_up_case(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        satisfaction: Satisfaction,
-        #[graphql(default)] note: String,
-    ) -> Result<CasePayload> {
-        self.run(
-            ctx,
-            &id,
-            Command::FollowUp {
-                satisfaction: satisfaction.into(),
-                note,
-            },
-        )
-        .await
-    }
-
-    /// Closes a followed-up case (办结).
-    async fn close_case(&self, ctx: &Context<'_>, id: ID) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Close).await
-    }
-
-    /// Reopens a closed case to its lead unit, within 30 days of closing.
-    async fn reopen_case(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        reason: String,
-        deadline: DateTime<Utc>,
-    ) -> Result<CasePayload> {
-        self.run(ctx, &id, Command::Reopen { reason, deadline })
-            .await
-    }
-
-    /// Issues a supervision order (督办) on a case handled by a center below the caller's. The handling
-    /// center must answer by `respondBy` (three working days when absent).
-    async fn issue_supervision_order(
-        &self,
-        ctx: &Context<'_>,
-        case_id: ID,
-        level: SupervisionLevel,
-        reason: String,
-        respond_by: Option<NaiveDate>,
-    ) -> Result<SupervisionOrderPayload> {
-        let principal = &caller(ctx)?.principal;
-        let case_id = decode_id("caseId", GlobalId::Case, &case_id)?;
-        let order = state(ctx)
-            .issue_supervision(principal, case_id, level.into(), &reason, respond_by)
-            .await?;
-        Ok(SupervisionOrderPayload {
-            order: SupervisionOrderNode(order),
-        })
-    }
-
-    /// Answers a supervision order on one of the caller's center's cases.
-    async fn respond_to_supervision(
-        &self,
-        ctx: &Context<'_>,
-        order_id: ID,
-        response: String,
-    ) -> Result<SupervisionOrderPayload> {
-        let principal = &caller(ctx)?.principal;
-        let order_id = decode_id("orderId", GlobalId::SupervisionOrder, &order_id)?;
-        let app = state(ctx);
-        let mut order = app
-            .respond_supervision(principal, order_id, &response)
-            .await?;
-        // The order's reason was written by the supervisor: shown to the answering center as the case's
-        // free text is.
-        let case = CaseNode(app.case(principal, order.case_id).await?);
-        if let Some(mask) = case.free_text_mask(ctx).await? {
-            order.reason = mask.text(&order.reason);
-        }
-        Ok(SupervisionOrderPayload {
-            order: SupervisionOrderNode(order),
-        })
-    }
-
-    /// Extends the conclusion deadline by the case's policy (e.g. 30 days for a petition), once, with a
-    /// supervisor's approval and a reason recorded on the timeline.
-    async fn extend_case_deadline(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        reason: String,
-    ) -> Result<CasePayload> {
-        let principal = &caller(ctx)?.principal;
-        let id = decode_id("id", GlobalId::Case, &id)?;
-        Ok(CasePayload {
-            case: CaseNode(state(ctx).extend_conclusion(principal, id, &reason).await?),
-        })
-    }
-
-    /// Shows a party's name, address, ID number and phone in full. Needs the permission, a reason, and leaves an entry on
-    /// the case's timeline.
-    async fn reveal_party(
-        &self,
-        ctx: &Context<'_>,
-        case_id: ID,
-        party_id: ID,
-        reason: String,
-    ) -> Result<RevealedPartyPayload> {
-        let principal = &caller(ctx)?.principal;
-        let case_id = decode_id("caseId", GlobalId::Case, &case_id)?;
-        let party_id = decode_id("partyId", GlobalId::Party, &party_id)?;
-        let revealed = state(ctx)
-            .reveal_party(
-                principal,
-                case_id,
-                party_id,
-                &reason,
-                ctx.data_opt::<super::ClientAddress>().and_then(|c| c.0),
-            )
-            .await?;
-        Ok(RevealedPartyPayload {
-            name: revealed.name,
-            address: revealed.address,
-            id_card: revealed.id_card,
-            phone: revealed.phone,
-        })
-    }
 }
 
 /// The first half of an address (the village or street), the rest starred.

@@ -5,11 +5,12 @@ use chrono::{DateTime, Utc};
 
 use super::enums::Role;
 use super::ids::{GlobalId, encode_id};
+use super::inputs::{input_or_arguments, required};
 use super::nodes::{TenantNode, UnitNode, UserNode};
 use super::{ClientAddress, PasswordBudget, UserAgent, caller, state};
-use crate::app::Session;
 use crate::app::records::{SecurityPolicy, SessionRecord};
-use crate::error::ApiError;
+use crate::app::{AppState, Caller, Session};
+use crate::error::{ApiError, ApiResult};
 
 #[derive(InputObject)]
 pub struct SignInInput {
@@ -55,6 +56,12 @@ pub struct ChangePasswordInput {
     pub new_password: String,
     /// The code of the account's second factor, where it has one.
     pub totp: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RefreshSessionInput {
+    /// The refresh token of the pair being traded; it works once.
+    pub refresh_token: String,
 }
 
 #[derive(InputObject)]
@@ -108,9 +115,20 @@ pub struct SessionNode {
     current: bool,
 }
 
+impl SessionNode {
+    /// One of the caller's own sessions, as `node` finds it.
+    pub(super) async fn own(caller: &Caller, app: &AppState, id: i64) -> ApiResult<SessionNode> {
+        let record = app.own_session(caller, id).await?;
+        Ok(SessionNode {
+            current: record.family_id == caller.family,
+            record,
+        })
+    }
+}
+
 #[Object(name = "Session")]
 impl SessionNode {
-    async fn id(&self) -> async_graphql::ID {
+    pub async fn id(&self) -> async_graphql::ID {
         encode_id(GlobalId::Session, self.record.id)
     }
     /// Whether this is the session of the request's own token.
@@ -235,6 +253,9 @@ impl Me {
     }
 
     /// The global id of the user.
+    #[graphql(
+        deprecation = "Use user.id: Me is the viewer, not a node of its own (every type with an id is a Node)."
+    )]
     async fn id(&self) -> async_graphql::ID {
         encode_id(GlobalId::User, self.user.id)
     }
@@ -406,9 +427,16 @@ impl IdentityMutation {
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,
-        refresh_token: String,
+        input: Option<RefreshSessionInput>,
+        #[graphql(deprecation = "Use input.")] refresh_token: Option<String>,
     ) -> Result<SessionPayload> {
-        Ok(state(ctx).refresh(&refresh_token).await?.into())
+        let any = refresh_token.is_some();
+        let input = input_or_arguments(input, any, || {
+            Ok(RefreshSessionInput {
+                refresh_token: required("refreshToken", refresh_token)?,
+            })
+        })?;
+        Ok(state(ctx).refresh(&input.refresh_token).await?.into())
     }
 
     /// Ends the current session: its refresh tokens stop working and its access tokens are refused.

@@ -3,15 +3,18 @@
 
 mod audit;
 mod batches;
+mod case_commands;
 mod cases;
 mod dashboard;
 mod enums;
 mod identity;
 mod ids;
+mod inputs;
 mod limits;
 mod live;
 mod node;
 mod nodes;
+mod paging;
 mod policies;
 mod rosters;
 mod search;
@@ -44,7 +47,7 @@ pub struct Query(
 pub struct Mutation(
     identity::IdentityMutation,
     tenants::TenantMutation,
-    cases::CaseMutation,
+    case_commands::CaseMutation,
     policies::PolicyMutation,
     rosters::RosterMutation,
 );

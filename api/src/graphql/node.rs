@@ -1,10 +1,14 @@
-//! The Relay `Node` interface and `node(id)`.
+//! The Relay `Node` interface, `node(id)` and `nodes(ids)`: every object with an `id` is a node, found by
+//! its global id exactly when the caller may see it where it appears.
 
 use async_graphql::{Context, ID, Interface, Object, Result};
 
+use super::cases::{PartyNode, SupervisionOrderNode};
+use super::identity::SessionNode;
 use super::ids::{GlobalId, decode_any};
-use super::nodes::{CaseNode, TenantNode, UnitNode, UserNode};
+use super::nodes::{CaseNode, StaffNode, SummonsNode, TenantNode, UnitNode, UserNode};
 use super::{caller, state};
+use crate::app::Caller;
 use crate::error::ApiError;
 
 // A short-lived value per response, so the size difference between variants costs nothing.
@@ -16,6 +20,11 @@ pub enum Node {
     Tenant(TenantNode),
     Unit(UnitNode),
     User(UserNode),
+    Party(PartyNode),
+    SupervisionOrder(SupervisionOrderNode),
+    Summons(SummonsNode),
+    Staff(StaffNode),
+    Session(SessionNode),
 }
 
 #[derive(Default)]
@@ -29,28 +38,26 @@ impl NodeQuery {
     /// Any object by its global id: `null` when there is none the caller may see (whether it exists
     /// elsewhere is not told).
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Node>> {
-        let principal = &caller(ctx)?.principal;
-        Ok(visible(found(state(ctx), principal, &id).await)?)
+        Ok(visible(found(state(ctx), caller(ctx)?, &id).await)?)
     }
 
     /// Several objects by their global ids (at most 100), in the order asked, each `null` when there is
     /// none the caller may see.
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
-        let principal = &caller(ctx)?.principal;
+        let caller = caller(ctx)?;
         if ids.len() > MAX_NODES {
             return Err(ApiError::bad_input("ids", "ask for at most 100 ids at once").into());
         }
         let app = state(ctx);
         let mut nodes = Vec::with_capacity(ids.len());
         for id in &ids {
-            nodes.push(visible(found(app, principal, id).await)?);
+            nodes.push(visible(found(app, caller, id).await)?);
         }
         Ok(nodes)
     }
 }
 
-/// `NOT_FOUND` (also for an id of a kind that is no node) as `None`; other errors, a malformed id's
-/// `BAD_USER_INPUT` among them, stay.
+/// `NOT_FOUND` as `None`; other errors, a malformed id's `BAD_USER_INPUT` among them, stay.
 fn visible(found: Result<Node, ApiError>) -> Result<Option<Node>, ApiError> {
     match found {
         Ok(node) => Ok(Some(node)),
@@ -59,19 +66,24 @@ fn visible(found: Result<Node, ApiError>) -> Result<Option<Node>, ApiError> {
     }
 }
 
-async fn found(
-    app: &crate::app::AppState,
-    principal: &fengqiao_tenancy::Principal,
-    id: &ID,
-) -> Result<Node, ApiError> {
+/// The object an id names, read as the field that shows it reads it: a case, tenant, unit or account
+/// by its own rights, a party, supervision order or summons when its case is readable, a member of
+/// staff as `Staff` is shown, a session when it is the caller's own.
+async fn found(app: &crate::app::AppState, caller: &Caller, id: &ID) -> Result<Node, ApiError> {
+    let principal = &caller.principal;
     Ok(match decode_any("id", id)? {
         (GlobalId::Case, id) => Node::Case(CaseNode(app.case(principal, id).await?)),
         (GlobalId::Tenant, id) => Node::Tenant(TenantNode(app.tenant(principal, id).await?)),
         (GlobalId::Unit, id) => Node::Unit(UnitNode(app.unit(principal, id).await?)),
         (GlobalId::User, id) => Node::User(UserNode(app.user(principal, id).await?)),
-        (
-            GlobalId::Party | GlobalId::SupervisionOrder | GlobalId::Summons | GlobalId::Session,
-            _,
-        ) => return Err(ApiError::NotFound),
+        (GlobalId::Party, id) => Node::Party(PartyNode::find(app, principal, id).await?),
+        (GlobalId::SupervisionOrder, id) => {
+            Node::SupervisionOrder(SupervisionOrderNode::find(app, principal, id).await?)
+        }
+        (GlobalId::Summons, id) => {
+            Node::Summons(SummonsNode(app.summons_by_id(principal, id).await?))
+        }
+        (GlobalId::Staff, id) => Node::Staff(StaffNode(app.staff_member(principal, id).await?)),
+        (GlobalId::Session, id) => Node::Session(SessionNode::own(caller, app, id).await?),
     })
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc, Weekday as ChronoWeekday};
 use fengqiao_domain::roster::{DutyRoster, Hours, RosterEntry};
 
 use super::ids::{GlobalId, decode_id, encode_id};
+use super::inputs::{input_or_arguments, required};
 use super::nodes::{CaseNode, SummonsNode, UnitNode};
 use super::{caller, state};
 use crate::error::ApiError;
@@ -143,7 +144,7 @@ impl DutyRosterNode {
 
 #[Object(name = "Summons")]
 impl SummonsNode {
-    async fn id(&self) -> ID {
+    pub async fn id(&self) -> ID {
         encode_id(GlobalId::Summons, self.0.id)
     }
 
@@ -194,12 +195,20 @@ impl RosterMutation {
     async fn set_duty_roster(
         &self,
         ctx: &Context<'_>,
-        unit_id: ID,
-        roster: DutyRosterNode,
+        input: Option<SetDutyRosterInput>,
+        #[graphql(deprecation = "Use input.")] unit_id: Option<ID>,
+        #[graphql(deprecation = "Use input.")] roster: Option<DutyRosterNode>,
     ) -> Result<UnitNode> {
+        let any = unit_id.is_some() || roster.is_some();
+        let input = input_or_arguments(input, any, || {
+            Ok(SetDutyRosterInput {
+                unit_id: required("unitId", unit_id)?,
+                roster: required("roster", roster)?,
+            })
+        })?;
         let principal = &caller(ctx)?.principal;
-        let unit_id = decode_id("unitId", GlobalId::Unit, &unit_id)?;
-        let roster = roster.to_domain()?;
+        let unit_id = decode_id("unitId", GlobalId::Unit, &input.unit_id)?;
+        let roster = input.roster.to_domain()?;
         Ok(UnitNode(
             state(ctx)
                 .set_duty_roster(
@@ -217,33 +226,82 @@ impl RosterMutation {
     async fn summon_unit(
         &self,
         ctx: &Context<'_>,
-        case_id: ID,
-        unit_id: ID,
-        report_by: Option<DateTime<Utc>>,
+        input: Option<SummonUnitInput>,
+        #[graphql(deprecation = "Use input.")] case_id: Option<ID>,
+        #[graphql(deprecation = "Use input.")] unit_id: Option<ID>,
+        #[graphql(deprecation = "Use input.")] report_by: Option<DateTime<Utc>>,
     ) -> Result<SummonsNode> {
+        let any = case_id.is_some() || unit_id.is_some() || report_by.is_some();
+        let input = input_or_arguments(input, any, || {
+            Ok(SummonUnitInput {
+                case_id: required("caseId", case_id)?,
+                unit_id: required("unitId", unit_id)?,
+                report_by,
+            })
+        })?;
         let principal = &caller(ctx)?.principal;
-        let case_id = decode_id("caseId", GlobalId::Case, &case_id)?;
-        let unit_id = decode_id("unitId", GlobalId::Unit, &unit_id)?;
+        let case_id = decode_id("caseId", GlobalId::Case, &input.case_id)?;
+        let unit_id = decode_id("unitId", GlobalId::Unit, &input.unit_id)?;
         Ok(SummonsNode(
             state(ctx)
-                .summon_unit(principal, case_id, unit_id, report_by)
+                .summon_unit(principal, case_id, unit_id, input.report_by)
                 .await?,
         ))
     }
 
     /// The summoned unit reports (报到); after the report-by time the report is recorded as late.
-    async fn report_summons(&self, ctx: &Context<'_>, id: ID) -> Result<SummonsNode> {
+    async fn report_summons(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<SummonsStepInput>,
+        #[graphql(deprecation = "Use input.")] id: Option<ID>,
+    ) -> Result<SummonsNode> {
+        let id = summons_id(input, id)?;
         let principal = &caller(ctx)?.principal;
-        let id = decode_id("id", GlobalId::Summons, &id)?;
         Ok(SummonsNode(state(ctx).report_summons(principal, id).await?))
     }
 
     /// Releases the unit from the case (the center, or the unit itself).
-    async fn release_summons(&self, ctx: &Context<'_>, id: ID) -> Result<SummonsNode> {
+    async fn release_summons(
+        &self,
+        ctx: &Context<'_>,
+        input: Option<SummonsStepInput>,
+        #[graphql(deprecation = "Use input.")] id: Option<ID>,
+    ) -> Result<SummonsNode> {
+        let id = summons_id(input, id)?;
         let principal = &caller(ctx)?.principal;
-        let id = decode_id("id", GlobalId::Summons, &id)?;
         Ok(SummonsNode(
             state(ctx).release_summons(principal, id).await?,
         ))
     }
+}
+
+#[derive(InputObject)]
+pub struct SetDutyRosterInput {
+    pub unit_id: ID,
+    pub roster: DutyRosterNode,
+}
+
+#[derive(InputObject)]
+pub struct SummonUnitInput {
+    pub case_id: ID,
+    pub unit_id: ID,
+    /// Two hours from now when absent.
+    pub report_by: Option<DateTime<Utc>>,
+}
+
+/// A summons to act on.
+#[derive(InputObject)]
+pub struct SummonsStepInput {
+    pub id: ID,
+}
+
+fn summons_id(input: Option<SummonsStepInput>, id: Option<ID>) -> Result<i64, ApiError> {
+    let any = id.is_some();
+    let input = input_or_arguments(input, any, || {
+        Ok(SummonsStepInput {
+            id: required("id", id)?,
+        })
+    })?;
+    decode_id("id", GlobalId::Summons, &input.id)
 }

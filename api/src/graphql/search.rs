@@ -1,17 +1,16 @@
 //! Case search: `searchCases` over the index, in the caller's scope, each hit checked and read from the
 //! store.
 
+use async_graphql::connection::PageInfo;
 use async_graphql::{Context, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use fengqiao_search::{Filters, Snippet};
 
 use super::enums::*;
 use super::nodes::{CaseNode, TenantNode};
+use super::paging::{self, Take};
 use super::{caller, state};
 use crate::search::{SearchHit, SearchRequest, SearchResult};
-
-const MAX_PAGE: i32 = 100;
-const DEFAULT_PAGE: i32 = 20;
 
 /// What to search among, besides the text.
 #[derive(InputObject, Default)]
@@ -71,12 +70,18 @@ impl From<&Snippet> for Highlight {
     }
 }
 
-/// One case found.
-pub struct CaseSearchHit(SearchHit);
+/// One case found: the edge of a search's connection.
+pub struct CaseSearchEdge(SearchHit);
 
-#[Object]
-impl CaseSearchHit {
+#[Object(name = "CaseSearchHit")]
+impl CaseSearchEdge {
     /// The case, as `case` shows it (parties masked).
+    async fn node(&self) -> CaseNode {
+        CaseNode(self.0.case.clone())
+    }
+
+    /// The case, as `case` shows it (parties masked).
+    #[graphql(deprecation = "Use node, as Relay reads it.")]
     async fn case(&self) -> CaseNode {
         CaseNode(self.0.case.clone())
     }
@@ -94,7 +99,7 @@ impl CaseSearchHit {
         (&self.0.description).into()
     }
 
-    /// Continues the search after this hit.
+    /// Continues the search after this hit (`after`), or before it (`before`).
     async fn cursor(&self) -> &str {
         &self.0.cursor
     }
@@ -179,17 +184,41 @@ impl CaseSearchFacets {
     }
 }
 
-/// One page of a search.
+/// One page of a search: a Relay connection of the cases found, most relevant first (newest first for
+/// an empty text), with the counts over every hit.
 pub struct CaseSearchResult(SearchResult);
 
 #[Object]
 impl CaseSearchResult {
     #[graphql(complexity = "10 * child_complexity")]
-    async fn hits(&self) -> Vec<CaseSearchHit> {
-        self.0.hits.iter().cloned().map(CaseSearchHit).collect()
+    async fn edges(&self) -> Vec<CaseSearchEdge> {
+        self.0.hits.iter().cloned().map(CaseSearchEdge).collect()
+    }
+
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_previous_page: self.0.has_previous_page,
+            has_next_page: self.0.has_next_page,
+            start_cursor: self.0.hits.first().map(|h| h.cursor.clone()),
+            end_cursor: self.0.hits.last().map(|h| h.cursor.clone()),
+        }
     }
 
     /// Every hit in the caller's scope, not only this page.
+    async fn total_count(&self) -> u64 {
+        self.0.total
+    }
+
+    #[graphql(
+        complexity = "10 * child_complexity",
+        deprecation = "Use edges, as Relay reads them."
+    )]
+    async fn hits(&self) -> Vec<CaseSearchEdge> {
+        self.0.hits.iter().cloned().map(CaseSearchEdge).collect()
+    }
+
+    /// Every hit in the caller's scope, not only this page.
+    #[graphql(deprecation = "Use totalCount.")]
     async fn total(&self) -> u64 {
         self.0.total
     }
@@ -198,11 +227,13 @@ impl CaseSearchResult {
         CaseSearchFacets(self.0.facets.clone())
     }
 
+    #[graphql(deprecation = "Use pageInfo.hasNextPage.")]
     async fn has_next_page(&self) -> bool {
         self.0.has_next_page
     }
 
     /// Pass as `after` for the next page.
+    #[graphql(deprecation = "Use pageInfo.endCursor.")]
     async fn end_cursor(&self) -> Option<&str> {
         self.0.end_cursor.as_deref()
     }
@@ -228,6 +259,8 @@ impl CaseSearchQuery {
     /// (`BAD_USER_INPUT`): look numbers up with `findCasesByParty`. Titles and descriptions are indexed
     /// with personal data masked, so highlights show none. Synonyms, traditional characters and homophone typos find what they mean. An empty text
     /// lists the scope, newest first. `SEARCH_UNAVAILABLE` when the index cannot answer for a moment.
+    // The field's GraphQL arguments, each a parameter as async-graphql reads them.
+    #[allow(clippy::too_many_arguments)]
     async fn search_cases(
         &self,
         ctx: &Context<'_>,
@@ -235,21 +268,21 @@ impl CaseSearchQuery {
         filter: Option<CaseSearchFilter>,
         #[graphql(desc = "At most 100.")] first: Option<i32>,
         after: Option<String>,
+        #[graphql(desc = "At most 100.")] last: Option<i32>,
+        before: Option<String>,
     ) -> Result<CaseSearchResult> {
         let principal = &caller(ctx)?.principal;
-        let first = first.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&first) {
-            return Err(crate::error::ApiError::bad_input(
-                "first",
-                format!("must be between 1 and {MAX_PAGE}"),
-            )
-            .into());
-        }
+        let (first, last) = match paging::take(first, last)? {
+            Take::First(n) => (n as usize, None),
+            Take::Last(n) => (0, Some(n as usize)),
+        };
         let request = SearchRequest {
             text,
             filters: filter.map(Filters::from).unwrap_or_default(),
-            first: first as usize,
+            first,
             after,
+            last,
+            before,
         };
         Ok(CaseSearchResult(
             state(ctx).search_cases(principal, request).await?,

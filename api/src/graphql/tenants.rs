@@ -6,8 +6,17 @@ use chrono::{DateTime, Utc};
 use super::enums::{Residency, Role, TenantLevel};
 use super::identity::RoleGrantNode;
 use super::ids::{GlobalId, decode_id, encode_id};
+use super::inputs::{input_or_arguments, required};
 use super::nodes::{StaffNode, TenantNode, UnitNode, UserNode};
+use super::paging::{self, Order};
 use super::{ClientAddress, caller, state};
+use crate::app::records::TenantRecord;
+
+/// Children run by division code (as the store reads them): a code is 12 or 15 digits, checked when the
+/// tenant was created, so it is its own keyset key and the cursor of its place in the list.
+fn division_key(tenant: &TenantRecord) -> i64 {
+    tenant.code.as_str().parse().unwrap_or(i64::MAX)
+}
 
 fn client(ctx: &Context<'_>) -> Option<std::net::IpAddr> {
     ctx.data_opt::<ClientAddress>().and_then(|c| c.0)
@@ -44,6 +53,7 @@ impl TenantNode {
             .map(TenantNode))
     }
 
+    #[graphql(deprecation = "Use childrenConnection, which pages and counts.")]
     async fn children(&self, ctx: &Context<'_>) -> Result<Vec<TenantNode>> {
         let principal = &caller(ctx)?.principal;
         Ok(state(ctx)
@@ -54,8 +64,31 @@ impl TenantNode {
             .collect())
     }
 
+    /// The centers one level below, by division code, a page at a time.
+    #[graphql(complexity = "paging::complexity(first, last, child_complexity)")]
+    async fn children_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 100.")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "At most 100.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<paging::Counting<TenantNode>> {
+        let window = paging::window(first, after, last, before)?;
+        let principal = &caller(ctx)?.principal;
+        let children = state(ctx).children(principal, self.0.id).await?;
+        Ok(paging::of_list(
+            children,
+            Order::OldestFirst,
+            division_key,
+            TenantNode,
+            &window,
+        ))
+    }
+
     /// The accounts whose home is this tenant, active and deactivated, oldest first. Needs the right to
     /// read accounts here (the administrators, a center director, a supervisor).
+    #[graphql(deprecation = "Use accountsConnection, which pages and counts.")]
     async fn accounts(&self, ctx: &Context<'_>) -> Result<Vec<UserNode>> {
         let principal = &caller(ctx)?.principal;
         Ok(state(ctx)
@@ -66,7 +99,31 @@ impl TenantNode {
             .collect())
     }
 
+    /// The accounts whose home is this tenant, active and deactivated, oldest first, a page at a time.
+    /// Needs the right to read accounts here (the administrators, a center director, a supervisor).
+    #[graphql(complexity = "paging::complexity(first, last, child_complexity)")]
+    async fn accounts_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 100.")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "At most 100.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<paging::Counting<UserNode>> {
+        let window = paging::window(first, after, last, before)?;
+        let principal = &caller(ctx)?.principal;
+        let accounts = state(ctx).accounts(principal, self.0.id).await?;
+        Ok(paging::of_list(
+            accounts,
+            Order::OldestFirst,
+            |u| u.id,
+            UserNode,
+            &window,
+        ))
+    }
+
     /// Units stationed in this center.
+    #[graphql(deprecation = "Use unitsConnection, which pages and counts.")]
     async fn units(&self, ctx: &Context<'_>) -> Result<Vec<UnitNode>> {
         let principal = &caller(ctx)?.principal;
         Ok(state(ctx)
@@ -75,6 +132,28 @@ impl TenantNode {
             .into_iter()
             .map(UnitNode)
             .collect())
+    }
+
+    /// Units stationed in this center, oldest first, a page at a time.
+    #[graphql(complexity = "paging::complexity(first, last, child_complexity)")]
+    async fn units_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 100.")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "At most 100.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<paging::Counting<UnitNode>> {
+        let window = paging::window(first, after, last, before)?;
+        let principal = &caller(ctx)?.principal;
+        let units = state(ctx).units(principal, self.0.id).await?;
+        Ok(paging::of_list(
+            units,
+            Order::OldestFirst,
+            |u| u.id,
+            UnitNode,
+            &window,
+        ))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -121,8 +200,13 @@ impl UserNode {
 
 #[Object(name = "Staff")]
 impl StaffNode {
-    /// The global id of the staff member's user account.
-    async fn id(&self) -> ID {
+    /// The staff member's global id. Fields that take an account's id (`userId`) take it too.
+    pub async fn id(&self) -> ID {
+        encode_id(GlobalId::Staff, self.0.id)
+    }
+
+    /// The global id of the staff member's account (`User`).
+    async fn user_id(&self) -> ID {
         encode_id(GlobalId::User, self.0.id)
     }
 
@@ -164,6 +248,7 @@ impl UnitNode {
     }
 
     /// The unit's members, oldest account first. Needs the right to read the accounts of the unit's center.
+    #[graphql(deprecation = "Use membersConnection, which pages and counts.")]
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<UserNode>> {
         let principal = &caller(ctx)?.principal;
         Ok(state(ctx)
@@ -172,6 +257,29 @@ impl UnitNode {
             .into_iter()
             .map(UserNode)
             .collect())
+    }
+
+    /// The unit's members, oldest account first, a page at a time. Needs the right to read the accounts
+    /// of the unit's center.
+    #[graphql(complexity = "paging::complexity(first, last, child_complexity)")]
+    async fn members_connection(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most 100.")] first: Option<i32>,
+        after: Option<String>,
+        #[graphql(desc = "At most 100.")] last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<paging::Counting<UserNode>> {
+        let window = paging::window(first, after, last, before)?;
+        let principal = &caller(ctx)?.principal;
+        let members = state(ctx).unit_members(principal, &self.0).await?;
+        Ok(paging::of_list(
+            members,
+            Order::OldestFirst,
+            |u| u.id,
+            UserNode,
+            &window,
+        ))
     }
 
     /// A rotating unit's duty roster (null for other units, or a rotating unit without one yet).
@@ -284,6 +392,12 @@ pub struct RemoveUnitMemberInput {
     pub user_id: ID,
     /// Why (2 to 500 characters): kept in the audit trail.
     pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct AddUnitMemberInput {
+    pub unit_id: ID,
+    pub user_id: ID,
 }
 
 #[derive(InputObject)]
@@ -440,12 +554,20 @@ impl TenantMutation {
     async fn add_unit_member(
         &self,
         ctx: &Context<'_>,
-        unit_id: ID,
-        user_id: ID,
+        input: Option<AddUnitMemberInput>,
+        #[graphql(deprecation = "Use input.")] unit_id: Option<ID>,
+        #[graphql(deprecation = "Use input.")] user_id: Option<ID>,
     ) -> Result<UnitNode> {
+        let any = unit_id.is_some() || user_id.is_some();
+        let input = input_or_arguments(input, any, || {
+            Ok(AddUnitMemberInput {
+                unit_id: required("unitId", unit_id)?,
+                user_id: required("userId", user_id)?,
+            })
+        })?;
         let principal = &caller(ctx)?.principal;
-        let unit = decode_id("unitId", GlobalId::Unit, &unit_id)?;
-        let user = decode_id("userId", GlobalId::User, &user_id)?;
+        let unit = decode_id("unitId", GlobalId::Unit, &input.unit_id)?;
+        let user = decode_id("userId", GlobalId::User, &input.user_id)?;
         Ok(UnitNode(
             state(ctx)
                 .add_unit_member(principal, unit, user, client(ctx))

@@ -6,7 +6,7 @@
 //! for); the client then sends the text with its hash once, the server checks that the hash is the text's,
 //! keeps it, and from then on every replica runs it by hash (over GET too, which HTTP caches can keep).
 //!
-//! Texts are kept in Redis (shared by the replicas, 30 days from their last registration) and in a bounded
+//! Texts are kept in Redis (shared by the replicas, a day from their last registration) and in a bounded
 //! map of the process, which answers alone while Redis is out of reach. In `allow_list` mode nothing is
 //! registered: only the operations of the manifest a deployment ships run, by hash or by their exact text.
 

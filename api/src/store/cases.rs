@@ -13,7 +13,7 @@ use fengqiao_tenancy::{CaseScope, Permit, act};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::case_record::{CONCLUDING, FOLLOWING_UP, parse, parse_opt, record};
@@ -27,6 +27,7 @@ use sea_orm::DatabaseTransaction;
 use super::committed::{Change, Committed};
 use super::{Store, is_unique_violation, rollups, search};
 use crate::error::{ApiError, ApiResult};
+use crate::paging::{Page, Take, Window};
 use crate::pii::Vault;
 
 /// A party as entered at registration.
@@ -811,32 +812,62 @@ impl Store {
         ))
     }
 
-    /// A page of the cases visible in `scope`, newest first, after the case id `after`. The second value
-    /// says whether more follow.
+    /// A page of the cases visible in `scope` that match `filter`, newest first, cut by `window` (a
+    /// keyset on the id: `last` reads the oldest end of the window upward and turns it round).
     pub async fn cases(
         &self,
         scope: &CaseScope,
         filter: &CaseFilter,
-        first: u64,
-        after: Option<i64>,
-    ) -> ApiResult<(Vec<CaseRecord>, bool)> {
+        window: &Window,
+    ) -> ApiResult<Page<CaseRecord>> {
         let Some(visible) = scope_condition(scope) else {
-            return Ok((Vec::new(), false));
+            return Ok(Page {
+                items: Vec::new(),
+                has_previous: false,
+                has_next: false,
+            });
         };
         let mut query = case::Entity::find()
             .filter(visible)
             .filter(filter_condition(filter));
-        if let Some(after) = after {
+        if let Some(after) = window.after {
             query = query.filter(case::Column::Id.lt(after));
         }
-        let mut rows = query
-            .order_by_desc(case::Column::Id)
-            .limit(first + 1)
-            .all(&self.read().await?)
-            .await?;
-        let more = rows.len() as u64 > first;
-        rows.truncate(first as usize);
-        Ok((self.records(rows).await?, more))
+        if let Some(before) = window.before {
+            query = query.filter(case::Column::Id.gt(before));
+        }
+        let (n, query) = match window.take {
+            Take::First(n) => (n, query.order_by_desc(case::Column::Id)),
+            Take::Last(n) => (n, query.order_by_asc(case::Column::Id)),
+        };
+        let mut rows = query.limit(n + 1).all(&self.read().await?).await?;
+        let more = rows.len() as u64 > n;
+        rows.truncate(n as usize);
+        let (has_previous, has_next) = match window.take {
+            // Forwards, a cursor means the record it names (at least) lies before; backwards, after.
+            Take::First(_) => (window.after.is_some(), more),
+            Take::Last(_) => {
+                rows.reverse();
+                (more, window.before.is_some())
+            }
+        };
+        Ok(Page {
+            items: self.records(rows).await?,
+            has_previous,
+            has_next,
+        })
+    }
+
+    /// How many cases visible in `scope` match `filter`.
+    pub async fn count_cases(&self, scope: &CaseScope, filter: &CaseFilter) -> ApiResult<u64> {
+        let Some(visible) = scope_condition(scope) else {
+            return Ok(0);
+        };
+        Ok(case::Entity::find()
+            .filter(visible)
+            .filter(filter_condition(filter))
+            .count(&self.read().await?)
+            .await?)
     }
 
     /// Cases with ids above `after` matching `filter` in every tenant, oldest first: for system tasks
@@ -1068,19 +1099,30 @@ impl Store {
             .all(&self.read().await?)
             .await?
             .into_iter()
-            .map(|m| {
-                Ok(PartyRecord {
-                    id: m.id,
-                    case_id: m.case_id,
-                    role: parse(m.case_id, "party role", &m.role, PartyRole::parse)?,
-                    name: m.name,
-                    id_card_masked: m.id_card_masked,
-                    phone_masked: m.phone_masked,
-                    id_card_cipher: m.id_card_cipher,
-                    phone_cipher: m.phone_cipher,
-                    address: m.address,
-                })
-            })
+            .map(party_record)
             .collect()
     }
+
+    /// One party, by id.
+    pub async fn party(&self, id: i64) -> ApiResult<Option<PartyRecord>> {
+        case_party::Entity::find_by_id(id)
+            .one(&self.read().await?)
+            .await?
+            .map(party_record)
+            .transpose()
+    }
+}
+
+fn party_record(m: case_party::Model) -> ApiResult<PartyRecord> {
+    Ok(PartyRecord {
+        id: m.id,
+        case_id: m.case_id,
+        role: parse(m.case_id, "party role", &m.role, PartyRole::parse)?,
+        name: m.name,
+        id_card_masked: m.id_card_masked,
+        phone_masked: m.phone_masked,
+        id_card_cipher: m.id_card_cipher,
+        phone_cipher: m.phone_cipher,
+        address: m.address,
+    })
 }

@@ -21,6 +21,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use fengqiao::clock::SystemClock;
 use fengqiao::config::Config;
+use fengqiao::paging::{Take, Window};
 use fengqiao::store::cases::CaseFilter;
 use fengqiao::store::scope;
 use fengqiao_domain::{Ancestry, TenantLevel};
@@ -449,6 +450,11 @@ async fn cases_share(
                 if cold {
                     forget_scopes(&state).await;
                 }
+                let first_page = Window {
+                    after: None,
+                    before: None,
+                    take: Take::First(20),
+                };
                 let t = Instant::now();
                 let rows_scope = state
                     .db_scope(&principal)
@@ -469,12 +475,11 @@ async fn cases_share(
                     .db_scope(&principal)
                     .await
                     .map_err(|e| anyhow::anyhow!(e.detail()))?;
-                let (page, _) =
-                    scope::within(rows_scope, state.cases(&principal, &filter, 20, None))
-                        .await
-                        .map_err(|e| anyhow::anyhow!(e.detail()))?;
+                let page = scope::within(rows_scope, state.cases(&principal, &filter, &first_page))
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.detail()))?;
                 let w = t.elapsed();
-                listed = page.len();
+                listed = page.items.len();
                 // The first rounds warm the caches and are not counted.
                 if round >= 20 {
                     let at = if cold { 0 } else { 2 };
