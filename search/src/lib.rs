@@ -29,5 +29,5 @@ pub use error::SearchError;
 pub use meili::{MeiliIndex, tenant_token};
 pub use page::{Count, Facets, Hit, SearchPage};
 pub use port::{CaseIndex, Rebuild, Subtree};
-pub use query::{Cursor, Filters, Grant, Scope, SearchQuery};
+pub use query::{Cursor, Filters, Grant, MAX_DEPTH, Scope, SearchQuery};
 pub use text::{Identifier, Snippet};

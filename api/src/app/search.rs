@@ -11,7 +11,7 @@ use crate::store::cases::CaseRecord;
 use crate::store::scope::{self, SystemPermit};
 use chrono::Duration;
 use fengqiao_domain::TenantLevel;
-use fengqiao_search::{Cursor, Grant, Scope, SearchQuery};
+use fengqiao_search::{Cursor, Grant, MAX_DEPTH, Scope, SearchQuery};
 use fengqiao_tenancy::Principal;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Weak};
@@ -470,6 +470,12 @@ impl AppState {
             }
         };
         let start = end.saturating_sub(last);
+        if end > MAX_DEPTH {
+            return Err(ApiError::bad_input(
+                "last",
+                format!("results past the first {MAX_DEPTH} are not served; narrow the search"),
+            ));
+        }
         let forward = SearchRequest {
             first: (end - start).max(1),
             after: Some(Cursor::at(start).encode()),

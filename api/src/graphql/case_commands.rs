@@ -20,9 +20,18 @@ use crate::app::party_from_input;
 use crate::app::records::{Idempotency, NewCase};
 use crate::error::{ApiError, clean_text};
 
-/// A case to act on.
 #[derive(InputObject)]
-pub struct CaseStepInput {
+pub struct AcceptCaseInput {
+    pub id: ID,
+}
+
+#[derive(InputObject)]
+pub struct ClaimCaseInput {
+    pub id: ID,
+}
+
+#[derive(InputObject)]
+pub struct CloseCaseInput {
     pub id: ID,
 }
 
@@ -146,21 +155,17 @@ impl CaseMutation {
         })
     }
 
-    /// A step that names the case alone, given as `input` or as the deprecated `id`.
+    /// A step that names the case alone: the id of its `input`, or the deprecated `id`.
     async fn step(
         &self,
         ctx: &Context<'_>,
-        input: Option<CaseStepInput>,
+        input: Option<ID>,
         id: Option<ID>,
         command: Command,
     ) -> Result<CasePayload> {
         let any = id.is_some();
-        let input = input_or_arguments(input, any, || {
-            Ok(CaseStepInput {
-                id: required("id", id)?,
-            })
-        })?;
-        self.run(ctx, &input.id, command).await
+        let id = input_or_arguments(input, any, || required("id", id))?;
+        self.run(ctx, &id, command).await
     }
 }
 
@@ -231,10 +236,11 @@ impl CaseMutation {
     async fn accept_case(
         &self,
         ctx: &Context<'_>,
-        input: Option<CaseStepInput>,
+        input: Option<AcceptCaseInput>,
         #[graphql(deprecation = "Use input.")] id: Option<ID>,
     ) -> Result<CasePayload> {
-        self.step(ctx, input, id, Command::Accept).await
+        self.step(ctx, input.map(|i| i.id), id, Command::Accept)
+            .await
     }
 
     /// Declines a registered case with the reason and where the resident should go instead (一次性告知).
@@ -293,10 +299,11 @@ impl CaseMutation {
     async fn claim_case(
         &self,
         ctx: &Context<'_>,
-        input: Option<CaseStepInput>,
+        input: Option<ClaimCaseInput>,
         #[graphql(deprecation = "Use input.")] id: Option<ID>,
     ) -> Result<CasePayload> {
-        self.step(ctx, input, id, Command::Claim).await
+        self.step(ctx, input.map(|i| i.id), id, Command::Claim)
+            .await
     }
 
     /// The lead unit sends the case back, saying why (退单).
@@ -484,10 +491,11 @@ impl CaseMutation {
     async fn close_case(
         &self,
         ctx: &Context<'_>,
-        input: Option<CaseStepInput>,
+        input: Option<CloseCaseInput>,
         #[graphql(deprecation = "Use input.")] id: Option<ID>,
     ) -> Result<CasePayload> {
-        self.step(ctx, input, id, Command::Close).await
+        self.step(ctx, input.map(|i| i.id), id, Command::Close)
+            .await
     }
 
     /// Reopens a closed case to its lead unit, within 30 days of closing.

@@ -253,10 +253,10 @@ impl RosterMutation {
     async fn report_summons(
         &self,
         ctx: &Context<'_>,
-        input: Option<SummonsStepInput>,
+        input: Option<ReportSummonsInput>,
         #[graphql(deprecation = "Use input.")] id: Option<ID>,
     ) -> Result<SummonsNode> {
-        let id = summons_id(input, id)?;
+        let id = summons_id(input.map(|i| i.id), id)?;
         let principal = &caller(ctx)?.principal;
         Ok(SummonsNode(state(ctx).report_summons(principal, id).await?))
     }
@@ -265,10 +265,10 @@ impl RosterMutation {
     async fn release_summons(
         &self,
         ctx: &Context<'_>,
-        input: Option<SummonsStepInput>,
+        input: Option<ReleaseSummonsInput>,
         #[graphql(deprecation = "Use input.")] id: Option<ID>,
     ) -> Result<SummonsNode> {
-        let id = summons_id(input, id)?;
+        let id = summons_id(input.map(|i| i.id), id)?;
         let principal = &caller(ctx)?.principal;
         Ok(SummonsNode(
             state(ctx).release_summons(principal, id).await?,
@@ -290,18 +290,19 @@ pub struct SummonUnitInput {
     pub report_by: Option<DateTime<Utc>>,
 }
 
-/// A summons to act on.
 #[derive(InputObject)]
-pub struct SummonsStepInput {
+pub struct ReportSummonsInput {
     pub id: ID,
 }
 
-fn summons_id(input: Option<SummonsStepInput>, id: Option<ID>) -> Result<i64, ApiError> {
+#[derive(InputObject)]
+pub struct ReleaseSummonsInput {
+    pub id: ID,
+}
+
+/// The summons named by the id of the `input`, or by the deprecated `id`.
+fn summons_id(input: Option<ID>, id: Option<ID>) -> Result<i64, ApiError> {
     let any = id.is_some();
-    let input = input_or_arguments(input, any, || {
-        Ok(SummonsStepInput {
-            id: required("id", id)?,
-        })
-    })?;
-    decode_id("id", GlobalId::Summons, &input.id)
+    let id = input_or_arguments(input, any, || required("id", id))?;
+    decode_id("id", GlobalId::Summons, &id)
 }
