@@ -132,28 +132,6 @@ impl AppState {
         Ok(summons)
     }
 
-    /// A member of staff as cases show them (a name): one whose home center the principal may see, or
-    /// one at a center above the principal's own (the supervisors and leaders whose names its cases
-    /// carry). Siblings' staff stay unseen.
-    pub async fn staff_member(&self, principal: &Principal, user_id: i64) -> ApiResult<UserRecord> {
-        let user = self.store.user(user_id).await?.ok_or(ApiError::NotFound)?;
-        if self
-            .can_see_tenant(principal, user.tenant_id)
-            .await?
-            .is_some()
-        {
-            return Ok(user);
-        }
-        let mut at = self.tenant_record(principal.tenant_id).await?;
-        while let Some(parent) = at.parent_id {
-            if parent == user.tenant_id {
-                return Ok(user);
-            }
-            at = self.tenant_record(parent).await?;
-        }
-        Err(ApiError::NotFound)
-    }
-
     /// How a unit has answered its summonses: (summoned, reported, late or overdue).
     pub async fn summons_figures(&self, unit_id: i64) -> ApiResult<(u64, u64, u64)> {
         self.store.summons_record(unit_id, self.now()).await

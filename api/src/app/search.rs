@@ -453,9 +453,15 @@ impl AppState {
         };
         // Backwards: the hits at [start, end), where `end` is the position of the hit `before` names, or
         // the number of hits (read by a first, one-hit search) without it.
+        let too_deep = |field: &str| {
+            ApiError::bad_input(
+                field,
+                format!("results past the first {MAX_DEPTH} are not served; narrow the search"),
+            )
+        };
         let end = match &request.before {
             Some(before) => Cursor::decode(before)
-                .map_err(search_error)?
+                .map_err(|_| ApiError::bad_input("before", "not a cursor of this search"))?
                 .offset()
                 .saturating_sub(1),
             None => {
@@ -466,16 +472,17 @@ impl AppState {
                 };
                 let query = self.search_query(principal, probe).await?;
                 let total = self.search_page(principal, query).await?.total;
-                usize::try_from(total).unwrap_or(usize::MAX)
+                // Meilisearch counts up to the served depth and no further: at it, the end is unknown.
+                if total >= MAX_DEPTH as u64 {
+                    return Err(too_deep("last"));
+                }
+                total as usize
             }
         };
-        let start = end.saturating_sub(last);
         if end > MAX_DEPTH {
-            return Err(ApiError::bad_input(
-                "last",
-                format!("results past the first {MAX_DEPTH} are not served; narrow the search"),
-            ));
+            return Err(too_deep("before"));
         }
+        let start = end.saturating_sub(last);
         let forward = SearchRequest {
             first: (end - start).max(1),
             after: Some(Cursor::at(start).encode()),

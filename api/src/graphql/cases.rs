@@ -713,9 +713,25 @@ pub struct CaseCount(CaseFilter);
 
 #[Object]
 impl CaseCount {
-    /// How many cases the whole list holds (the caller's, with the filter), on every page alike.
+    /// How many cases the whole list holds (the caller's, with the filter), on every page alike. A count
+    /// query of its own: at most 5 in one request (`BAD_USER_INPUT` past them).
     async fn total_count(&self, ctx: &Context<'_>) -> Result<u64> {
         let principal = &caller(ctx)?.principal;
+        // Entry points give every request a budget; a request without one (the server's own) is not
+        // limited.
+        if ctx
+            .data_opt::<super::CountBudget>()
+            .is_some_and(|budget| !budget.take())
+        {
+            return Err(ApiError::bad_input(
+                "totalCount",
+                format!(
+                    "at most {} case counts in one request",
+                    super::CountBudget::PER_REQUEST
+                ),
+            )
+            .into());
+        }
         Ok(state(ctx).count_cases(principal, &self.0).await?)
     }
 }

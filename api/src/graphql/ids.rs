@@ -17,8 +17,6 @@ pub enum GlobalId {
     SupervisionOrder,
     Summons,
     Session,
-    /// A member of staff as a case shows them; the same number as their `User`.
-    Staff,
 }
 
 impl GlobalId {
@@ -32,11 +30,10 @@ impl GlobalId {
             GlobalId::SupervisionOrder => "SupervisionOrder",
             GlobalId::Summons => "Summons",
             GlobalId::Session => "Session",
-            GlobalId::Staff => "Staff",
         }
     }
 
-    const ALL: [GlobalId; 9] = [
+    const ALL: [GlobalId; 8] = [
         GlobalId::Case,
         GlobalId::Tenant,
         GlobalId::Unit,
@@ -45,7 +42,6 @@ impl GlobalId {
         GlobalId::SupervisionOrder,
         GlobalId::Summons,
         GlobalId::Session,
-        GlobalId::Staff,
     ];
 }
 
@@ -70,13 +66,10 @@ pub fn decode_any(field: &str, id: &ID) -> ApiResult<(GlobalId, i64)> {
     Ok((kind, number))
 }
 
-/// Decodes a global id that must be of type `kind`. Where an account is asked for, a `Staff` id (the
-/// same person as a case shows them) is taken too: until `Staff` was a node its id was the account's,
-/// and front ends pass it on.
+/// Decodes a global id that must be of type `kind`.
 pub fn decode_id(field: &str, kind: GlobalId, id: &ID) -> ApiResult<i64> {
     match decode_any(field, id)? {
         (found, number) if found == kind => Ok(number),
-        (GlobalId::Staff, number) if kind == GlobalId::User => Ok(number),
         _ => Err(ApiError::bad_input(
             field,
             format!("expected the id of a {}", kind.name()),
@@ -111,8 +104,5 @@ mod tests {
         assert!(decode_id("id", GlobalId::Case, &ID(URL_SAFE_NO_PAD.encode("Case:-1"))).is_err());
         assert_eq!(decode_cursor("after", &encode_cursor(7)).unwrap(), 7);
         assert!(decode_cursor("before", "nope").is_err());
-        let staff = encode_id(GlobalId::Staff, 9);
-        assert_eq!(decode_id("userId", GlobalId::User, &staff).unwrap(), 9);
-        assert!(decode_id("id", GlobalId::Staff, &encode_id(GlobalId::User, 9)).is_err());
     }
 }

@@ -90,6 +90,29 @@ impl PasswordBudget {
     }
 }
 
+/// The count queries (`cases.totalCount`) one request may run: each is a `COUNT` over the caller's
+/// whole scope, so aliases must not multiply them. Each HTTP request and websocket operation gets its
+/// own.
+#[derive(Debug)]
+pub struct CountBudget(std::sync::atomic::AtomicU8);
+
+impl CountBudget {
+    /// Counts one request may run.
+    pub const PER_REQUEST: u8 = 5;
+
+    pub fn per_request() -> Self {
+        CountBudget(std::sync::atomic::AtomicU8::new(Self::PER_REQUEST))
+    }
+
+    /// Takes one count; false once they are spent.
+    pub fn take(&self) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.0
+            .fetch_update(SeqCst, SeqCst, |left| left.checked_sub(1))
+            .is_ok()
+    }
+}
+
 pub fn build_schema(state: Arc<AppState>, config: &GraphqlConfig) -> FengqiaoSchema {
     let builder = Schema::build(
         Query::default(),

@@ -6,7 +6,7 @@ use async_graphql::{Context, ID, Interface, Object, Result};
 use super::cases::{PartyNode, SupervisionOrderNode};
 use super::identity::SessionNode;
 use super::ids::{GlobalId, decode_any};
-use super::nodes::{CaseNode, StaffNode, SummonsNode, TenantNode, UnitNode, UserNode};
+use super::nodes::{CaseNode, SummonsNode, TenantNode, UnitNode, UserNode};
 use super::{caller, state};
 use crate::app::Caller;
 use crate::error::ApiError;
@@ -23,7 +23,6 @@ pub enum Node {
     Party(PartyNode),
     SupervisionOrder(SupervisionOrderNode),
     Summons(SummonsNode),
-    Staff(StaffNode),
     Session(SessionNode),
 }
 
@@ -43,6 +42,7 @@ impl NodeQuery {
 
     /// Several objects by their global ids (at most 100), in the order asked, each `null` when there is
     /// none the caller may see.
+    #[graphql(complexity = "ids.len().max(1) * child_complexity")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> Result<Vec<Option<Node>>> {
         let caller = caller(ctx)?;
         if ids.len() > MAX_NODES {
@@ -67,8 +67,8 @@ fn visible(found: Result<Node, ApiError>) -> Result<Option<Node>, ApiError> {
 }
 
 /// The object an id names, read as the field that shows it reads it: a case, tenant, unit or account
-/// by its own rights, a party, supervision order or summons when its case is readable, a member of
-/// staff as `Staff` is shown, a session when it is the caller's own.
+/// by its own rights, a party, supervision order or summons when its case is readable, a session when
+/// it is the caller's own.
 async fn found(app: &crate::app::AppState, caller: &Caller, id: &ID) -> Result<Node, ApiError> {
     let principal = &caller.principal;
     Ok(match decode_any("id", id)? {
@@ -83,7 +83,6 @@ async fn found(app: &crate::app::AppState, caller: &Caller, id: &ID) -> Result<N
         (GlobalId::Summons, id) => {
             Node::Summons(SummonsNode(app.summons_by_id(principal, id).await?))
         }
-        (GlobalId::Staff, id) => Node::Staff(StaffNode(app.staff_member(principal, id).await?)),
         (GlobalId::Session, id) => Node::Session(SessionNode::own(caller, app, id).await?),
     })
 }

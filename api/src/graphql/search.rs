@@ -239,6 +239,13 @@ impl CaseSearchResult {
     }
 }
 
+fn one_way(field: &str) -> crate::error::ApiError {
+    crate::error::ApiError::bad_input(
+        field,
+        "a search pages forwards (first, after) or backwards (last, before), not both ways at once",
+    )
+}
+
 /// A Meilisearch tenant token: query the index `indexUid` at `url` directly with it as the bearer; it
 /// finds only the cases of the caller's scope, shows no personal data, and expires at `expiresAt`.
 #[derive(SimpleObject)]
@@ -272,7 +279,10 @@ impl CaseSearchQuery {
         before: Option<String>,
     ) -> Result<CaseSearchResult> {
         let principal = &caller(ctx)?.principal;
+        // A search's cursors are places in its ranking: one page lies after one of them or before one.
         let (first, last) = match paging::take(first, last)? {
+            Take::First(_) if before.is_some() => return Err(one_way("before").into()),
+            Take::Last(_) if after.is_some() => return Err(one_way("after").into()),
             Take::First(n) => (n as usize, None),
             Take::Last(n) => (0, Some(n as usize)),
         };

@@ -200,9 +200,12 @@ impl UserNode {
 
 #[Object(name = "Staff")]
 impl StaffNode {
-    /// The staff member's global id. Fields that take an account's id (`userId`) take it too.
-    pub async fn id(&self) -> ID {
-        encode_id(GlobalId::Staff, self.0.id)
+    /// The global id of the staff member's account.
+    #[graphql(
+        deprecation = "Use userId. In a later release Staff becomes a Node and this its own id, no longer the account's."
+    )]
+    async fn id(&self) -> ID {
+        encode_id(GlobalId::User, self.0.id)
     }
 
     /// The global id of the staff member's account (`User`).

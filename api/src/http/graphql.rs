@@ -25,7 +25,8 @@ use super::persisted::{self, PersistedQueryStore};
 use super::{BodyLimits, client_address, request_auth, request_scope, user_agent};
 use crate::app::AppState;
 use crate::graphql::{
-    ClientAddress, FengqiaoSchema, OverGet, PasswordBudget, assign_error_codes, json_nesting,
+    ClientAddress, CountBudget, FengqiaoSchema, OverGet, PasswordBudget, assign_error_codes,
+    json_nesting,
 };
 use crate::store::scope;
 
@@ -360,7 +361,8 @@ async fn run(
         .data(auth)
         .data(ClientAddress(client_address(req, &limits.trusted_proxies)))
         .data(user_agent(req))
-        .data(PasswordBudget::one());
+        .data(PasswordBudget::one())
+        .data(CountBudget::per_request());
     let mut response = scope::within(rows, schema.execute(request)).await;
     assign_error_codes(&mut response.errors, &request_id.0);
     answer(response, media, get.then_some(req))

@@ -17,7 +17,8 @@ use super::persisted::PersistedQueryStore;
 use super::{BodyLimits, client_address, request_scope, user_agent};
 use crate::app::AppState;
 use crate::graphql::{
-    ClientAddress, FengqiaoSchema, PasswordBudget, RequestAuth, UserAgent, assign_error_codes,
+    ClientAddress, CountBudget, FengqiaoSchema, PasswordBudget, RequestAuth, UserAgent,
+    assign_error_codes,
 };
 use crate::store::scope::{self, DbScope};
 
@@ -147,7 +148,10 @@ impl Executor for ScopedSchema {
         };
         let client =
             session_value::<ClientAddress>(session_data.as_deref()).unwrap_or(ClientAddress(None));
-        let request = request.data(PasswordBudget::one()).data(client);
+        let request = request
+            .data(PasswordBudget::one())
+            .data(CountBudget::per_request())
+            .data(client);
         let (schema, state) = (self.schema.clone(), self.state.clone());
         let request_id = self.request_id.clone();
         let span = tracing::info_span!("request", request_id = %request_id.0);
